@@ -1,0 +1,307 @@
+package brt4j.autograd;
+
+import brt4j.backend.Backend;
+import brt4j.backend.Backend.Activation;
+import brt4j.backend.CounterRng;
+import brt4j.backend.Sliding;
+import brt4j.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Differentiable ops over a {@link Backend}, recorded on a tape. Each method runs the forward kernel now and, when
+ * any input needs a gradient, records a closure that adds the input gradients from the output gradient.
+ * {@link #backward()} runs the closures newest first. A Graph built with {@code recording = false} runs the same
+ * forward code with nothing recorded (evaluation, generation).
+ *
+ * <p>Dropout draws its masks from a seed per call ({@link #nextSeed()}), so a graph replayed with the same base seed
+ * draws the same masks.
+ */
+public final class Graph implements AutoCloseable {
+    private final Backend be;
+    private final boolean recording;
+    private final List<Runnable> tape = new ArrayList<>();
+    private final List<Var> intermediates = new ArrayList<>();
+    private final long seed;
+    private long seedCounter;
+
+    public Graph(Backend backend, boolean recording, long seed) {
+        this.be = backend;
+        this.recording = recording;
+        this.seed = seed;
+    }
+
+    public Backend backend() { return be; }
+
+    public boolean recording() { return recording; }
+
+    /** A fresh dropout seed, deterministic in the order of calls. */
+    public long nextSeed() { return CounterRng.mix(seed * 0x9e3779b97f4a7c15L + (++seedCounter)); }
+
+    // ---------------------------------------------------------------- plumbing
+
+    private Var result(Tensor value, Var... inputs) {
+        boolean needs = false;
+        if (recording) for (Var v : inputs) needs |= v != null && v.requiresGrad;
+        Var out = new Var(value, needs);
+        intermediates.add(out);
+        return out;
+    }
+
+    private void record(Var out, Runnable backward) {
+        if (out.requiresGrad) tape.add(backward);
+    }
+
+    /** Runs the recorded backward closures, newest first. Seed gradients first (cross-entropy does it itself). */
+    public void backward() {
+        for (int i = tape.size() - 1; i >= 0; i--) tape.get(i).run();
+        tape.clear();
+    }
+
+    /** Adds {@code dOut} to the gradient of {@code out}: the seed of a backward pass from a non-loss output. */
+    public void seedGrad(Var out, Tensor dOut) {
+        if (out.requiresGrad) be.axpy(1, dOut, out.gradForWrite());
+    }
+
+    private Tensor alloc(int... shape) { return be.zeros(shape); }
+
+    private static int[] withLast(int[] shape, int last) {
+        int[] s = shape.clone();
+        s[s.length - 1] = last;
+        return s;
+    }
+
+    /** Frees the tensors of every intermediate (device memory; the GC does it on the CPU). */
+    @Override public void close() {
+        for (Var v : intermediates) {
+            be.free(v.value);
+            if (v.grad != null) be.free(v.grad);
+        }
+        intermediates.clear();
+        tape.clear();
+    }
+
+    // ---------------------------------------------------------------- ops
+
+    /** out [.., d] = table[ids mod V]; ids.length must equal the product of the leading dims. */
+    public Var embedding(Var table, int[] ids, int... leading) {
+        int[] shape = Arrays.copyOf(leading, leading.length + 1);
+        shape[leading.length] = table.dim(-1);
+        Var out = result(alloc(shape), table);
+        be.embedding(table.value, ids, out.value);
+        record(out, () -> { if (out.grad != null) be.embeddingBackward(out.grad, ids, table.gradForWrite()); });
+        return out;
+    }
+
+    /** y = x W^T for x [.., in] and W [out, in] (PyTorch's layout). */
+    public Var linear(Var x, Var w) {
+        Var out = result(alloc(withLast(x.shape(), w.dim(0))), x, w);
+        be.matmul(x.value, false, w.value, true, out.value, 1, 0);
+        record(out, () -> {
+            if (out.grad == null) return;
+            if (x.requiresGrad) be.matmul(out.grad, false, w.value, false, x.gradForWrite(), 1, 1);
+            if (w.requiresGrad) be.matmul(out.grad, true, x.value, false, w.gradForWrite(), 1, 1);
+        });
+        return out;
+    }
+
+    /** y = x W^T * alpha (the output head: logits scaled by a constant). */
+    public Var linear(Var x, Var w, double alpha) {
+        Var out = result(alloc(withLast(x.shape(), w.dim(0))), x, w);
+        be.matmul(x.value, false, w.value, true, out.value, alpha, 0);
+        record(out, () -> {
+            if (out.grad == null) return;
+            if (x.requiresGrad) be.matmul(out.grad, false, w.value, false, x.gradForWrite(), alpha, 1);
+            if (w.requiresGrad) be.matmul(out.grad, true, x.value, false, w.gradForWrite(), alpha, 1);
+        });
+        return out;
+    }
+
+    public Var rmsNorm(Var x, Var scale, double eps) {
+        Var out = result(alloc(x.shape()), x, scale);
+        Tensor rstd = alloc(x.value.rows());
+        be.rmsNorm(x.value, scale.value, eps, out.value, rstd);
+        record(out, () -> {
+            if (out.grad == null) return;
+            Tensor dScale = scale.requiresGrad ? scale.gradForWrite() : alloc(scale.shape());
+            Tensor dx = x.requiresGrad ? x.gradForWrite() : alloc(x.shape());
+            be.rmsNormBackward(x.value, scale.value, rstd, out.grad, dx, dScale);
+        });
+        return out;
+    }
+
+    /** Per-head L2 normalization of queries and keys. */
+    public Var l2Heads(Var x, int heads, double eps) {
+        Var out = result(alloc(x.shape()), x);
+        Tensor rnorm = alloc(x.value.rows() * heads);
+        be.l2NormHeads(x.value, heads, eps, out.value, rnorm);
+        record(out, () -> { if (out.grad != null) be.l2NormHeadsBackward(out.value, rnorm, heads, out.grad, x.gradForWrite()); });
+        return out;
+    }
+
+    public Var add(Var a, Var b) {
+        Var out = result(alloc(a.shape()), a, b);
+        be.add(a.value, b.value, out.value);
+        record(out, () -> {
+            if (out.grad == null) return;
+            if (a.requiresGrad) be.axpy(1, out.grad, a.gradForWrite());
+            if (b.requiresGrad) be.axpy(1, out.grad, b.gradForWrite());
+        });
+        return out;
+    }
+
+    /** x + v with v tiled over x (bias rows, state IDs over the batch). */
+    public Var addBroadcast(Var x, Var v) {
+        Var out = result(alloc(x.shape()), x, v);
+        be.addBroadcast(x.value, v.value, out.value);
+        record(out, () -> {
+            if (out.grad == null) return;
+            if (x.requiresGrad) be.axpy(1, out.grad, x.gradForWrite());
+            if (v.requiresGrad) be.sumBroadcast(out.grad, v.gradForWrite());
+        });
+        return out;
+    }
+
+    public Var relu(Var x) { return activation(Activation.RELU, x); }
+
+    public Var tanh(Var x) { return activation(Activation.TANH, x); }
+
+    public Var sigmoid(Var x) { return activation(Activation.SIGMOID, x); }
+
+    private Var activation(Activation f, Var x) {
+        Var out = result(alloc(x.shape()), x);
+        be.activation(f, x.value, out.value);
+        Tensor saved = f == Activation.RELU ? x.value : out.value;
+        record(out, () -> { if (out.grad != null) be.activationBackward(f, saved, out.grad, x.gradForWrite()); });
+        return out;
+    }
+
+    /** The same values under another shape (the gradient flows back unchanged). */
+    public Var view(Var x, int... shape) {
+        Var out = result(be.view(x.value, shape), x);
+        record(out, () -> { if (out.grad != null) be.axpy(1, out.grad, x.gradForWrite()); });
+        return out;
+    }
+
+    /** Dropout with a (tileRows x cols) mask tile repeated over rows; identity when rate is 0 or not training. */
+    public Var dropout(Var x, double rate, int tileRows) {
+        if (rate == 0 || !recording) return x;
+        long s = nextSeed();
+        Var out = result(alloc(x.shape()), x);
+        be.dropout(x.value, out.value, rate, s, tileRows);
+        record(out, () -> { if (out.grad != null) be.dropoutBackward(out.grad, x.gradForWrite(), rate, s, tileRows); });
+        return out;
+    }
+
+    /**
+     * Attention (spec §1.3) over q [G, Tq, H*D] and k, v [G, Tk, H*D]. With relBias non-null it is the token
+     * self-attention's sliding window ({@link Sliding}); attnDropout applies there only, and only when recording.
+     */
+    public Var attention(Var q, Var k, Var v, int heads, Var temperature, Var relBias, int window, int maxDistance,
+                         double attnDropout) {
+        Sliding sliding = relBias == null ? null
+                : new Sliding(window, relBias.value, maxDistance, recording ? attnDropout : 0, recording && attnDropout > 0 ? nextSeed() : 0);
+        Var out = result(alloc(q.shape()), q, k, v, temperature, relBias);
+        Tensor lse = alloc(q.dim(0), heads, q.dim(1));
+        be.attention(q.value, k.value, v.value, heads, temperature.value, sliding, out.value, lse);
+        record(out, () -> {
+            if (out.grad == null) return;
+            be.attentionBackward(q.value, k.value, v.value, heads, temperature.value, sliding, out.value, lse, out.grad,
+                    gradOrScratch(q), gradOrScratch(k), gradOrScratch(v), gradOrScratch(temperature),
+                    relBias == null ? null : gradOrScratch(relBias));
+        });
+        return out;
+    }
+
+    private Tensor gradOrScratch(Var x) { return x.requiresGrad ? x.gradForWrite() : alloc(x.shape()); }
+
+    /** Parts [G, Ti, C] stacked along dimension 1. */
+    public Var concatRows(List<Var> parts) {
+        int rows = 0;
+        for (Var p : parts) rows += p.dim(1);
+        Var first = parts.get(0);
+        Var out = result(alloc(first.dim(0), rows, first.dim(2)), parts.toArray(new Var[0]));
+        be.concatRows(parts.stream().map(p -> p.value).toList(), out.value);
+        record(out, () -> {
+            if (out.grad == null) return;
+            int at = 0;
+            for (Var p : parts) {
+                if (p.requiresGrad) be.sliceRowsBackward(out.grad, at, p.gradForWrite());
+                at += p.dim(1);
+            }
+        });
+        return out;
+    }
+
+    /** Rows [start, start + len) along dimension 1 of x [G, T, C]. */
+    public Var sliceRows(Var x, int start, int len) {
+        Var out = result(alloc(x.dim(0), len, x.dim(2)), x);
+        be.sliceRows(x.value, start, out.value);
+        record(out, () -> { if (out.grad != null) be.sliceRowsBackward(out.grad, start, x.gradForWrite()); });
+        return out;
+    }
+
+    /** Parts [.., Ci] side by side along the last dimension (the [self || cross] head concatenation). */
+    public Var concatCols(List<Var> parts) {
+        int cols = 0;
+        for (Var p : parts) cols += p.dim(-1);
+        Var out = result(alloc(withLast(parts.get(0).shape(), cols)), parts.toArray(new Var[0]));
+        be.concatCols(parts.stream().map(p -> p.value).toList(), out.value);
+        record(out, () -> {
+            if (out.grad == null) return;
+            int at = 0;
+            for (Var p : parts) {
+                if (p.requiresGrad) be.sliceColsBackward(out.grad, at, p.gradForWrite());
+                at += p.dim(-1);
+            }
+        });
+        return out;
+    }
+
+    /** Per batch row: a (shared [R, C]) where takeA, else b's row. The start-of-document reset. */
+    public Var selectBatch(boolean[] takeA, Var a, Var b) {
+        Var out = result(alloc(b.shape()), a, b);
+        be.selectBatch(takeA, a.value, b.value, out.value);
+        record(out, () -> {
+            if (out.grad == null) return;
+            be.selectBatchBackward(takeA, out.grad, gradOrScratch(a), b.requiresGrad ? b.gradForWrite() : null);
+        });
+        return out;
+    }
+
+    public Var gateFixed(Var c, Var z, Var bias) {
+        Var out = result(alloc(c.shape()), c, z, bias);
+        be.gateFixed(c.value, z.value, bias.value, out.value);
+        record(out, () -> {
+            if (out.grad != null) be.gateFixedBackward(c.value, z.value, bias.value, out.grad, gradOrScratch(c), gradOrScratch(z), gradOrScratch(bias));
+        });
+        return out;
+    }
+
+    public Var gateLstm(Var c, Var z, Var fPre, Var iPre) {
+        Var out = result(alloc(c.shape()), c, z, fPre, iPre);
+        be.gateLstm(c.value, z.value, fPre.value, iPre.value, out.value);
+        record(out, () -> {
+            if (out.grad != null) be.gateLstmBackward(c.value, z.value, fPre.value, iPre.value, out.grad,
+                    gradOrScratch(c), gradOrScratch(z), gradOrScratch(fPre), gradOrScratch(iPre));
+        });
+        return out;
+    }
+
+    /**
+     * Masked softmax cross-entropy; returns the per-row losses (0 where masked). When recording, the backward adds
+     * gradScale * dCE/dlogits into logits' gradient (gradScale = 1 / counted tokens gives the mean loss).
+     */
+    public double[] crossEntropy(Var logits, int[] targets, boolean[] mask, double gradScale) {
+        Tensor rowLoss = alloc(logits.value.rows());
+        be.crossEntropy(logits.value, targets, mask, rowLoss);
+        double[] losses = be.downloadDouble(rowLoss);
+        be.free(rowLoss);
+        if (recording && logits.requiresGrad) {
+            tape.add(() -> be.crossEntropyBackward(logits.value, targets, mask, gradScale, logits.gradForWrite()));
+        }
+        return losses;
+    }
+}

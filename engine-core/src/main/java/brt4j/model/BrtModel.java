@@ -1,0 +1,162 @@
+package brt4j.model;
+
+import brt4j.autograd.Graph;
+import brt4j.autograd.Var;
+import brt4j.backend.Backend;
+import brt4j.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The Block-Recurrent Transformer (spec §1.2): embedding (no scaling), L layers with XL caches, recurrent layers
+ * carrying a state across blocks, final RMS norm, tied output head scaled by a constant, masked cross-entropy.
+ * The sliding-window and Transformer-XL baselines are the same code with no recurrent layer (XL: window = segment).
+ *
+ * <p>Evaluation order: layer-major (each layer over the whole segment, then the next), except feedback models,
+ * which run block-major (every layer on block t, then block t+1) so that lower layers can read a state that a higher
+ * layer wrote at earlier blocks (spec §1.11).
+ */
+public final class BrtModel {
+    private static final int DROPOUT_TILE_ROWS = 128;
+
+    private final ModelConfig c;
+    private final Parameters p;
+    private final Layer[] layers;
+
+    public BrtModel(Parameters params) {
+        this.c = params.config();
+        this.p = params;
+        this.layers = new Layer[c.nLayers()];
+        for (int i = 0; i < layers.length; i++) layers[i] = new Layer(c, params, i);
+    }
+
+    public ModelConfig config() { return c; }
+
+    public Parameters parameters() { return p; }
+
+    public Backend backend() { return p.backend(); }
+
+    /**
+     * Runs one segment. When {@code g} records, {@code g.backward()} afterwards adds d(mean loss)/d(param) into the
+     * parameters' gradients. The memory passed in is not modified.
+     */
+    public SegmentResult forward(Graph g, Batch batch, Memory memory, boolean trace) {
+        Backend be = p.backend();
+        int b = batch.rows(), n = batch.length(), win = c.window(), hd = c.hd();
+        if (n % win != 0) {
+            throw new IllegalArgumentException("segment of " + n + " tokens is not a multiple of the window " + win);
+        }
+        if (memory.batch() != b) throw new IllegalArgumentException("memory holds " + memory.batch() + " rows, batch has " + b);
+
+        // Start of a document: XL cache -> zeros (not masked, spec §1.8), state -> the learned initial state.
+        Tensor zeroKv = be.zeros(win, hd);
+        Var[] cacheK = new Var[c.nLayers()], cacheV = new Var[c.nLayers()], state = new Var[c.nLayers()];
+        for (int i = 0; i < c.nLayers(); i++) {
+            cacheK[i] = Var.constant(reset(be, batch.start(), zeroKv, memory.keys(i)));
+            cacheV[i] = Var.constant(reset(be, batch.start(), zeroKv, memory.values(i)));
+            if (c.isRecurrent(i)) {
+                state[i] = g.selectBatch(batch.start(), layers[i].cell().initialState(), Var.constant(memory.state(i)));
+            }
+        }
+
+        Var x = g.embedding(p.get("embed.weight"), batch.flatIds(c.vocabSize()), b, n);
+        Map<Integer, Tensor> hidden = new HashMap<>();
+        Map<Integer, List<Tensor>> states = new HashMap<>();
+        Var[] lastKeys = new Var[c.nLayers()], lastValues = new Var[c.nLayers()];
+        if (!c.feedback()) {
+            for (int i = 0; i < c.nLayers(); i++) {
+                Layer.StateInput si = c.isRecurrent(i) ? new Layer.StateInput(state[i], null) : null;
+                Layer.Output out = layers[i].forward(g, x, cacheK[i], cacheV[i], si);
+                x = out.x();
+                lastKeys[i] = out.keys();
+                lastValues[i] = out.values();
+                if (c.isRecurrent(i)) state[i] = out.states().getLast();
+                if (trace) {
+                    hidden.put(i, x.value);
+                    if (c.isRecurrent(i)) states.put(i, out.states().stream().map(v -> v.value).toList());
+                }
+            }
+        } else {
+            x = blockMajor(g, x, cacheK, cacheV, state, lastKeys, lastValues, trace, hidden, states);
+        }
+
+        Var normed = g.dropout(g.rmsNorm(x, p.get("final_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
+        Var logits = g.linear(normed, p.get("embed.weight"), c.logitScale().factor(c));
+        boolean[] mask = batch.lossMask(c.vocabSize());
+        int count = 0;
+        for (boolean m : mask) if (m) count++;
+        double[] rowLoss = g.crossEntropy(logits, batch.targets(c.vocabSize()), mask, count == 0 ? 0 : 1.0 / count);
+        double sum = 0;
+        for (double l : rowLoss) sum += l;
+
+        return new SegmentResult(sum, count, rowLoss, logits, nextMemory(be, lastKeys, lastValues, state, b), hidden, states);
+    }
+
+    /** Feedback models: all layers on block t, then block t + 1; the state keys of block t feed every layer. */
+    private Var blockMajor(Graph g, Var x, Var[] prevK, Var[] prevV, Var[] state, Var[] lastKeys, Var[] lastValues,
+                           boolean trace, Map<Integer, Tensor> hidden, Map<Integer, List<Tensor>> states) {
+        int win = c.window(), blocks = x.dim(1) / win, src = c.feedbackSource();
+        List<Var> blockOutputs = new ArrayList<>();
+        Map<Integer, List<Var>> hiddenBlocks = new HashMap<>();
+        for (int i = 0; i < c.nLayers(); i++) {
+            hiddenBlocks.put(i, new ArrayList<>());
+            if (trace && c.isRecurrent(i)) states.put(i, new ArrayList<>(List.of(state[i].value)));
+        }
+        for (int t = 0; t < blocks; t++) {
+            Var xt = g.sliceRows(x, t * win, win);
+            RecurrentCell.Projections fromSource = layers[src].cell().project(g, state[src]);
+            for (int i = 0; i < c.nLayers(); i++) {
+                Layer.StateInput si = c.isRecurrent(i)
+                        ? new Layer.StateInput(state[i], i == src ? fromSource : null)
+                        : new Layer.StateInput(null, fromSource);
+                Layer.Output out = layers[i].forward(g, xt, prevK[i], prevV[i], si);
+                xt = out.x();
+                prevK[i] = out.keys();
+                prevV[i] = out.values();
+                if (c.isRecurrent(i)) {
+                    state[i] = out.states().getLast();
+                    if (trace) states.get(i).add(state[i].value);
+                }
+                if (trace) hiddenBlocks.get(i).add(xt);
+            }
+            blockOutputs.add(xt);
+        }
+        for (int i = 0; i < c.nLayers(); i++) {
+            lastKeys[i] = prevK[i];
+            lastValues[i] = prevV[i];
+            if (trace) hidden.put(i, g.concatRows(hiddenBlocks.get(i)).value);
+        }
+        return blockOutputs.size() == 1 ? blockOutputs.get(0) : g.concatRows(blockOutputs);
+    }
+
+    private static Tensor reset(Backend be, boolean[] start, Tensor zeros, Tensor carried) {
+        Tensor out = be.zeros(carried.shape());
+        be.selectBatch(start, zeros, carried, out);
+        return out;
+    }
+
+    /** Copies (never aliases: the graph may free its tensors) the last block's keys and values and the final states. */
+    private Memory nextMemory(Backend be, Var[] lastKeys, Var[] lastValues, Var[] state, int b) {
+        int win = c.window(), hd = c.hd();
+        Tensor[] k = new Tensor[c.nLayers()], v = new Tensor[c.nLayers()], s = new Tensor[c.nLayers()];
+        for (int i = 0; i < c.nLayers(); i++) {
+            k[i] = be.zeros(b, win, hd);
+            v[i] = be.zeros(b, win, hd);
+            if (c.xlCache()) {
+                int n = lastKeys[i].dim(1);
+                be.sliceRows(lastKeys[i].value, n - win, k[i]);
+                be.sliceRows(lastValues[i].value, n - win, v[i]);
+            }
+            // Without an XL cache every segment starts from zero keys, as at a document start: with segment <= window
+            // (the only case config allows) that is meliad's "nocache" layout. UNVERIFIED against meliad; no fixture.
+            if (c.isRecurrent(i)) {
+                s[i] = be.zeros(state[i].shape());
+                be.copy(state[i].value, s[i]);
+            }
+        }
+        return Memory.of(k, v, s);
+    }
+}
