@@ -228,7 +228,7 @@ public final class Graph implements AutoCloseable {
             if (out.grad == null) return;
             int at = 0;
             for (Var p : parts) {
-                if (p.requiresGrad) be.sliceRowsBackward(out.grad, at, p.gradForWrite());
+                if (p.requiresGrad) be.sliceRowsAccumulate(out.grad, at, p.gradForWrite());
                 at += p.dim(1);
             }
         });
@@ -253,7 +253,7 @@ public final class Graph implements AutoCloseable {
             if (out.grad == null) return;
             int at = 0;
             for (Var p : parts) {
-                if (p.requiresGrad) be.sliceColsBackward(out.grad, at, p.gradForWrite());
+                if (p.requiresGrad) be.sliceColsAccumulate(out.grad, at, p.gradForWrite());
                 at += p.dim(-1);
             }
         });

@@ -365,6 +365,12 @@ public abstract class Backend implements AutoCloseable {
         doRowSlice(src, out, start, false, false);
     }
 
+    /** out [G, len, C] += src [G, start : start + len, C]: the backward of {@link #concatRows}. */
+    public final void sliceRowsAccumulate(Tensor src, int start, Tensor out) {
+        checkRowSlice("sliceRowsAccumulate", src, start, out);
+        doRowSlice(src, out, start, false, true);
+    }
+
     /** dSrc [G, start : start + len, C] += dOut [G, len, C]. */
     public final void sliceRowsBackward(Tensor dOut, int start, Tensor dSrc) {
         checkRowSlice("sliceRowsBackward", dSrc, start, dOut);
@@ -397,6 +403,12 @@ public abstract class Backend implements AutoCloseable {
     public final void sliceCols(Tensor src, int start, Tensor out) {
         checkColSlice("sliceCols", src, start, out);
         doColSlice(src, out, start, false, false);
+    }
+
+    /** out [R, len] += src [R, start : start + len]: the backward of {@link #concatCols}. */
+    public final void sliceColsAccumulate(Tensor src, int start, Tensor out) {
+        checkColSlice("sliceColsAccumulate", src, start, out);
+        doColSlice(src, out, start, false, true);
     }
 
     /** dSrc [R, start : start + len] += dOut. */

@@ -25,6 +25,7 @@ public final class BrtModel {
     private final ModelConfig c;
     private final Parameters p;
     private final Layer[] layers;
+    private boolean forceBlockMajor;
 
     public BrtModel(Parameters params) {
         this.c = params.config();
@@ -34,6 +35,12 @@ public final class BrtModel {
     }
 
     public ModelConfig config() { return c; }
+
+    /**
+     * Evaluate block-major even without feedback (meliad's {@code stack_window_512.gin}): mathematically the same
+     * model, which the tests check; feedback models are always block-major.
+     */
+    public BrtModel blockMajor(boolean on) { this.forceBlockMajor = on; return this; }
 
     public Parameters parameters() { return p; }
 
@@ -66,7 +73,7 @@ public final class BrtModel {
         Map<Integer, Tensor> hidden = new HashMap<>();
         Map<Integer, List<Tensor>> states = new HashMap<>();
         Var[] lastKeys = new Var[c.nLayers()], lastValues = new Var[c.nLayers()];
-        if (!c.feedback()) {
+        if (!c.feedback() && !forceBlockMajor) {
             for (int i = 0; i < c.nLayers(); i++) {
                 Layer.StateInput si = c.isRecurrent(i) ? new Layer.StateInput(state[i], null) : null;
                 Layer.Output out = layers[i].forward(g, x, cacheK[i], cacheV[i], si);
@@ -80,7 +87,7 @@ public final class BrtModel {
                 }
             }
         } else {
-            x = blockMajor(g, x, cacheK, cacheV, state, lastKeys, lastValues, trace, hidden, states);
+            x = forwardBlockMajor(g, x, cacheK, cacheV, state, lastKeys, lastValues, trace, hidden, states);
         }
 
         Var normed = g.dropout(g.rmsNorm(x, p.get("final_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
@@ -95,10 +102,10 @@ public final class BrtModel {
         return new SegmentResult(sum, count, rowLoss, logits, nextMemory(be, lastKeys, lastValues, state, b), hidden, states);
     }
 
-    /** Feedback models: all layers on block t, then block t + 1; the state keys of block t feed every layer. */
-    private Var blockMajor(Graph g, Var x, Var[] prevK, Var[] prevV, Var[] state, Var[] lastKeys, Var[] lastValues,
+    /** All layers on block t, then block t + 1; with feedback, the state keys of block t feed every layer. */
+    private Var forwardBlockMajor(Graph g, Var x, Var[] prevK, Var[] prevV, Var[] state, Var[] lastKeys, Var[] lastValues,
                            boolean trace, Map<Integer, Tensor> hidden, Map<Integer, List<Tensor>> states) {
-        int win = c.window(), blocks = x.dim(1) / win, src = c.feedbackSource();
+        int win = c.window(), blocks = x.dim(1) / win, src = c.feedback() ? c.feedbackSource() : -1;
         List<Var> blockOutputs = new ArrayList<>();
         Map<Integer, List<Var>> hiddenBlocks = new HashMap<>();
         for (int i = 0; i < c.nLayers(); i++) {
@@ -107,11 +114,11 @@ public final class BrtModel {
         }
         for (int t = 0; t < blocks; t++) {
             Var xt = g.sliceRows(x, t * win, win);
-            RecurrentCell.Projections fromSource = layers[src].cell().project(g, state[src]);
+            // Feedback: the source layer's state keys and values for block t, computed before the stack runs on it.
+            RecurrentCell.Projections fromSource = src < 0 ? null : layers[src].cell().project(g, state[src]);
             for (int i = 0; i < c.nLayers(); i++) {
-                Layer.StateInput si = c.isRecurrent(i)
-                        ? new Layer.StateInput(state[i], i == src ? fromSource : null)
-                        : new Layer.StateInput(null, fromSource);
+                Layer.StateInput si = c.isRecurrent(i) ? new Layer.StateInput(state[i], i == src ? fromSource : null)
+                        : fromSource != null ? new Layer.StateInput(null, fromSource) : null;
                 Layer.Output out = layers[i].forward(g, xt, prevK[i], prevV[i], si);
                 xt = out.x();
                 prevK[i] = out.keys();
