@@ -1,0 +1,119 @@
+package brt4j.tokenizer;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * BPE segmentation as SentencePiece does it (bpe_model.cc): start from single characters (a user-defined piece is
+ * one frozen symbol), repeatedly merge the adjacent pair whose concatenation is the highest-scoring piece (leftmost
+ * on ties), then split any unused piece back into the two symbols that last formed it. Final symbols take their id
+ * the way SentencePiece's PieceToId does: reserved pieces first, then the vocabulary, else the unknown id.
+ */
+final class BpeSegmenter implements Segmenter {
+    private final PieceTrie trie;
+    private final PieceTrie userDefined;
+    private final PieceTrie reserved; // unknown, control and byte pieces, looked up first for final symbols
+    private final float[] scores;
+    private final PieceType[] types;
+    private final int unknownId;
+    private final boolean hasUnused;
+
+    BpeSegmenter(Vocabulary vocabulary) {
+        this.trie = vocabulary.segmentationTrie;
+        this.userDefined = vocabulary.userDefinedTrie;
+        this.scores = vocabulary.scores;
+        this.types = vocabulary.types;
+        this.unknownId = vocabulary.unknownId;
+        boolean unused = false;
+        int reservedCount = 0;
+        for (PieceType t : types) {
+            unused |= t == PieceType.UNUSED;
+            if (t == PieceType.UNKNOWN || t == PieceType.CONTROL || t == PieceType.BYTE) reservedCount++;
+        }
+        this.hasUnused = unused;
+        byte[][] keys = new byte[reservedCount][];
+        int[] ids = new int[reservedCount];
+        for (int id = 0, k = 0; id < types.length; id++) {
+            PieceType t = types[id];
+            if (t == PieceType.UNKNOWN || t == PieceType.CONTROL || t == PieceType.BYTE) {
+                keys[k] = vocabulary.bytes[id];
+                ids[k++] = id;
+            }
+        }
+        this.reserved = PieceTrie.build(keys, ids);
+    }
+
+    @Override
+    public void segment(byte[] s, int n, EncoderScratch scratch, Segmentation out) {
+        out.clear();
+        if (n == 0) return;
+        scratch.ensureSymbols(n);
+        int[] start = scratch.symStart, end = scratch.symEnd, prev = scratch.symPrev, next = scratch.symNext;
+        boolean[] frozen = scratch.symFrozen;
+        int count = 0;
+        for (int pos = 0; pos < n; count++) {
+            int length = userDefined == null ? 0 : userDefined.longestPrefix(s, pos, n);
+            frozen[count] = length > 0;
+            if (length == 0) length = Math.min(Utf8.oneCharLength(s[pos]), n - pos);
+            start[count] = pos;
+            end[count] = pos + length;
+            prev[count] = count - 1;
+            pos += length;
+            next[count] = pos < n ? count + 1 : -1;
+        }
+        // Text of an unused piece -> the symbols that last formed it, as SentencePiece's rev_merge.
+        Map<Integer, long[]> reverseMerges = hasUnused ? new HashMap<>() : null;
+        BpeAgenda agenda = scratch.agenda;
+        agenda.clear();
+        for (int i = 1; i < count; i++) addPair(s, i - 1, i, start, end, frozen, agenda, reverseMerges);
+
+        while (!agenda.isEmpty()) {
+            int e = agenda.pop();
+            int l = agenda.left(e), r = agenda.right(e);
+            int lLen = end[l] - start[l], rLen = end[r] - start[r];
+            if (lLen == 0 || rLen == 0 || lLen + rLen != agenda.size(e)) continue; // stale
+            end[l] = end[r];
+            next[l] = next[r];
+            if (next[r] >= 0) prev[next[r]] = l;
+            end[r] = start[r]; // emptied
+            if (prev[l] >= 0) addPair(s, prev[l], l, start, end, frozen, agenda, reverseMerges);
+            if (next[l] >= 0) addPair(s, l, next[l], start, end, frozen, agenda, reverseMerges);
+        }
+        for (int i = 0; i >= 0; i = next[i]) resegment(s, start[i], end[i], reverseMerges, out);
+    }
+
+    private void addPair(byte[] s, int l, int r, int[] start, int[] end, boolean[] frozen, BpeAgenda agenda,
+                         Map<Integer, long[]> reverseMerges) {
+        if (frozen[l] || frozen[r]) return;
+        int id = trie.get(s, start[l], end[r]);
+        if (id < 0) return;
+        agenda.push(scores[id], l, r, end[r] - start[l]);
+        if (types[id] == PieceType.UNUSED) {
+            reverseMerges.put(id, new long[]{(long) start[l] << 32 | end[l], (long) start[r] << 32 | end[r]});
+        }
+    }
+
+    private void resegment(byte[] s, int from, int to, Map<Integer, long[]> reverseMerges, Segmentation out) {
+        int id = idOf(s, from, to);
+        if (types[id] != PieceType.UNUSED || reverseMerges == null) {
+            out.add(from, to, id);
+            return;
+        }
+        long[] parts = reverseMerges.get(id);
+        if (parts == null) {
+            out.add(from, to, id);
+            return;
+        }
+        // The recorded parts are byte ranges of the same text elsewhere in the line; re-anchor them here.
+        int leftLength = (int) parts[0] - (int) (parts[0] >>> 32);
+        resegment(s, from, from + leftLength, reverseMerges, out);
+        resegment(s, from + leftLength, to, reverseMerges, out);
+    }
+
+    private int idOf(byte[] s, int from, int to) {
+        int id = reserved.get(s, from, to);
+        if (id >= 0) return id;
+        id = trie.get(s, from, to);
+        return id >= 0 ? id : unknownId;
+    }
+}
