@@ -28,7 +28,6 @@ public final class ModelCheckpoint {
     /** Loads a checkpoint directory onto a backend; any disagreement is refused with a sentence naming it. */
     public static BrtModel load(Path dir, Backend backend) {
         Path found = CheckpointDirectory.locate(dir);
-        if (found == null || !Files.isDirectory(found)) throw new IllegalArgumentException(dir + ": no checkpoint directory there");
         Path configFile = found.resolve(CONFIG), weights = found.resolve(WEIGHTS);
         if (!Files.isRegularFile(configFile)) throw new IllegalArgumentException(found + ": missing " + CONFIG);
         if (!Files.isRegularFile(weights)) throw new IllegalArgumentException(found + ": missing " + WEIGHTS);
