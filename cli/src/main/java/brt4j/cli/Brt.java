@@ -8,6 +8,7 @@ import picocli.CommandLine.Command;
         description = "The Block-Recurrent Transformer on the JVM.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                TraceCommand.class,
         })
 public final class Brt implements Runnable {
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
