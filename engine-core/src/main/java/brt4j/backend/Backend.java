@@ -284,9 +284,9 @@ public abstract class Backend implements AutoCloseable {
                 () -> "lse must be [" + q.dim(0) + ", " + heads + ", " + q.dim(1) + "], got " + lse.shapeString());
         if (sliding != null) {
             own(op, sliding.relBias());
-            require(op, k.dim(1) == q.dim(1) + sliding.window() && q.dim(1) % sliding.window() == 0,
+            require(op, k.dim(1) == q.dim(1) + sliding.window(),
                     () -> "sliding window " + sliding.window() + " needs " + q.dim(1) + " + " + sliding.window()
-                            + " keys and queries a multiple of the window; got q " + q.shapeString() + ", k " + k.shapeString());
+                            + " keys; got q " + q.shapeString() + ", k " + k.shapeString());
             require(op, sliding.relBias().rank() == 2 && sliding.relBias().dim(0) == heads,
                     () -> "relative bias must be [" + heads + ", buckets], got " + sliding.relBias().shapeString());
         }
@@ -363,6 +363,12 @@ public abstract class Backend implements AutoCloseable {
     public final void sliceRows(Tensor src, int start, Tensor out) {
         checkRowSlice("sliceRows", src, start, out);
         doRowSlice(src, out, start, false, false);
+    }
+
+    /** whole [G, start : start + len, C] = part [G, len, C] (in place: a rolling key/value window). */
+    public final void writeRows(Tensor part, int start, Tensor whole) {
+        checkRowSlice("writeRows", whole, start, part);
+        doRowSlice(part, whole, start, true, false);
     }
 
     /** out [G, len, C] += src [G, start : start + len, C]: the backward of {@link #concatRows}. */

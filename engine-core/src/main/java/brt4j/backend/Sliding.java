@@ -3,9 +3,11 @@ package brt4j.backend;
 import brt4j.tensor.Tensor;
 
 /**
- * The token self-attention's sliding window (spec §1.4): keys are [previous block ; current block], so a segment of
- * Tq queries reads Tk = Tq + window keys, and query i may attend key j iff 1 <= delta <= window with
- * delta = i + window - j. Every query therefore sees exactly the window tokens strictly before it, never itself.
+ * The token self-attention's sliding window (spec §1.4): keys are [the window keys before the first query ; the
+ * queries' own keys], so Tq queries read Tk = Tq + window keys, and query i may attend key j iff
+ * 1 <= delta <= window with delta = i + window - j. Every query therefore sees exactly the window tokens strictly
+ * before it, never itself. In training Tq is a whole segment (its blocks' [previous ; current] windows are exactly
+ * these keys); in generation it may be a single token.
  * The T5 bias is added per head from {@code relBias} [H, buckets] before the temperature multiplies the logit.
  *
  * <p>Attention dropout ([code-2022]): the keep mask has shape (H, window, 2*window), indexed by the query's place

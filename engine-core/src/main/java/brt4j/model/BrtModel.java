@@ -75,7 +75,7 @@ public final class BrtModel {
         Var[] lastKeys = new Var[c.nLayers()], lastValues = new Var[c.nLayers()];
         if (!c.feedback() && !forceBlockMajor) {
             for (int i = 0; i < c.nLayers(); i++) {
-                Layer.StateInput si = c.isRecurrent(i) ? new Layer.StateInput(state[i], null) : null;
+                Layer.StateInput si = c.isRecurrent(i) ? Layer.StateInput.advancing(state[i], null) : null;
                 Layer.Output out = layers[i].forward(g, x, cacheK[i], cacheV[i], si);
                 x = out.x();
                 lastKeys[i] = out.keys();
@@ -90,8 +90,7 @@ public final class BrtModel {
             x = forwardBlockMajor(g, x, cacheK, cacheV, state, lastKeys, lastValues, trace, hidden, states);
         }
 
-        Var normed = g.dropout(g.rmsNorm(x, p.get("final_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
-        Var logits = g.linear(normed, p.get("embed.weight"), c.logitScale().factor(c));
+        Var logits = head(g, x);
         boolean[] mask = batch.lossMask(c.vocabSize());
         int count = 0;
         for (boolean m : mask) if (m) count++;
@@ -100,6 +99,14 @@ public final class BrtModel {
         for (double l : rowLoss) sum += l;
 
         return new SegmentResult(sum, count, rowLoss, logits, nextMemory(be, lastKeys, lastValues, state, b), hidden, states);
+    }
+
+    Layer layer(int i) { return layers[i]; }
+
+    /** Final norm, dropout, and the tied output head scaled by the configured constant (spec §1.10). */
+    Var head(Graph g, Var x) {
+        Var normed = g.dropout(g.rmsNorm(x, p.get("final_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
+        return g.linear(normed, p.get("embed.weight"), c.logitScale().factor(c));
     }
 
     /** All layers on block t, then block t + 1; with feedback, the state keys of block t feed every layer. */
@@ -117,8 +124,8 @@ public final class BrtModel {
             // Feedback: the source layer's state keys and values for block t, computed before the stack runs on it.
             RecurrentCell.Projections fromSource = src < 0 ? null : layers[src].cell().project(g, state[src]);
             for (int i = 0; i < c.nLayers(); i++) {
-                Layer.StateInput si = c.isRecurrent(i) ? new Layer.StateInput(state[i], i == src ? fromSource : null)
-                        : fromSource != null ? new Layer.StateInput(null, fromSource) : null;
+                Layer.StateInput si = c.isRecurrent(i) ? Layer.StateInput.advancing(state[i], i == src ? fromSource : null)
+                        : fromSource != null ? Layer.StateInput.reading(fromSource) : null;
                 Layer.Output out = layers[i].forward(g, xt, prevK[i], prevV[i], si);
                 xt = out.x();
                 prevK[i] = out.keys();

@@ -24,10 +24,16 @@ final class Layer {
     record Output(Var x, Var keys, Var values, List<Var> states) {}
 
     /**
-     * How this layer reads a state, if it does: its own recurrent state C (it then advances it block by block),
-     * or, in feedback mode, the projections of the source layer's state for this one block.
+     * How this layer reads a state, if it does. {@code advance}: a recurrent layer over whole blocks reads its own
+     * state C block by block and advances it (projections computed per block, or given for a one-block chunk in
+     * feedback mode). Otherwise the chunk lies within one block and reads the given projections of that block's
+     * state without advancing anything: feedback layers, and every state-reading layer during generation.
      */
-    record StateInput(Var ownState, RecurrentCell.Projections feedback) {}
+    record StateInput(Var ownState, RecurrentCell.Projections projections, boolean advance) {
+        static StateInput advancing(Var state, RecurrentCell.Projections given) { return new StateInput(state, given, true); }
+
+        static StateInput reading(RecurrentCell.Projections p) { return new StateInput(null, p, false); }
+    }
 
     private static final int DROPOUT_TILE_ROWS = 128;   // [code-2022]: one (128, d) mask tile repeated over rows
 
@@ -50,11 +56,13 @@ final class Layer {
     private Var w(String name) { return p.get(prefix + name); }
 
     /**
-     * x [B, n, d]; cacheKeys, cacheValues [B, W, HD] (the previous block's, zeros at a document start);
-     * state as described by {@link StateInput}, or null for a layer that reads none.
+     * x [B, n, d]; cacheKeys, cacheValues [B, W, HD]: the keys and values of the W positions before the chunk (the
+     * previous block's in training, zeros at a document start); state as described by {@link StateInput}, or null
+     * for a layer that reads none.
      */
     Output forward(Graph g, Var x, Var cacheKeys, Var cacheValues, StateInput state) {
-        int b = x.dim(0), n = x.dim(1), win = c.window(), blocks = n / win, h = c.nHeads(), hd = c.hd();
+        int b = x.dim(0), n = x.dim(1), win = c.window(), h = c.nHeads(), hd = c.hd();
+        int blocks = state != null && state.advance() ? n / win : 1;   // groups of queries reading one state each
         Var normed = g.dropout(g.rmsNorm(x, w("attn_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
         Var q = g.l2Heads(g.linear(normed, w("attn.q.weight")), h, RecurrentCell.L2_EPS);
         Var k = g.l2Heads(g.linear(normed, w("attn.k.weight")), h, RecurrentCell.L2_EPS);
@@ -66,26 +74,26 @@ final class Layer {
         List<Var> states = new ArrayList<>();
         if (state != null) {
             List<Var> stateKeys = new ArrayList<>(), stateValues = new ArrayList<>();
-            if (cell != null) {
+            if (state.advance()) {
                 // The horizontal direction: block t's state C_t is read by block t's tokens and advanced to C_{t+1}.
                 Var cs = state.ownState();
                 states.add(cs);
                 for (int t = 0; t < blocks; t++) {
-                    RecurrentCell.Projections pr = (state.feedback() != null) ? state.feedback() : cell.project(g, cs);
+                    RecurrentCell.Projections pr = state.projections() != null ? state.projections() : cell.project(g, cs);
                     stateKeys.add(pr.keys());
                     stateValues.add(pr.values());
                     cs = cell.step(g, cs, pr, g.sliceRows(keys, t * win, 2 * win), g.sliceRows(values, t * win, 2 * win));
                     states.add(cs);
                 }
             } else {
-                stateKeys.add(state.feedback().keys());
-                stateValues.add(state.feedback().values());
+                stateKeys.add(state.projections().keys());
+                stateValues.add(state.projections().values());
             }
             // Tokens of block t cross-attend to the state of block t: groups are (batch row, block).
             int s = c.nStates();
             Var sk = g.view(g.concatRows(stateKeys), b * blocks, s, hd);
             Var sv = g.view(g.concatRows(stateValues), b * blocks, s, hd);
-            Var qc = g.view(g.l2Heads(g.linear(normed, w("attn.q_cross.weight")), h, RecurrentCell.L2_EPS), b * blocks, win, hd);
+            Var qc = g.view(g.l2Heads(g.linear(normed, w("attn.q_cross.weight")), h, RecurrentCell.L2_EPS), b * blocks, n / blocks, hd);
             Var cross = g.view(g.attention(qc, sk, sv, h, w("attn.temperature_cross"), null, 0, 0, 0), b, n, hd);
             attn = g.concatCols(List.of(attn, cross));
         }
