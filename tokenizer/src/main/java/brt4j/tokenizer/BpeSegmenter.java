@@ -8,6 +8,11 @@ import java.util.Map;
  * one frozen symbol), repeatedly merge the adjacent pair whose concatenation is the highest-scoring piece (leftmost
  * on ties), then split any unused piece back into the two symbols that last formed it. Final symbols take their id
  * the way SentencePiece's PieceToId does: reserved pieces first, then the vocabulary, else the unknown id.
+ *
+ * <p>Speed: when no piece has U+2581 inside it (only at its start, or only at its end for
+ * treat_whitespace_as_suffix), no merge can cross a word boundary, so each word segments on its own exactly as it
+ * would inside the line, and results are memoized per word ({@link WordCache}). Models with unused pieces skip
+ * this: SentencePiece resegments an unused piece by the last split of that text anywhere in the line.
  */
 final class BpeSegmenter implements Segmenter {
     private final PieceTrie trie;
@@ -17,6 +22,8 @@ final class BpeSegmenter implements Segmenter {
     private final PieceType[] types;
     private final int unknownId;
     private final boolean hasUnused;
+    private enum WordBoundary { NONE, BEFORE_SPACE, AFTER_SPACE }
+    private final WordBoundary wordBoundary;
 
     BpeSegmenter(Vocabulary vocabulary) {
         this.trie = vocabulary.segmentationTrie;
@@ -31,6 +38,7 @@ final class BpeSegmenter implements Segmenter {
             if (t == PieceType.UNKNOWN || t == PieceType.CONTROL || t == PieceType.BYTE) reservedCount++;
         }
         this.hasUnused = unused;
+        this.wordBoundary = unused ? WordBoundary.NONE : wordBoundary(vocabulary);
         byte[][] keys = new byte[reservedCount][];
         int[] ids = new int[reservedCount];
         for (int id = 0, k = 0; id < types.length; id++) {
@@ -43,23 +51,78 @@ final class BpeSegmenter implements Segmenter {
         this.reserved = PieceTrie.build(keys, ids);
     }
 
+    /** Where words may be cut so that no piece spans a cut, judged from where U+2581 occurs inside pieces. */
+    private static WordBoundary wordBoundary(Vocabulary vocabulary) {
+        boolean spaceOnlyFirst = true, spaceOnlyLast = true;
+        for (int id = 0; id < vocabulary.size; id++) {
+            PieceType t = vocabulary.types[id];
+            if (t != PieceType.NORMAL && t != PieceType.USER_DEFINED) continue;
+            byte[] b = vocabulary.bytes[id];
+            for (int i = 0; i + 3 <= b.length; i++) {
+                if (Utf8.startsWith(b, i, b.length, Utf8.SPACE_SYMBOL)) {
+                    if (i > 0) spaceOnlyFirst = false;
+                    if (i + 3 < b.length) spaceOnlyLast = false;
+                }
+            }
+        }
+        return spaceOnlyFirst ? WordBoundary.BEFORE_SPACE : spaceOnlyLast ? WordBoundary.AFTER_SPACE : WordBoundary.NONE;
+    }
+
     @Override
     public void segment(byte[] s, int n, EncoderScratch scratch, Segmentation out) {
         out.clear();
+        if (wordBoundary == WordBoundary.NONE) {
+            segmentRange(s, 0, n, scratch, out);
+            return;
+        }
+        int wordStart = 0;
+        for (int i = 0; i + 3 <= n; i++) {
+            if (s[i] == (byte) 0xE2 && s[i + 1] == (byte) 0x96 && s[i + 2] == (byte) 0x81) {
+                int cut = wordBoundary == WordBoundary.BEFORE_SPACE ? i : i + 3;
+                if (cut > wordStart) {
+                    segmentWord(s, wordStart, cut, scratch, out);
+                    wordStart = cut;
+                }
+                i += 2;
+            }
+        }
+        if (wordStart < n) segmentWord(s, wordStart, n, scratch, out);
+    }
+
+    private void segmentWord(byte[] s, int from, int to, EncoderScratch scratch, Segmentation out) {
+        if (to - from > WordCache.MAX_WORD_BYTES) {
+            segmentRange(s, from, to, scratch, out);
+            return;
+        }
+        WordCache cache = scratch.wordCache();
+        int h = WordCache.hash(s, from, to);
+        int e = cache.find(s, from, to, h);
+        if (e >= 0) {
+            cache.appendTo(e, from, out);
+            return;
+        }
+        int first = out.size();
+        segmentRange(s, from, to, scratch, out);
+        cache.put(s, from, to, h, out, first);
+    }
+
+    /** Segments {@code s[from, to)} on its own, appending to {@code out}. */
+    private void segmentRange(byte[] s, int from, int to, EncoderScratch scratch, Segmentation out) {
+        int n = to - from;
         if (n == 0) return;
         scratch.ensureSymbols(n);
         int[] start = scratch.symStart, end = scratch.symEnd, prev = scratch.symPrev, next = scratch.symNext;
         boolean[] frozen = scratch.symFrozen;
         int count = 0;
-        for (int pos = 0; pos < n; count++) {
-            int length = userDefined == null ? 0 : userDefined.longestPrefix(s, pos, n);
+        for (int pos = from; pos < to; count++) {
+            int length = userDefined == null ? 0 : userDefined.longestPrefix(s, pos, to);
             frozen[count] = length > 0;
-            if (length == 0) length = Math.min(Utf8.oneCharLength(s[pos]), n - pos);
+            if (length == 0) length = Math.min(Utf8.oneCharLength(s[pos]), to - pos);
             start[count] = pos;
             end[count] = pos + length;
             prev[count] = count - 1;
             pos += length;
-            next[count] = pos < n ? count + 1 : -1;
+            next[count] = pos < to ? count + 1 : -1;
         }
         // Text of an unused piece -> the symbols that last formed it, as SentencePiece's rev_merge.
         Map<Integer, long[]> reverseMerges = hasUnused ? new HashMap<>() : null;

@@ -11,6 +11,12 @@ final class EncoderScratch {
     int[] symStart = new int[0], symEnd = new int[0], symPrev = new int[0], symNext = new int[0];
     boolean[] symFrozen = new boolean[0];
     final BpeAgenda agenda = new BpeAgenda();
+    private WordCache wordCache; // only BPE uses it
+
+    WordCache wordCache() {
+        if (wordCache == null) wordCache = new WordCache();
+        return wordCache;
+    }
 
     void ensureLattice(int size) {
         if (bestScore.length < size) {
