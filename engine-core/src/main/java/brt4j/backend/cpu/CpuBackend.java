@@ -1,0 +1,223 @@
+package brt4j.backend.cpu;
+
+import brt4j.backend.AdafactorSpec;
+import brt4j.backend.Backend;
+import brt4j.backend.Sliding;
+import brt4j.tensor.Tensor;
+
+import java.util.Arrays;
+
+/**
+ * The fast CPU backend: float32 storage, every kernel on {@code jdk.incubator.vector} (width {@link Vec#F}, forced
+ * narrower with {@code -Dbrt.vector.bits}), multithreaded on a fixed pool of {@code threads} threads (default: the
+ * available processors, or {@code -Dbrt.threads}). This class only routes: each family of kernels lives in its
+ * own file ({@link Matmul}, {@link FusedAttention}, {@link Norms}, {@link Elementwise}, {@link CrossEntropy},
+ * {@link Optimizers}). The oracle it is tested against is {@link brt4j.backend.ref.ReferenceBackend}.
+ *
+ * <p>Precision: float32 everywhere, accumulation in float32 vectors with double for scalar statistics; agreement
+ * with the oracle is tested to 1e-5 relative (max abs difference over max abs oracle value per tensor).
+ */
+public final class CpuBackend extends Backend {
+    private final CpuPool pool;
+    private final Matmul matmul;
+    private final FusedAttention attention;
+
+    public CpuBackend() { this(Integer.getInteger("brt.threads", Runtime.getRuntime().availableProcessors())); }
+
+    public CpuBackend(int threads) {
+        this.pool = new CpuPool(threads);
+        this.matmul = new Matmul(pool);
+        this.attention = new FusedAttention(pool);
+    }
+
+    /** Threads that compute (the caller included). */
+    public int threads() { return pool.threads(); }
+
+    /** Bits of the vector species in use. */
+    public static int vectorBits() { return Vec.F.vectorBitSize(); }
+
+    @Override public String name() { return "cpu"; }
+
+    @Override public int precisionBits() { return 32; }
+
+    @Override public Tensor zeros(int... shape) {
+        long n = 1;
+        for (int d : shape) n *= Math.max(d, 0);
+        return new FloatTensor(this, new float[(int) Math.min(n, Integer.MAX_VALUE)], shape);
+    }
+
+    static float[] f(Tensor t) { return ((FloatTensor) t).data; }
+
+    /** The storage of a tensor of this backend (shared, not copied): for benchmarks and tests. */
+    public float[] storage(Tensor t) { return f(t); }
+
+    @Override protected void doUpload(float[] data, Tensor t) { System.arraycopy(data, 0, f(t), 0, data.length); }
+
+    @Override protected void doUpload(double[] data, Tensor t) {
+        float[] x = f(t);
+        for (int i = 0; i < data.length; i++) x[i] = (float) data[i];
+    }
+
+    @Override protected float[] doDownload(Tensor t) { return Arrays.copyOf(f(t), t.size()); }
+
+    @Override protected double[] doDownloadDouble(Tensor t) {
+        float[] x = f(t);
+        double[] r = new double[t.size()];
+        for (int i = 0; i < r.length; i++) r[i] = x[i];
+        return r;
+    }
+
+    @Override protected Tensor doView(Tensor t, int[] shape) { return new FloatTensor(this, f(t), shape); }
+
+    @Override protected void doCopy(Tensor src, Tensor dst) { System.arraycopy(f(src), 0, f(dst), 0, src.size()); }
+
+    @Override protected void doFill(Tensor t, double value) { Arrays.fill(f(t), 0, t.size(), (float) value); }
+
+    @Override protected void doMatmul(int batch, int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB,
+                                      Tensor c, double alpha, double beta) {
+        matmul.gemm(batch, m, n, k, f(a), transA, f(b), transB, f(c), (float) alpha, (float) beta);
+    }
+
+    @Override protected void doAdd(Tensor a, Tensor b, Tensor out) { Elementwise.add(pool, f(a), f(b), f(out), out.size()); }
+
+    @Override protected void doAxpy(double alpha, Tensor x, Tensor y) { Elementwise.axpy(pool, (float) alpha, f(x), f(y), x.size()); }
+
+    @Override protected void doScale(Tensor x, double alpha) { Elementwise.scale(pool, f(x), (float) alpha, x.size()); }
+
+    @Override protected void doAddBroadcast(Tensor x, Tensor v, Tensor out) {
+        Elementwise.addBroadcast(pool, f(x), f(v), f(out), x.size(), v.size());
+    }
+
+    @Override protected void doSumBroadcast(Tensor dx, Tensor dv) { Elementwise.sumBroadcast(pool, f(dx), f(dv), dx.size(), dv.size()); }
+
+    @Override protected void doActivation(Activation fn, Tensor x, Tensor out) { Elementwise.activation(pool, fn, f(x), f(out), x.size()); }
+
+    @Override protected void doActivationBackward(Activation fn, Tensor saved, Tensor dy, Tensor dx) {
+        Elementwise.activationBackward(pool, fn, f(saved), f(dy), f(dx), saved.size());
+    }
+
+    @Override protected double doSumSquares(Tensor x) { return Elementwise.sumSquares(pool, f(x), x.size()); }
+
+    @Override protected void doRmsNorm(Tensor x, Tensor scale, double eps, Tensor out, Tensor rstd) {
+        Norms.rmsNorm(pool, f(x), f(scale), eps, f(out), f(rstd), x.rows(), x.cols());
+    }
+
+    @Override protected void doRmsNormBackward(Tensor x, Tensor scale, Tensor rstd, Tensor dy, Tensor dx, Tensor dScale) {
+        Norms.rmsNormBackward(pool, f(x), f(scale), f(rstd), f(dy), f(dx), f(dScale), x.rows(), x.cols());
+    }
+
+    @Override protected void doL2NormHeads(Tensor x, int heads, double eps, Tensor out, Tensor rnorm) {
+        Norms.l2NormHeads(pool, f(x), heads, eps, f(out), f(rnorm), x.rows(), x.cols());
+    }
+
+    @Override protected void doL2NormHeadsBackward(Tensor y, Tensor rnorm, int heads, Tensor dy, Tensor dx) {
+        Norms.l2NormHeadsBackward(pool, f(y), f(rnorm), heads, f(dy), f(dx), y.rows(), y.cols());
+    }
+
+    @Override protected void doEmbedding(Tensor table, int[] ids, Tensor out) {
+        Elementwise.embedding(pool, f(table), table.rows(), table.cols(), ids, f(out));
+    }
+
+    @Override protected void doEmbeddingBackward(Tensor dOut, int[] ids, Tensor dTable) {
+        Elementwise.embeddingBackward(f(dOut), dTable.rows(), dTable.cols(), ids, f(dTable));
+    }
+
+    @Override protected void doGateFixed(Tensor c, Tensor z, Tensor bias, Tensor out) {
+        Elementwise.gateFixed(pool, f(c), f(z), f(bias), f(out), c.rows(), c.cols());
+    }
+
+    @Override protected void doGateFixedBackward(Tensor c, Tensor z, Tensor bias, Tensor dOut, Tensor dc, Tensor dz, Tensor dBias) {
+        Elementwise.gateFixedBackward(pool, f(c), f(z), f(bias), f(dOut), f(dc), f(dz), f(dBias), c.rows(), c.cols());
+    }
+
+    @Override protected void doGateLstm(Tensor c, Tensor z, Tensor fPre, Tensor iPre, Tensor out) {
+        Elementwise.gateLstm(pool, f(c), f(z), f(fPre), f(iPre), f(out), c.size());
+    }
+
+    @Override protected void doGateLstmBackward(Tensor c, Tensor z, Tensor fPre, Tensor iPre, Tensor dOut,
+                                                Tensor dc, Tensor dz, Tensor dfPre, Tensor diPre) {
+        Elementwise.gateLstmBackward(pool, f(c), f(z), f(fPre), f(iPre), f(dOut), f(dc), f(dz), f(dfPre), f(diPre), c.size());
+    }
+
+    @Override protected void doAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding sliding,
+                                         Tensor out, Tensor lse) {
+        attention.forward(f(q), f(k), f(v), q.dim(0), q.dim(1), k.dim(1), heads, q.cols() / heads, f(temperature),
+                sliding, sliding == null ? null : f(sliding.relBias()), f(out), f(lse));
+    }
+
+    @Override protected void doAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding sliding,
+                                                 Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv,
+                                                 Tensor dTemperature, Tensor dRelBias) {
+        attention.backward(f(q), f(k), f(v), q.dim(0), q.dim(1), k.dim(1), heads, q.cols() / heads, f(temperature),
+                sliding, sliding == null ? null : f(sliding.relBias()), f(out), f(lse), f(dOut), f(dq), f(dk), f(dv),
+                f(dTemperature), dRelBias == null ? null : f(dRelBias));
+    }
+
+    @Override protected double doCrossEntropy(Tensor logits, int[] targets, boolean[] mask, Tensor rowLoss) {
+        return CrossEntropy.forward(pool, f(logits), logits.cols(), targets, mask, f(rowLoss));
+    }
+
+    @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits) {
+        CrossEntropy.backward(pool, f(logits), logits.cols(), targets, mask, gradScale, f(dLogits));
+    }
+
+    @Override protected void doDropout(Tensor x, Tensor out, double rate, long seed, int tileRows, boolean accumulate) {
+        Elementwise.dropout(pool, f(x), f(out), rate, seed, tileRows, accumulate, x.rows(), x.cols());
+    }
+
+    @Override protected void doRowSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
+        Tensor whole = intoWhole ? to : from, part = intoWhole ? from : to;
+        float[] src = f(from), dst = f(to);
+        int g = whole.dim(0), tw = whole.dim(1), tp = part.dim(1), c = whole.cols();
+        pool.parallelFor(g, 1, (s, e, w) -> {
+            for (int b = s; b < e; b++) {
+                int wo = (b * tw + start) * c, po = b * tp * c;
+                if (intoWhole) Elementwise.move(src, po, dst, wo, tp * c, accumulate);
+                else Elementwise.move(src, wo, dst, po, tp * c, accumulate);
+            }
+        });
+    }
+
+    @Override protected void doColSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
+        Tensor whole = intoWhole ? to : from, part = intoWhole ? from : to;
+        float[] src = f(from), dst = f(to);
+        int cw = whole.cols(), cp = part.cols(), rows = whole.rows();
+        pool.parallelFor(rows, Math.max(1, Elementwise.GRAIN / Math.max(1, cp)), (s, e, w) -> {
+            for (int r = s; r < e; r++) {
+                if (intoWhole) Elementwise.move(src, r * cp, dst, r * cw + start, cp, accumulate);
+                else Elementwise.move(src, r * cw + start, dst, r * cp, cp, accumulate);
+            }
+        });
+    }
+
+    @Override protected void doSelectBatch(boolean[] takeA, Tensor a, Tensor b, Tensor out) {
+        float[] A = f(a), B = f(b), O = f(out);
+        int per = a.size();
+        for (int g = 0; g < takeA.length; g++) {
+            if (takeA[g]) System.arraycopy(A, 0, O, g * per, per);
+            else if (B != O) System.arraycopy(B, g * per, O, g * per, per);
+        }
+    }
+
+    @Override protected void doSelectBatchBackward(boolean[] takeA, Tensor dOut, Tensor dA, Tensor dB) {
+        float[] DO = f(dOut), DA = f(dA), DB = dB == null ? null : f(dB);
+        int per = dA.size();
+        for (int g = 0; g < takeA.length; g++) {
+            if (takeA[g]) Elementwise.addInto(DO, g * per, DA, 0, per);
+            else if (DB != null) Elementwise.addInto(DO, g * per, DB, g * per, per);
+        }
+    }
+
+    @Override protected void doAdamW(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2,
+                                     double eps, double weightDecay, long step) {
+        Optimizers.adamW(pool, f(param), f(grad), f(m), f(v), param.size(), lr, beta1, beta2, eps, weightDecay, step);
+    }
+
+    @Override protected void doAdafactor(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor vRow, Tensor vCol,
+                                         boolean factored, double lr, long step, AdafactorSpec spec) {
+        Optimizers.adafactor(pool, f(param), param.rows(), param.cols(), f(grad), m == null ? null : f(m),
+                factored ? null : f(v), factored ? f(vRow) : null, factored ? f(vCol) : null, lr, step, spec);
+    }
+
+    @Override public void close() { pool.close(); }
+}

@@ -1,0 +1,88 @@
+package brt4j.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The small product the fused attention is built from: for r < rows and x < n,
+ * {@code c[co + r*ldc + x] (+)= sum_{t < kk} a[ao + r*lda + t] * b[bo + t*ldb + x]}, with n a whole number of
+ * vectors. Four rows at a time against two (or one) vectors of b: eight independent FMA accumulators, a broadcast
+ * of a per row and t. Operands are already laid out by the caller (no packing here), which is why it suits the
+ * attention's tiles: q against k^T, p against v, ds against k and q.
+ */
+final class PanelGemm {
+    private static final VectorSpecies<Float> F = Vec.F;
+    private static final int L = Vec.L;
+
+    private PanelGemm() {}
+
+    static void mul(int rows, int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb,
+                    float[] c, int co, int ldc, int n, boolean acc) {
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            int x = 0;
+            for (; x + 2 * L <= n; x += 2 * L) four2(kk, a, ao + r * lda, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc, acc);
+            for (; x < n; x += L) four1(kk, a, ao + r * lda, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc, acc);
+        }
+        for (; r < rows; r++) {
+            int x = 0;
+            for (; x + 2 * L <= n; x += 2 * L) one2(kk, a, ao + r * lda, b, bo + x, ldb, c, co + r * ldc + x, acc);
+            for (; x < n; x += L) one1(kk, a, ao + r * lda, b, bo + x, ldb, c, co + r * ldc + x, acc);
+        }
+    }
+
+    private static void four2(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean acc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
+        for (int t = 0; t < kk; t++) {
+            int bi = bo + t * ldb;
+            FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
+            FloatVector x0 = FloatVector.broadcast(F, a[a0 + t]);
+            c00 = x0.fma(b0, c00); c01 = x0.fma(b1, c01);
+            FloatVector x1 = FloatVector.broadcast(F, a[a1 + t]);
+            c10 = x1.fma(b0, c10); c11 = x1.fma(b1, c11);
+            FloatVector x2 = FloatVector.broadcast(F, a[a2 + t]);
+            c20 = x2.fma(b0, c20); c21 = x2.fma(b1, c21);
+            FloatVector x3 = FloatVector.broadcast(F, a[a3 + t]);
+            c30 = x3.fma(b0, c30); c31 = x3.fma(b1, c31);
+        }
+        put(c00, c, co, acc); put(c01, c, co + L, acc);
+        put(c10, c, co + ldc, acc); put(c11, c, co + ldc + L, acc);
+        put(c20, c, co + 2 * ldc, acc); put(c21, c, co + 2 * ldc + L, acc);
+        put(c30, c, co + 3 * ldc, acc); put(c31, c, co + 3 * ldc + L, acc);
+    }
+
+    private static void four1(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean acc) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
+        for (int t = 0; t < kk; t++) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bo + t * ldb);
+            c0 = FloatVector.broadcast(F, a[a0 + t]).fma(b0, c0);
+            c1 = FloatVector.broadcast(F, a[a1 + t]).fma(b0, c1);
+            c2 = FloatVector.broadcast(F, a[a2 + t]).fma(b0, c2);
+            c3 = FloatVector.broadcast(F, a[a3 + t]).fma(b0, c3);
+        }
+        put(c0, c, co, acc); put(c1, c, co + ldc, acc); put(c2, c, co + 2 * ldc, acc); put(c3, c, co + 3 * ldc, acc);
+    }
+
+    private static void one2(int kk, float[] a, int ao, float[] b, int bo, int ldb, float[] c, int co, boolean acc) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0;
+        for (int t = 0; t < kk; t++) {
+            int bi = bo + t * ldb;
+            FloatVector x = FloatVector.broadcast(F, a[ao + t]);
+            c0 = x.fma(FloatVector.fromArray(F, b, bi), c0);
+            c1 = x.fma(FloatVector.fromArray(F, b, bi + L), c1);
+        }
+        put(c0, c, co, acc); put(c1, c, co + L, acc);
+    }
+
+    private static void one1(int kk, float[] a, int ao, float[] b, int bo, int ldb, float[] c, int co, boolean acc) {
+        FloatVector c0 = FloatVector.zero(F);
+        for (int t = 0; t < kk; t++) c0 = FloatVector.broadcast(F, a[ao + t]).fma(FloatVector.fromArray(F, b, bo + t * ldb), c0);
+        put(c0, c, co, acc);
+    }
+
+    private static void put(FloatVector v, float[] c, int o, boolean acc) {
+        (acc ? v.add(FloatVector.fromArray(F, c, o)) : v).intoArray(c, o);
+    }
+}
