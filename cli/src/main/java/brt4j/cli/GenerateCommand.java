@@ -1,0 +1,126 @@
+package brt4j.cli;
+
+import brt4j.backend.Backend;
+import brt4j.generate.Generator;
+import brt4j.generate.Sampling;
+import brt4j.generate.StopStrings;
+import brt4j.model.BrtModel;
+import brt4j.model.ModelCheckpoint;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code brt generate}: streams text from a checkpoint. The prompt is consumed a block at a time, then tokens are
+ * drawn one by one; the recurrent state advances every W tokens, so memory stays constant however long it runs.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate text from a checkpoint, streaming; constant memory however long the text grows.")
+public final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--checkpoint", required = true, description = "Checkpoint directory.")
+    Path checkpoint;
+
+    @Option(names = "--prompt", description = "The prompt text.")
+    String prompt;
+
+    @Option(names = "--prompt-file", description = "Read the prompt from this file (UTF-8).")
+    Path promptFile;
+
+    @Option(names = "--max-tokens", defaultValue = "256", description = "Tokens to generate (default: ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0.8", description = "0 = greedy (default: ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--greedy", description = "Always take the most likely token (same as --temperature 0).")
+    boolean greedy;
+
+    @Option(names = "--top-k", defaultValue = "0", description = "Sample among the k most likely tokens; 0 = off.")
+    int topK;
+
+    @Option(names = "--top-p", defaultValue = "0.95", description = "Nucleus sampling mass; 1 = off (default: ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Random seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--stop", description = "Stop when this text is generated (repeatable).")
+    List<String> stops = List.of();
+
+    @Option(names = "--interactive", description = "A conversation: each line you type is fed in and answered; the state carries between turns.")
+    boolean interactive;
+
+    @Option(names = "--device", defaultValue = "auto", description = "auto|cpu|cuda|opencl[:N] (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--stats", description = "Print prompt and generation speed to stderr at the end.")
+    boolean stats;
+
+    @Override
+    public Integer call() throws IOException {
+        if (!interactive && (prompt == null) == (promptFile == null)) {
+            throw new IllegalArgumentException("give exactly one of --prompt TEXT or --prompt-file FILE (or --interactive)");
+        }
+        if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
+        String text = promptFile != null ? readPrompt(promptFile) : prompt;
+        Sampling sampling = new Sampling(greedy ? 0 : temperature, topK, topP, seed);
+        try (Backend backend = Backends.open(device, "float32")) {
+            BrtModel model = ModelCheckpoint.load(checkpoint, backend);
+            TextCodec codec = TextCodec.forCheckpoint(checkpoint, model.config().vocabSize());
+            PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+            try (Generator gen = new Generator(model, sampling)) {
+                if (!interactive) {
+                    turn(gen, codec, text, out);
+                    out.println();
+                    return 0;
+                }
+                BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+                if (text != null) turn(gen, codec, text, out);
+                while (true) {
+                    out.print("\n> ");
+                    String line = in.readLine();
+                    if (line == null) return 0;
+                    turn(gen, codec, line + "\n", out);
+                }
+            }
+        }
+    }
+
+    private void turn(Generator gen, TextCodec codec, String text, PrintStream out) {
+        int[] ids = codec.encode(text);
+        if (ids.length == 0 && gen.position() == 0) throw new IllegalArgumentException("the prompt is empty");
+        long t0 = System.nanoTime();
+        gen.feed(ids);
+        long t1 = System.nanoTime();
+        TextStreamer streamer = new TextStreamer(codec);
+        StopStrings stop = new StopStrings(stops);
+        int made = 0;
+        while (made < maxTokens && !stop.stopped()) {
+            out.print(stop.accept(streamer.accept(gen.next())));
+            made++;
+        }
+        out.print(stop.accept(streamer.flush()));
+        out.print(stop.flush());
+        out.flush();
+        long t2 = System.nanoTime();
+        if (stats) {
+            System.err.printf(Locale.ROOT, "%nprompt: %d tokens at %.1f tokens/s; generated: %d tokens at %.1f tokens/s%n",
+                    ids.length, ids.length / ((t1 - t0) / 1e9), made, made / ((t2 - t1) / 1e9));
+        }
+    }
+
+    private static String readPrompt(Path f) throws IOException {
+        if (!Files.isRegularFile(f)) throw new IllegalArgumentException(f + ": no such file");
+        return Files.readString(f, StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,73 @@
+package brt4j.cli;
+
+import brt4j.backend.cpu.CpuBackend;
+import brt4j.data.ByteTokenizer;
+import brt4j.model.BrtModel;
+import brt4j.model.ModelCheckpoint;
+import brt4j.model.ModelConfig;
+import brt4j.model.Parameters;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class GenerateCommandTest {
+    @TempDir Path tmp;
+
+    Path byteModel() {
+        ModelConfig c = new ModelConfig(ByteTokenizer.VOCAB, 16, 2, 2, 8, 32, 4, 8, 4, new int[]{1},
+                ModelConfig.Gate.FIXED, ModelConfig.StateFfn.SKIP, false, true, ModelConfig.LogitScale.NONE, 32, 128, 1e-6, 0, 0);
+        Path dir = tmp.resolve("ckpt");
+        ModelCheckpoint.save(dir, new BrtModel(Parameters.initialize(c, new CpuBackend(1), 3)));
+        return dir;
+    }
+
+    @Test
+    void greedyGenerationIsReproducibleAndStreamsText() {
+        Path dir = byteModel();
+        var a = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "Once upon a time", "--greedy", "--max-tokens", "40", "--device", "cpu");
+        var b = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "Once upon a time", "--greedy", "--max-tokens", "40", "--device", "cpu");
+        assertEquals(0, a.exit(), a.err());
+        assertEquals(a.out(), b.out());
+        assertTrue(a.out().length() > 0);
+        var sampled = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "x", "--seed", "4", "--max-tokens", "30",
+                "--top-k", "20", "--temperature", "1.2", "--device", "cpu", "--stats");
+        assertEquals(0, sampled.exit(), sampled.err());
+    }
+
+    @Test
+    void interactiveKeepsTheStateBetweenTurns() {
+        Path dir = byteModel();
+        InputStream old = System.in;
+        try {
+            System.setIn(new ByteArrayInputStream("hello\nand again\n".getBytes(StandardCharsets.UTF_8)));
+            var r = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--interactive", "--greedy", "--max-tokens", "5", "--device", "cpu");
+            assertEquals(0, r.exit(), r.err());
+            assertEquals(4, r.out().split("> ", -1).length, r.out());   // two answered turns, then end of input
+        } finally {
+            System.setIn(old);
+        }
+    }
+
+    @Test
+    void badInputGetsOneSentence() throws Exception {
+        Path dir = byteModel();
+        var none = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--device", "cpu");
+        assertEquals(2, none.exit());
+        assertTrue(none.err().contains("exactly one of --prompt"), none.err());
+        var missing = TraceCommandTest.brt("generate", "--checkpoint", tmp.resolve("nope").toString(), "--prompt", "a", "--device", "cpu");
+        assertEquals(2, missing.exit());
+        assertTrue(missing.err().contains("no such checkpoint directory"), missing.err());
+        Files.writeString(dir.resolve("config.json"), Files.readString(dir.resolve("config.json")).replace("\"vocab_size\" : 259", "\"vocab_size\" : 300"));
+        var wrongVocab = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "a", "--device", "cpu");
+        assertEquals(2, wrongVocab.exit());
+        assertTrue(wrongVocab.err().contains("embed.weight"), wrongVocab.err());
+    }
+}
