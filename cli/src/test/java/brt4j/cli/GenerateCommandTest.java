@@ -38,7 +38,7 @@ class GenerateCommandTest {
         assertEquals(a.out(), b.out());
         assertTrue(a.out().length() > 0);
         var sampled = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "x", "--seed", "4", "--max-tokens", "30",
-                "--top-k", "20", "--temperature", "1.2", "--device", "cpu", "--stats");
+                "--top-k", "20", "--temperature", "1.2", "--device", "cpu", "--stats", "--int8");
         assertEquals(0, sampled.exit(), sampled.err());
     }
 

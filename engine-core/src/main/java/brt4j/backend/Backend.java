@@ -42,9 +42,25 @@ public abstract class Backend implements AutoCloseable {
         return t;
     }
 
-    public final float[] download(Tensor t) { own("download", t); return doDownload(t); }
+    /** The values of t; int8 weights come back dequantized. */
+    public final float[] download(Tensor t) { ownWeights("download", t); return doDownload(t); }
 
-    public final double[] downloadDouble(Tensor t) { own("download", t); return doDownloadDouble(t); }
+    public final double[] downloadDouble(Tensor t) { ownWeights("download", t); return doDownloadDouble(t); }
+
+    /**
+     * Int8 weights for inference: per row r, scale_r = max_c |w[r, c]| / 127 and q = round(w / scale_r), so a
+     * weight takes a quarter of its float32 memory. The result works as matmul's transposed right operand and as
+     * an embedding table (the tied output head is both).
+     */
+    public final Tensor quantizeInt8(Tensor w) {
+        own("quantizeInt8", w);
+        require("quantizeInt8", w.rank() == 2, () -> "only matrices are quantized, got " + w.shapeString());
+        return doQuantizeInt8(w);
+    }
+
+    protected Tensor doQuantizeInt8(Tensor w) {
+        throw new IllegalArgumentException("the " + name() + " backend has no int8 weights");
+    }
 
     /** A tensor with another shape of the same size that shares the storage of {@code t}. */
     public final Tensor view(Tensor t, int... shape) {
@@ -78,7 +94,10 @@ public abstract class Backend implements AutoCloseable {
 
     /** {@link #matmul} on {@code batch} independent matrices stored one after another in each of a, b and c. */
     public final void batchedMatmul(int batch, Tensor a, boolean transA, Tensor b, boolean transB, Tensor c, double alpha, double beta) {
-        own("matmul", a, b, c);
+        own("matmul", a, c);
+        ownWeights("matmul", b);
+        require("matmul", !b.quantized() || (transB && batch == 1),
+                () -> "int8 weights " + b.shapeString() + " are only supported as y = x W^T (transB, one batch)");
         require("matmul", batch >= 1 && a.size() % batch == 0 && b.size() % batch == 0 && c.size() % batch == 0,
                 () -> "batch " + batch + " does not divide the sizes of a " + a.shapeString() + ", b " + b.shapeString() + ", c " + c.shapeString());
         int aCols = a.cols(), aRows = a.size() / batch / Math.max(1, aCols);
@@ -191,7 +210,8 @@ public abstract class Backend implements AutoCloseable {
 
     /** out[r] = table[ids[r] mod V]. */
     public final void embedding(Tensor table, int[] ids, Tensor out) {
-        own("embedding", table, out);
+        own("embedding", out);
+        ownWeights("embedding", table);
         require("embedding", out.rows() == ids.length && out.cols() == table.cols(),
                 () -> ids.length + " ids into table " + table.shapeString() + " need out [" + ids.length + ", " + table.cols()
                         + "], got " + out.shapeString());
@@ -542,6 +562,14 @@ public abstract class Backend implements AutoCloseable {
     }
 
     private void own(String op, Tensor... ts) {
+        ownWeights(op, ts);
+        for (Tensor t : ts) {
+            if (t.quantized()) throw new IllegalArgumentException(op + ": int8 tensor " + t.shapeString() + " cannot be used here");
+        }
+    }
+
+    /** Like {@link #own} but also accepts int8 weights. */
+    private void ownWeights(String op, Tensor... ts) {
         for (Tensor t : ts) {
             if (t == null) throw new IllegalArgumentException(op + ": a tensor argument is null");
             if (t.backend() != this) {

@@ -26,7 +26,10 @@ public final class ModelCheckpoint {
     private ModelCheckpoint() {}
 
     /** Loads a checkpoint directory onto a backend; any disagreement is refused with a sentence naming it. */
-    public static BrtModel load(Path dir, Backend backend) {
+    public static BrtModel load(Path dir, Backend backend) { return load(dir, backend, false); }
+
+    /** As {@link #load(Path, Backend)}; with int8, the weights are quantized for inference as they load. */
+    public static BrtModel load(Path dir, Backend backend, boolean int8) {
         Path found = CheckpointDirectory.locate(dir);
         Path configFile = found.resolve(CONFIG), weights = found.resolve(WEIGHTS);
         if (!Files.isRegularFile(configFile)) throw new IllegalArgumentException(found + ": missing " + CONFIG);
@@ -51,7 +54,10 @@ public final class ModelCheckpoint {
                 shapes.put(t.name(), shape);
                 arrays.put(t.name(), st.floats(t.name()));
             }
-            return new BrtModel(Parameters.fromArrays(config, backend, arrays, shapes, weights.toString()));
+            Parameters params = Parameters.fromArrays(config, backend, arrays, shapes, weights.toString());
+            arrays.clear();
+            if (int8) params.quantizeInt8();
+            return new BrtModel(params);
         }
     }
 

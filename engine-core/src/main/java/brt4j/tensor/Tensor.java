@@ -49,6 +49,12 @@ public abstract class Tensor {
     /** All dimensions but the last, multiplied. */
     public final int rows() { return cols() == 0 ? 0 : size() / cols(); }
 
+    /**
+     * True for int8 weights with per-row scales (inference only): such a tensor may only be the right operand of
+     * {@code matmul} with transB (y = x W^T), an embedding table, or downloaded (as its dequantized values).
+     */
+    public boolean quantized() { return false; }
+
     public final boolean sameShape(Tensor o) { return Arrays.equals(shape, o.shape); }
 
     public final String shapeString() { return Arrays.toString(shape); }

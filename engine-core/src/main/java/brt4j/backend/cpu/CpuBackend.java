@@ -58,14 +58,18 @@ public final class CpuBackend extends Backend {
         for (int i = 0; i < data.length; i++) x[i] = (float) data[i];
     }
 
-    @Override protected float[] doDownload(Tensor t) { return Arrays.copyOf(f(t), t.size()); }
+    @Override protected float[] doDownload(Tensor t) {
+        return t instanceof Int8Tensor q ? Int8Kernels.dequantize(q) : Arrays.copyOf(f(t), t.size());
+    }
 
     @Override protected double[] doDownloadDouble(Tensor t) {
-        float[] x = f(t);
+        float[] x = t instanceof Int8Tensor q ? Int8Kernels.dequantize(q) : f(t);
         double[] r = new double[t.size()];
         for (int i = 0; i < r.length; i++) r[i] = x[i];
         return r;
     }
+
+    @Override protected Tensor doQuantizeInt8(Tensor w) { return Int8Kernels.quantize(this, f(w), w.rows(), w.cols()); }
 
     @Override protected Tensor doView(Tensor t, int[] shape) { return new FloatTensor(this, f(t), shape); }
 
@@ -75,6 +79,10 @@ public final class CpuBackend extends Backend {
 
     @Override protected void doMatmul(int batch, int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB,
                                       Tensor c, double alpha, double beta) {
+        if (b instanceof Int8Tensor q) {
+            Int8Kernels.matmulTransB(pool, m, n, k, f(a), q, f(c), (float) alpha, (float) beta);
+            return;
+        }
         matmul.gemm(batch, m, n, k, f(a), transA, f(b), transB, f(c), (float) alpha, (float) beta);
     }
 
@@ -115,6 +123,7 @@ public final class CpuBackend extends Backend {
     }
 
     @Override protected void doEmbedding(Tensor table, int[] ids, Tensor out) {
+        if (table instanceof Int8Tensor q) { Int8Kernels.embedding(q, ids, f(out)); return; }
         Elementwise.embedding(pool, f(table), table.rows(), table.cols(), ids, f(out));
     }
 
