@@ -1,0 +1,524 @@
+package brt4j.gpu;
+
+import brt4j.backend.AdafactorSpec;
+import brt4j.backend.Backend;
+import brt4j.backend.Sliding;
+import brt4j.backend.T5Buckets;
+import brt4j.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * Every op of the {@link Backend} seam on a GPU, written once over a few device primitives (allocate, copy, launch a
+ * kernel of kernels/*.cl, matrix product) that {@link brt4j.gpu.cuda.CudaBackend} and
+ * {@link brt4j.gpu.opencl.OpenClBackend} provide. Tensors stay on the device; only what the seam returns to the host
+ * (sums of squares, losses, downloads) is read back, and the host arrays the seam hands in (token ids, targets,
+ * reset flags) are copied over as small int buffers.
+ *
+ * <p>Work is queued in order on one queue (CUDA's default stream, one in-order OpenCL queue), so a scratch buffer
+ * can go back to the cache as soon as the kernels that use it are queued.
+ */
+public abstract class GpuBackend extends Backend {
+    /** Work-group size of the element and row kernels (ops.cl's RED). */
+    protected static final int LOCAL = 256;
+    private static final int DMAX = 128;
+    private static final int PARTIALS = 512;
+
+    private final Allocator allocator = new Allocator();
+    private final Map<String, DeviceBuffer> bucketTables = new HashMap<>();
+    private DeviceBuffer scalars, partials, dummy;
+    private final Arena hostArena = Arena.ofShared();
+    private MemorySegment staging = MemorySegment.NULL;
+    private long launches;
+
+    // ---------------------------------------------------------------- what a platform provides
+
+    /** Raw device allocation; returns 0 when the device is out of memory. */
+    protected abstract long rawAlloc(long bytes);
+    protected abstract void rawFree(long handle);
+    protected abstract void rawWrite(long handle, MemorySegment src, long bytes);
+    protected abstract void rawRead(long handle, MemorySegment dst, long bytes);
+    protected abstract void rawCopy(long src, long dst, long bytes);
+    /** Free and total device memory in bytes, for the out-of-memory message. */
+    protected abstract long[] memoryInfo();
+    /**
+     * Launches a kernel over groups (gx, gy, gz) of (lx, ly) work-items. Arguments: {@link GpuTensor} or
+     * {@link DeviceBuffer} (a device pointer), Integer, Float, Long.
+     */
+    protected abstract void launch(String kernel, int gx, int gy, int gz, int lx, int ly, Object... args);
+    /** Row-major batched c = alpha op(a) op(b) + beta c (see {@link Backend#matmul}). */
+    protected abstract void gemm(int batch, int m, int n, int k, GpuTensor a, boolean ta, GpuTensor b, boolean tb,
+                                 GpuTensor c, float alpha, float beta);
+    /** Waits for all queued work. */
+    public abstract void synchronize();
+    /** One line: device name, memory, precision mode. */
+    public abstract String describe();
+
+    /** Kernel launches so far (a fusion metric). */
+    public long launches() { return launches; }
+
+    protected void countLaunch() { launches++; }
+
+    // ---------------------------------------------------------------- memory
+
+    /** The caching allocator: blocks by rounded size; blocks given back by the cleaner wait in a queue. */
+    final class Allocator {
+        private final Map<Long, ArrayDeque<Long>> free = new HashMap<>();
+        private final ConcurrentLinkedQueue<long[]> returned = new ConcurrentLinkedQueue<>();
+        long cachedBytes, liveBytes;
+
+        void returned(long handle, long bytes) { returned.add(new long[]{handle, bytes}); }
+
+        private void drain() {
+            for (long[] r; (r = returned.poll()) != null; ) {
+                free.computeIfAbsent(r[1], x -> new ArrayDeque<>()).push(r[0]);
+                cachedBytes += r[1];
+                liveBytes -= r[1];
+            }
+        }
+
+        DeviceBuffer allocate(long want) {
+            drain();
+            long bytes = round(Math.max(want, 4));
+            ArrayDeque<Long> list = free.get(bytes);
+            if (list != null && !list.isEmpty()) {
+                cachedBytes -= bytes;
+                liveBytes += bytes;
+                return new DeviceBuffer(this, list.pop(), bytes);
+            }
+            long h = rawAlloc(bytes);
+            if (h == 0) {
+                emptyCache();
+                h = rawAlloc(bytes);
+            }
+            if (h == 0) {
+                long[] info = memoryInfo();
+                throw new GpuException(String.format(Locale.ROOT,
+                        "%s: out of device memory: asked for %.1f MiB, %.1f MiB free of %.1f MiB (%.1f MiB held by live tensors)",
+                        name(), bytes / 1048576.0, info[0] / 1048576.0, info[1] / 1048576.0, liveBytes / 1048576.0));
+            }
+            liveBytes += bytes;
+            return new DeviceBuffer(this, h, bytes);
+        }
+
+        void emptyCache() {
+            synchronize();
+            drain();
+            for (ArrayDeque<Long> l : free.values()) for (long h : l) rawFree(h);
+            free.clear();
+            cachedBytes = 0;
+        }
+
+        /** Up to 1 MiB: 256-byte steps; above: 4 steps per power of two (at most 25% slack). */
+        private static long round(long b) {
+            if (b <= (1 << 20)) return (b + 255) & ~255L;
+            long p = Long.highestOneBit(b);
+            long step = p / 4;
+            return (b + step - 1) / step * step;
+        }
+    }
+
+    /** Frees the cached blocks (device memory that no tensor holds). */
+    public void emptyCache() { allocator.emptyCache(); }
+
+    protected final void initScratch() {
+        scalars = allocator.allocate(16 * 4);
+        partials = allocator.allocate(PARTIALS * 4);
+        dummy = allocator.allocate(16);
+    }
+
+    protected final void closeScratch() {
+        for (DeviceBuffer b : bucketTables.values()) b.recycle();
+        bucketTables.clear();
+        if (scalars != null) { scalars.recycle(); partials.recycle(); dummy.recycle(); }
+        allocator.emptyCache();
+        hostArena.close();
+    }
+
+    @Override public Tensor zeros(int... shape) {
+        long n = 1;
+        for (int d : shape) n *= Math.max(d, 0);
+        GpuTensor t = new GpuTensor(this, allocator.allocate(n * 4), shape);
+        if (n > 0) fillRaw(t, (int) n, 0f);
+        return t;
+    }
+
+    @Override public void free(Tensor t) { ((GpuTensor) t).free(); }
+
+    static GpuTensor g(Tensor t) { return (GpuTensor) t; }
+
+    /** The device pointer or cl_mem of a tensor. */
+    protected static long handleOf(GpuTensor t) { return t.handle(); }
+
+    /** The device pointer or cl_mem of a kernel argument that is a tensor or a scratch buffer. */
+    protected static long bufferHandle(Object o) {
+        if (o instanceof GpuTensor t) return t.handle();
+        if (o instanceof DeviceBuffer b) return b.handle;
+        throw new IllegalArgumentException("kernel argument of type " + o.getClass().getName());
+    }
+
+    private MemorySegment staging(long bytes) {
+        if (staging.byteSize() < bytes) staging = hostArena.allocate(Math.max(bytes, 1 << 16), 16);
+        return staging;
+    }
+
+    @Override protected void doUpload(float[] data, Tensor t) {
+        MemorySegment s = staging(data.length * 4L);
+        MemorySegment.copy(data, 0, s, ValueLayout.JAVA_FLOAT, 0, data.length);
+        rawWrite(g(t).handle(), s, data.length * 4L);
+    }
+
+    @Override protected void doUpload(double[] data, Tensor t) {
+        float[] f = new float[data.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) data[i];
+        doUpload(f, t);
+    }
+
+    @Override protected float[] doDownload(Tensor t) {
+        float[] r = new float[t.size()];
+        MemorySegment s = staging(r.length * 4L);
+        rawRead(g(t).handle(), s, r.length * 4L);
+        MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, r, 0, r.length);
+        return r;
+    }
+
+    @Override protected double[] doDownloadDouble(Tensor t) {
+        float[] f = doDownload(t);
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
+    private DeviceBuffer ints(int[] data) {
+        DeviceBuffer b = allocator.allocate(data.length * 4L);
+        MemorySegment s = staging(data.length * 4L);
+        MemorySegment.copy(data, 0, s, ValueLayout.JAVA_INT, 0, data.length);
+        rawWrite(b.handle, s, data.length * 4L);
+        return b;
+    }
+
+    @Override protected Tensor doView(Tensor t, int[] shape) { return new GpuTensor(this, g(t).buf, shape); }
+
+    @Override protected void doCopy(Tensor src, Tensor dst) {
+        if (src.size() > 0) rawCopy(g(src).handle(), g(dst).handle(), src.size() * 4L);
+    }
+
+    @Override protected void doFill(Tensor t, double value) { if (t.size() > 0) fillRaw(g(t), t.size(), (float) value); }
+
+    private void fillRaw(GpuTensor t, int n, float v) { elementwise("k_fill", n, t, n, v); }
+
+    private void elementwise(String kernel, int n, Object... args) {
+        if (n == 0) return;
+        launch(kernel, (n + LOCAL - 1) / LOCAL, 1, 1, LOCAL, 1, args);
+    }
+
+    private void rowwise(String kernel, int rows, Object... args) {
+        if (rows == 0) return;
+        launch(kernel, rows, 1, 1, LOCAL, 1, args);
+    }
+
+    // ---------------------------------------------------------------- matrix products
+
+    @Override protected void doMatmul(int batch, int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB,
+                                      Tensor c, double alpha, double beta) {
+        if (m == 0 || n == 0) return;
+        if (k == 0) {                                   // an empty sum: c = beta c
+            if (beta == 0) doFill(c, 0); else doScale(c, beta);
+            return;
+        }
+        gemm(batch, m, n, k, g(a), transA, g(b), transB, g(c), (float) alpha, (float) beta);
+    }
+
+    // ---------------------------------------------------------------- elementwise
+
+    @Override protected void doAdd(Tensor a, Tensor b, Tensor out) { elementwise("k_add", a.size(), a, b, out, a.size()); }
+
+    @Override protected void doAxpy(double alpha, Tensor x, Tensor y) { elementwise("k_axpy", x.size(), (float) alpha, x, y, x.size()); }
+
+    @Override protected void doScale(Tensor x, double alpha) { elementwise("k_scale", x.size(), x, (float) alpha, x.size()); }
+
+    @Override protected void doAddBroadcast(Tensor x, Tensor v, Tensor out) {
+        elementwise("k_add_broadcast", x.size(), x, v, out, x.size(), v.size());
+    }
+
+    @Override protected void doSumBroadcast(Tensor dx, Tensor dv) {
+        elementwise("k_sum_broadcast", dv.size(), dx, dv, dx.size(), dv.size());
+    }
+
+    private static int code(Activation f) { return switch (f) { case RELU -> 0; case TANH -> 1; case SIGMOID -> 2; }; }
+
+    @Override protected void doActivation(Activation f, Tensor x, Tensor out) {
+        elementwise("k_act", x.size(), code(f), x, out, x.size());
+    }
+
+    @Override protected void doActivationBackward(Activation f, Tensor saved, Tensor dy, Tensor dx) {
+        elementwise("k_act_back", saved.size(), code(f), saved, dy, dx, saved.size());
+    }
+
+    /** scalars[slot] = sum of x (of x^2 when square), on the device. */
+    private void reduceInto(Object x, int n, boolean square, int slot) {
+        int groups = Math.max(1, Math.min(PARTIALS, (n + LOCAL - 1) / LOCAL));
+        launch("k_reduce_partial", groups, 1, 1, LOCAL, 1, x, n, square ? 1 : 0, partials);
+        launch("k_reduce_final", 1, 1, 1, LOCAL, 1, partials, groups, scalars, slot);
+    }
+
+    @Override protected double doSumSquares(Tensor x) {
+        if (x.size() == 0) return 0;
+        int n = x.size();
+        int groups = Math.max(1, Math.min(PARTIALS, (n + LOCAL - 1) / LOCAL));
+        launch("k_reduce_partial", groups, 1, 1, LOCAL, 1, x, n, 1, partials);
+        MemorySegment s = staging(groups * 4L);
+        rawRead(partials.handle, s, groups * 4L);
+        double sum = 0;
+        for (int i = 0; i < groups; i++) sum += s.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+        return sum;
+    }
+
+    // ---------------------------------------------------------------- normalization
+
+    @Override protected void doRmsNorm(Tensor x, Tensor scale, double eps, Tensor out, Tensor rstd) {
+        rowwise("k_rmsnorm", x.rows(), x, scale, (float) eps, out, rstd, x.cols());
+    }
+
+    @Override protected void doRmsNormBackward(Tensor x, Tensor scale, Tensor rstd, Tensor dy, Tensor dx, Tensor dScale) {
+        rowwise("k_rmsnorm_back", x.rows(), x, scale, rstd, dy, dx, x.cols());
+        elementwise("k_rmsnorm_dscale", x.cols(), x, rstd, dy, dScale, x.rows(), x.cols());
+    }
+
+    @Override protected void doL2NormHeads(Tensor x, int heads, double eps, Tensor out, Tensor rnorm) {
+        int segs = x.rows() * heads;
+        elementwise("k_l2heads", segs, x, out, rnorm, segs, x.cols() / heads, (float) eps);
+    }
+
+    @Override protected void doL2NormHeadsBackward(Tensor y, Tensor rnorm, int heads, Tensor dy, Tensor dx) {
+        int segs = y.rows() * heads;
+        elementwise("k_l2heads_back", segs, y, rnorm, dy, dx, segs, y.cols() / heads);
+    }
+
+    // ---------------------------------------------------------------- embedding
+
+    private static int[] modV(int[] ids, int v) {
+        int[] r = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) r[i] = Math.floorMod(ids[i], v);
+        return r;
+    }
+
+    @Override protected void doEmbedding(Tensor table, int[] ids, Tensor out) {
+        if (out.size() == 0) return;
+        DeviceBuffer b = ints(modV(ids, table.rows()));
+        elementwise("k_embedding", out.size(), table, b, out, out.size(), table.cols());
+        b.recycle();
+    }
+
+    @Override protected void doEmbeddingBackward(Tensor dOut, int[] ids, Tensor dTable) {
+        if (dOut.size() == 0) return;
+        DeviceBuffer b = ints(modV(ids, dTable.rows()));
+        elementwise("k_embedding_back", dTable.cols(), dOut, b, dTable, ids.length, dTable.cols());
+        b.recycle();
+    }
+
+    // ---------------------------------------------------------------- gates
+
+    @Override protected void doGateFixed(Tensor c, Tensor z, Tensor bias, Tensor out) {
+        elementwise("k_gate_fixed", c.size(), c, z, bias, out, c.size(), c.cols());
+    }
+
+    @Override protected void doGateFixedBackward(Tensor c, Tensor z, Tensor bias, Tensor dOut, Tensor dc, Tensor dz, Tensor dBias) {
+        elementwise("k_gate_fixed_dbias", c.cols(), c, z, bias, dOut, dBias, c.rows(), c.cols());
+        elementwise("k_gate_fixed_back", c.size(), bias, dOut, dc, dz, c.size(), c.cols());
+    }
+
+    @Override protected void doGateLstm(Tensor c, Tensor z, Tensor fPre, Tensor iPre, Tensor out) {
+        elementwise("k_gate_lstm", c.size(), c, z, fPre, iPre, out, c.size());
+    }
+
+    @Override protected void doGateLstmBackward(Tensor c, Tensor z, Tensor fPre, Tensor iPre, Tensor dOut,
+                                                Tensor dc, Tensor dz, Tensor dfPre, Tensor diPre) {
+        elementwise("k_gate_lstm_back", c.size(), c, z, fPre, iPre, dOut, dc, dz, dfPre, diPre, c.size());
+    }
+
+    // ---------------------------------------------------------------- dropout
+
+    /** keep iff uniform >= rate, uniform = u * 2^-24 with u an integer: iff u >= ceil(rate * 2^24) (exact). */
+    static int threshold(double rate) { return (int) Math.ceil(rate * 0x1.0p24); }
+
+    @Override protected void doDropout(Tensor x, Tensor out, double rate, long seed, int tileRows, boolean accumulate) {
+        elementwise("k_dropout", x.size(), x, out, x.size(), x.cols(), tileRows, seed, threshold(rate),
+                (float) (1 / (1 - rate)), accumulate ? 1 : 0);
+    }
+
+    // ---------------------------------------------------------------- attention
+
+    private DeviceBuffer bucketTable(Sliding s) {
+        String key = s.window() + "/" + s.buckets() + "/" + s.maxDistance();
+        DeviceBuffer b = bucketTables.get(key);
+        if (b == null) {
+            int[] t = new int[s.window() + 1];
+            for (int d = 0; d <= s.window(); d++) t[d] = T5Buckets.bucket(d, s.buckets(), s.maxDistance());
+            b = ints(t);
+            bucketTables.put(key, b);
+        }
+        return b;
+    }
+
+    private static void checkHeadDim(int d) {
+        if (d > DMAX) throw new IllegalArgumentException("attention: head dim " + d + " is over the GPU kernels' limit of " + DMAX);
+    }
+
+    @Override protected void doAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
+                                         Tensor out, Tensor lse) {
+        int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
+        checkHeadDim(D);
+        int rows = G * heads * tq;
+        if (rows == 0) return;
+        boolean drop = s != null && s.dropoutRate() > 0;
+        elementwise("k_attn_fwd", rows, q, k, v, temperature, s == null ? dummy : s.relBias(), s == null ? dummy : bucketTable(s),
+                out, lse, G, tq, tk, heads, D, s == null ? 0 : s.window(), s == null ? 1 : s.buckets(),
+                drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
+                drop ? 1 : 0);
+    }
+
+    @Override protected void doAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
+                                                 Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv,
+                                                 Tensor dTemperature, Tensor dRelBias) {
+        int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
+        checkHeadDim(D);
+        int rows = G * heads * tq;
+        if (rows == 0) return;
+        boolean drop = s != null && s.dropoutRate() > 0;
+        int W = s == null ? 0 : s.window(), nb = s == null ? 1 : s.buckets();
+        long seed = drop ? s.dropoutSeed() : 0L;
+        int thr = drop ? threshold(s.dropoutRate()) : 0;
+        float dscale = drop ? (float) (1 / (1 - s.dropoutRate())) : 1f;
+        Object rel = s == null ? dummy : s.relBias(), table = s == null ? dummy : bucketTable(s);
+        DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);
+        DeviceBuffer dsT = W > 0 ? allocator.allocate((long) rows * W * 4) : null;
+        elementwise("k_attn_dot", rows, out, dOut, dsum, G, tq, heads, D);
+        elementwise("k_attn_bwd_q", rows, q, k, v, temperature, rel, table, lse, dOut, dsum, dq, dTempRow, dsT == null ? dummy : dsT,
+                G, tq, tk, heads, D, W, nb, seed, thr, dscale, drop ? 1 : 0);
+        elementwise("k_attn_bwd_kv", G * heads * tk, q, k, v, temperature, rel, table, lse, dOut, dsum, dk, dv,
+                G, tq, tk, heads, D, W, nb, seed, thr, dscale, drop ? 1 : 0);
+        elementwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
+        if (dsT != null) {
+            DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
+            elementwise("k_attn_dbias_offset", heads * W, dsT, byOffset, G, heads, tq, W);
+            elementwise("k_attn_dbias", heads * nb, byOffset, table, dRelBias, heads, W, nb);
+            byOffset.recycle();
+            dsT.recycle();
+        }
+        dsum.recycle();
+        dTempRow.recycle();
+    }
+
+    // ---------------------------------------------------------------- loss
+
+    private DeviceBuffer targets(int[] targets, boolean[] mask, int v) {
+        int[] t = new int[targets.length];
+        for (int r = 0; r < t.length; r++) t[r] = mask[r] ? Math.floorMod(targets[r], v) : -1;
+        return ints(t);
+    }
+
+    @Override protected double doCrossEntropy(Tensor logits, int[] targets, boolean[] mask, Tensor rowLoss) {
+        if (targets.length == 0) return 0;
+        DeviceBuffer t = targets(targets, mask, logits.cols());
+        rowwise("k_ce", logits.rows(), logits, t, rowLoss, logits.cols());
+        t.recycle();
+        float[] rl = doDownload(rowLoss);
+        double total = 0;
+        for (int r = 0; r < rl.length; r++) if (mask[r]) total += rl[r];
+        return total;
+    }
+
+    @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits) {
+        if (targets.length == 0) return;
+        DeviceBuffer t = targets(targets, mask, logits.cols());
+        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols());
+        t.recycle();
+    }
+
+    // ---------------------------------------------------------------- rows, columns, batch select
+
+    @Override protected void doRowSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
+        Tensor whole = intoWhole ? to : from, part = intoWhole ? from : to;
+        elementwise("k_row_slice", part.size(), from, to, part.size(), whole.dim(1), part.dim(1), whole.cols(), start,
+                intoWhole ? 1 : 0, accumulate ? 1 : 0);
+    }
+
+    @Override protected void doColSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
+        Tensor whole = intoWhole ? to : from, part = intoWhole ? from : to;
+        elementwise("k_col_slice", part.size(), from, to, part.size(), whole.cols(), part.cols(), start,
+                intoWhole ? 1 : 0, accumulate ? 1 : 0);
+    }
+
+    private DeviceBuffer flags(boolean[] f) {
+        int[] r = new int[f.length];
+        for (int i = 0; i < f.length; i++) r[i] = f[i] ? 1 : 0;
+        return ints(r);
+    }
+
+    @Override protected void doSelectBatch(boolean[] takeA, Tensor a, Tensor b, Tensor out) {
+        if (out.size() == 0) return;
+        DeviceBuffer f = flags(takeA);
+        elementwise("k_select", out.size(), f, a, b, out, out.size(), a.size());
+        f.recycle();
+    }
+
+    @Override protected void doSelectBatchBackward(boolean[] takeA, Tensor dOut, Tensor dA, Tensor dB) {
+        if (dOut.size() == 0) return;
+        DeviceBuffer f = flags(takeA);
+        elementwise("k_select_back_a", dA.size(), f, dOut, dA, takeA.length, dA.size());
+        if (dB != null) elementwise("k_select_back_b", dOut.size(), f, dOut, dB, dOut.size(), dA.size());
+        f.recycle();
+    }
+
+    // ---------------------------------------------------------------- optimizers
+
+    @Override protected void doAdamW(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2,
+                                     double eps, double weightDecay, long step) {
+        double c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
+        elementwise("k_adamw", param.size(), param, grad, m, v, param.size(), (float) lr, (float) beta1, (float) beta2,
+                (float) eps, (float) weightDecay, (float) c1, (float) c2);
+    }
+
+    @Override protected void doAdafactor(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor vRow, Tensor vCol,
+                                         boolean factored, double lr, long step, AdafactorSpec s) {
+        int n = param.size();
+        if (n == 0) return;
+        double decay = 1 - Math.pow(step + 1, -s.decayExponent());
+        float fd = (float) decay, mix = (float) (1 - decay), eps1 = (float) s.epsilon1();
+        if (s.multiplyByParameterScale()) reduceInto(param, n, true, 0);
+        DeviceBuffer y = allocator.allocate(n * 4L);
+        if (factored) {
+            int rows = param.rows(), cols = param.cols();
+            elementwise("k_af_row", rows, grad, vRow, rows, cols, fd, mix, eps1);
+            elementwise("k_af_col", cols, grad, vCol, rows, cols, fd, mix, eps1);
+            Tensor normalized = rows <= cols ? vRow : vCol;
+            reduceInto(normalized, normalized.size(), false, 1);
+            elementwise("k_af_y_factored", n, grad, vRow, vCol, y, rows, cols, scalars, normalized.size());
+        } else {
+            elementwise("k_af_v", n, grad, v, y, n, fd, mix, eps1);
+        }
+        reduceInto(y, n, true, 2);
+        elementwise("k_af_update", n, param, y, m == null ? dummy : m, n, scalars, (float) lr, (float) s.epsilon2(),
+                s.multiplyByParameterScale() ? 1 : 0, (float) s.clipThreshold(), (float) s.beta1(), m == null ? 0 : 1);
+        y.recycle();
+    }
+
+    // ---------------------------------------------------------------- bf16 helper for subclasses
+
+    /** o[i] = bf16(x[i]) with o a scratch buffer of n halves. */
+    protected final DeviceBuffer toBf16(GpuTensor x, int n) {
+        DeviceBuffer o = allocator.allocate(n * 2L);
+        elementwise("k_to_bf16", n, x, o, n);
+        return o;
+    }
+
+    protected final DeviceBuffer scratch(long bytes) { return allocator.allocate(bytes); }
+}

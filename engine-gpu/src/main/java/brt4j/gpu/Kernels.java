@@ -1,0 +1,44 @@
+package brt4j.gpu;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/** The kernel sources (resources under brt4j/gpu/kernels), written once, with the prelude of one platform in front. */
+public final class Kernels {
+    private Kernels() {}
+
+    /** The kernels of every backend; matmul.cl is compiled on CUDA too but cuBLAS does the products there. */
+    static final String[] FILES = {"ops.cl", "attention.cl", "matmul.cl"};
+
+    public enum Platform { CUDA, OPENCL }
+
+    public static String source(Platform p) {
+        StringBuilder sb = new StringBuilder(read(p == Platform.CUDA ? "prelude_cuda.h" : "prelude_opencl.h"));
+        for (String f : FILES) sb.append("\n#line 1 \"").append(f).append("\"\n").append(read(f));
+        return sb.toString();
+    }
+
+    static String read(String name) {
+        try (InputStream in = Kernels.class.getResourceAsStream("kernels/" + name)) {
+            if (in == null) throw new IllegalStateException("kernel source " + name + " is missing from the jar");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public static String sha256(String... parts) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            for (String p : parts) { md.update(p.getBytes(StandardCharsets.UTF_8)); md.update((byte) 0); }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,339 @@
+package brt4j.gpu.cuda;
+
+import brt4j.gpu.DeviceBuffer;
+import brt4j.gpu.GpuBackend;
+import brt4j.gpu.GpuException;
+import brt4j.gpu.GpuTensor;
+import brt4j.gpu.Kernels;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The Backend on an NVIDIA GPU through the driver API: kernels/*.cl compiled once per device by NVRTC to PTX (cached
+ * on disk by a hash of source, architecture and NVRTC version), loaded with cuModuleLoadData, launched on the
+ * default stream; matrix products through cuBLAS (cublasGemmStridedBatchedEx) in one of three precisions.
+ */
+public final class CudaBackend extends GpuBackend {
+    /** Matrix-product precision: exact float32, TF32 tensor cores, or bf16 operands with float32 accumulation and output. */
+    public enum Precision { FP32, TF32, BF16 }
+
+    private final CudaDriver cu = CudaDriver.get();
+    private final Cublas blas;
+    private final Arena arena = Arena.ofShared();
+    private final int ordinal;
+    private final MemorySegment context, module, cublasHandle;
+    private final String deviceName, arch;
+    private final Precision precision;
+    private final Map<String, MemorySegment> functions = new HashMap<>();
+    private final MemorySegment params, values, alphaBeta, out8;
+    private Thread owner;
+    private boolean closed;
+
+    /** Number of CUDA devices; 0 where the driver is there but no device is (a missing driver throws). */
+    public static int deviceCount() {
+        CudaDriver d = CudaDriver.get();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(JAVA_INT);
+            int err = (int) d.deviceGetCount.invokeExact(n);
+            return err == 0 ? n.get(JAVA_INT, 0) : 0;
+        } catch (Throwable t) {
+            return 0;
+        }
+    }
+
+    /** "NVIDIA H200 (sm_90, 132 SMs, 139.8 GiB)" */
+    public static String describeDevice(int ordinal) {
+        CudaDriver d = CudaDriver.get();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment dev = a.allocate(JAVA_INT);
+            d.check((int) d.deviceGet.invokeExact(dev, ordinal), "cuDeviceGet");
+            int h = dev.get(JAVA_INT, 0);
+            MemorySegment name = a.allocate(256);
+            d.check((int) d.deviceGetName.invokeExact(name, 256, h), "cuDeviceGetName");
+            MemorySegment v = a.allocate(JAVA_INT);
+            d.check((int) d.deviceGetAttribute.invokeExact(v, CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, h), "attr");
+            int major = v.get(JAVA_INT, 0);
+            d.check((int) d.deviceGetAttribute.invokeExact(v, CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, h), "attr");
+            int minor = v.get(JAVA_INT, 0);
+            d.check((int) d.deviceGetAttribute.invokeExact(v, CudaDriver.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, h), "attr");
+            int sms = v.get(JAVA_INT, 0);
+            MemorySegment mem = a.allocate(JAVA_LONG);
+            d.check((int) d.deviceTotalMem.invokeExact(mem, h), "cuDeviceTotalMem");
+            return String.format(Locale.ROOT, "%s (sm_%d%d, %d SMs, %.1f GiB)", name.getString(0), major, minor, sms,
+                    mem.get(JAVA_LONG, 0) / 1073741824.0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
+    public CudaBackend(int ordinal, Precision precision) {
+        this.ordinal = ordinal;
+        this.precision = precision;
+        int count = deviceCount();
+        if (ordinal < 0 || ordinal >= count) throw new GpuException("cuda: no device " + ordinal + " (" + count + " found)");
+        params = arena.allocate(ADDRESS, 32);
+        values = arena.allocate(8L * 32, 8);
+        alphaBeta = arena.allocate(8, 4);
+        out8 = arena.allocate(16, 8);
+        try {
+            MemorySegment dev = arena.allocate(JAVA_INT);
+            cu.check((int) cu.deviceGet.invokeExact(dev, ordinal), "cuDeviceGet");
+            int h = dev.get(JAVA_INT, 0);
+            MemorySegment ctxp = arena.allocate(ADDRESS);
+            cu.check((int) cu.primaryCtxRetain.invokeExact(ctxp, h), "cuDevicePrimaryCtxRetain");
+            context = ctxp.get(ADDRESS, 0);
+            cu.check((int) cu.ctxSetCurrent.invokeExact(context), "cuCtxSetCurrent");
+            owner = Thread.currentThread();
+            MemorySegment v = arena.allocate(JAVA_INT);
+            cu.check((int) cu.deviceGetAttribute.invokeExact(v, CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, h), "attr");
+            int major = v.get(JAVA_INT, 0);
+            cu.check((int) cu.deviceGetAttribute.invokeExact(v, CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, h), "attr");
+            arch = "compute_" + major + v.get(JAVA_INT, 0);
+            deviceName = describeDevice(ordinal);
+            String ptx = ptx(arch);
+            MemorySegment modp = arena.allocate(ADDRESS);
+            cu.check((int) cu.moduleLoadData.invokeExact(modp, arena.allocateFrom(ptx)), "cuModuleLoadData");
+            module = modp.get(ADDRESS, 0);
+            blas = Cublas.get();
+            MemorySegment hp = arena.allocate(ADDRESS);
+            Cublas.check((int) blas.create.invokeExact(hp), "cublasCreate");
+            cublasHandle = hp.get(ADDRESS, 0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: initialisation failed: " + t, t);
+        }
+        initScratch();
+    }
+
+    /** NVRTC once per (source, arch, NVRTC version); the PTX is kept under ~/.cache/brt4j/kernels. */
+    private static String ptx(String arch) {
+        Nvrtc nvrtc = Nvrtc.get();
+        String src = Kernels.source(Kernels.Platform.CUDA);
+        String key = Kernels.sha256(src, arch, nvrtc.versionString());
+        Path dir = Path.of(System.getProperty("brt.kernel.cache", System.getProperty("user.home") + "/.cache/brt4j/kernels"));
+        Path file = dir.resolve(key.substring(0, 24) + ".ptx");
+        try {
+            if (Files.isRegularFile(file)) return Files.readString(file);
+        } catch (IOException ignored) {
+            // compile again
+        }
+        String ptx = nvrtc.compile(src, "brt4j_kernels.cu", arch);
+        try {
+            Files.createDirectories(dir);
+            Path tmp = Files.createTempFile(dir, "ptx", ".tmp");
+            Files.writeString(tmp, ptx);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | UnsupportedOperationException ignored) {
+            // a read-only home: no cache, still correct
+        }
+        return ptx;
+    }
+
+    @Override public String name() { return "cuda"; }
+
+    @Override public int precisionBits() { return 32; }
+
+    public Precision precision() { return precision; }
+
+    @Override public String describe() {
+        long[] m = memoryInfo();
+        return String.format(Locale.ROOT, "cuda:%d %s, %.1f GiB free, NVRTC %s, matmul %s", ordinal, deviceName,
+                m[0] / 1073741824.0, Nvrtc.get().versionString(), precision.name().toLowerCase(Locale.ROOT));
+    }
+
+    private void current() {
+        Thread t = Thread.currentThread();
+        if (t != owner) {
+            try {
+                cu.check((int) cu.ctxSetCurrent.invokeExact(context), "cuCtxSetCurrent");
+            } catch (GpuException e) {
+                throw e;
+            } catch (Throwable x) {
+                throw new GpuException("cuda: " + x, x);
+            }
+            owner = t;
+        }
+    }
+
+    // ---------------------------------------------------------------- primitives
+
+    @Override protected long rawAlloc(long bytes) {
+        current();
+        try {
+            int err = (int) cu.memAlloc.invokeExact(out8, bytes);
+            if (err == CudaDriver.CUDA_ERROR_OUT_OF_MEMORY) return 0;
+            cu.check(err, "cuMemAlloc");
+            return out8.get(JAVA_LONG, 0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
+    @Override protected void rawFree(long handle) {
+        try {
+            cu.check((int) cu.memFree.invokeExact(handle), "cuMemFree");
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
+    @Override protected void rawWrite(long handle, MemorySegment src, long bytes) {
+        current();
+        try {
+            cu.check((int) cu.memcpyHtoD.invokeExact(handle, src, bytes), "cuMemcpyHtoD");
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
+    @Override protected void rawRead(long handle, MemorySegment dst, long bytes) {
+        current();
+        try {
+            cu.check((int) cu.memcpyDtoH.invokeExact(dst, handle, bytes), "cuMemcpyDtoH");
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
+    @Override protected void rawCopy(long src, long dst, long bytes) {
+        current();
+        try {
+            cu.check((int) cu.memcpyDtoDAsync.invokeExact(dst, src, bytes, MemorySegment.NULL), "cuMemcpyDtoDAsync");
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
+    @Override protected long[] memoryInfo() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(JAVA_LONG), t = a.allocate(JAVA_LONG);
+            int err = (int) cu.memGetInfo.invokeExact(f, t);
+            return err == 0 ? new long[]{f.get(JAVA_LONG, 0), t.get(JAVA_LONG, 0)} : new long[]{-1, -1};
+        } catch (Throwable t) {
+            return new long[]{-1, -1};
+        }
+    }
+
+    private MemorySegment function(String name) throws Throwable {
+        MemorySegment f = functions.get(name);
+        if (f == null) {
+            MemorySegment fp = arena.allocate(ADDRESS);
+            cu.check((int) cu.moduleGetFunction.invokeExact(fp, module, arena.allocateFrom(name)), "cuModuleGetFunction " + name);
+            f = fp.get(ADDRESS, 0);
+            functions.put(name, f);
+        }
+        return f;
+    }
+
+    @Override protected void launch(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
+        current();
+        try {
+            MemorySegment f = function(name);
+            for (int i = 0; i < args.length; i++) {
+                long off = 8L * i;
+                switch (args[i]) {
+                    case GpuTensor t -> values.set(JAVA_LONG, off, handleOf(t));
+                    case Integer v -> values.set(JAVA_INT, off, v);
+                    case Float v -> values.set(ValueLayout.JAVA_FLOAT, off, v);
+                    case Long v -> values.set(JAVA_LONG, off, v);
+                    default -> values.set(JAVA_LONG, off, bufferHandle(args[i]));
+                }
+                params.setAtIndex(ADDRESS, i, values.asSlice(off));
+            }
+            int err = (int) cu.launchKernel.invokeExact(f, gx, gy, gz, lx, ly, 1, 0, MemorySegment.NULL, params, MemorySegment.NULL);
+            cu.check(err, "launching " + name);
+            countLaunch();
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: launching " + name + ": " + t, t);
+        }
+    }
+
+    /**
+     * Row-major c [m, n] = op(a) op(b) is column-major c^T [n, m] = op(b)^T op(a)^T: cuBLAS gets b first, with the
+     * transposes as stored (no copies).
+     */
+    @Override protected void gemm(int batch, int m, int n, int k, GpuTensor a, boolean ta, GpuTensor b, boolean tb,
+                                  GpuTensor c, float alpha, float beta) {
+        current();
+        alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, alpha);
+        alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
+        int opB = tb ? Cublas.OP_T : Cublas.OP_N, ldb = tb ? k : n;
+        int opA = ta ? Cublas.OP_T : Cublas.OP_N, lda = ta ? m : k;
+        DeviceBuffer a16 = null, b16 = null;
+        long pa = handleOf(a), pb = handleOf(b);
+        int type = Cublas.CUDA_R_32F, compute = precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
+        if (precision == Precision.BF16) {
+            a16 = toBf16(a, a.size());
+            b16 = toBf16(b, b.size());
+            pa = a16.handle();
+            pb = b16.handle();
+            type = Cublas.CUDA_R_16BF;
+        }
+        try {
+            int st = (int) blas.gemmStridedBatchedEx.invokeExact(cublasHandle, opB, opA, n, m, k, alphaBeta.asSlice(0, 4),
+                    pb, type, ldb, (long) k * n, pa, type, lda, (long) m * k, alphaBeta.asSlice(4, 4),
+                    handleOf(c), Cublas.CUDA_R_32F, n, (long) m * n, batch, compute, Cublas.GEMM_DEFAULT);
+            Cublas.check(st, "cublasGemmStridedBatchedEx " + m + "x" + n + "x" + k + " batch " + batch);
+            countLaunch();
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: cuBLAS: " + t, t);
+        } finally {
+            if (a16 != null) { a16.recycle(); b16.recycle(); }
+        }
+    }
+
+    @Override public void synchronize() {
+        current();
+        try {
+            cu.check((int) cu.ctxSynchronize.invokeExact(), "cuCtxSynchronize");
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            synchronize();
+            closeScratch();
+            int e1 = (int) blas.destroy.invokeExact(cublasHandle);
+            int e2 = (int) cu.moduleUnload.invokeExact(module);
+            int e3 = (int) cu.primaryCtxRelease.invokeExact(ordinal);
+        } catch (Throwable t) {
+            // closing: nothing more to do
+        }
+        arena.close();
+    }
+}

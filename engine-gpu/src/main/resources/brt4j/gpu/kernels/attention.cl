@@ -1,0 +1,155 @@
+/*
+ * Fused attention (spec §1.3; ReferenceAttention defines it): logit = (q . k + bias) * temperature[h], safe softmax
+ * with a phantom logit at -1000, out = sum p * keep * v; lse saved for backward. One work-item per (group, head,
+ * query) runs an online softmax over its keys only: the W allowed keys [i, i + W) under a sliding window, every key
+ * otherwise. No score matrix is materialized. Backward recomputes the logits: one pass per query (dq, and each
+ * (query, key) score gradient of the window for the relative bias), one per key (dk, dv), no atomics.
+ * The T5 bucket of each distance comes from a host-computed table (bucketOf[delta], delta in [0, W]) so that the
+ * float32 logarithm at bucket edges is Java's exactly.
+ * Head dim at most DMAX (the accumulators live in per-thread arrays).
+ */
+#define DMAX 128
+
+DEVICE float attn_scale(int dropOn, ulong seed, uint thr, float dscale, int W, int h, int i, int j) {
+    if (!dropOn) return 1.0f;
+    int block = i / W;
+    int qi = i - block * W, kj = j - block * W;
+    ulong idx = ((ulong) h * W + qi) * (ulong) (2 * W) + (ulong) kj;
+    return keep_at(seed, idx, thr) ? dscale : 0.0f;
+}
+
+KERNEL void k_attn_fwd(const GLOBAL float* q, const GLOBAL float* k, const GLOBAL float* v, const GLOBAL float* temp,
+                       const GLOBAL float* relBias, const GLOBAL int* bucketOf, GLOBAL float* out, GLOBAL float* lse,
+                       int G, int Tq, int Tk, int H, int D, int W, int nb, ulong seed, uint thr, float dscale, int dropOn) {
+    int idx = GLOBAL_ID0;
+    if (idx >= G * H * Tq) return;
+    int i = idx % Tq, h = (idx / Tq) % H, g = idx / (Tq * H);
+    int hd = H * D;
+    long qo = ((long) g * Tq + i) * hd + h * D;
+    float t = temp[h];
+    int j0 = W > 0 ? i : 0, j1 = W > 0 ? i + W : Tk;
+    float acc[DMAX];
+    for (int e = 0; e < D; e++) acc[e] = 0.0f;
+    float m = -1000.0f, s = 1.0f;                       /* the phantom logit */
+    for (int j = j0; j < j1; j++) {
+        long ko = ((long) g * Tk + j) * hd + h * D;
+        float dot = 0.0f;
+        for (int e = 0; e < D; e++) dot += q[qo + e] * k[ko + e];
+        float bias = W > 0 ? relBias[h * nb + bucketOf[i + W - j]] : 0.0f;
+        float a = (dot + bias) * t;
+        if (a > m) {
+            float c = expf(m - a);
+            s *= c;
+            for (int e = 0; e < D; e++) acc[e] *= c;
+            m = a;
+        }
+        float p = expf(a - m);
+        s += p;
+        float pd = p * attn_scale(dropOn, seed, thr, dscale, W, h, i, j);
+        for (int e = 0; e < D; e++) acc[e] += pd * v[ko + e];
+    }
+    lse[((long) g * H + h) * Tq + i] = m + logf(s);
+    float inv = 1.0f / s;
+    for (int e = 0; e < D; e++) out[qo + e] = acc[e] * inv;
+}
+
+/* Di = dOut_i . out_i (= sum_j p_j dp_j, dropout included). */
+KERNEL void k_attn_dot(const GLOBAL float* out, const GLOBAL float* dOut, GLOBAL float* dsum, int G, int Tq, int H, int D) {
+    int idx = GLOBAL_ID0;
+    if (idx >= G * H * Tq) return;
+    int i = idx % Tq, h = (idx / Tq) % H, g = idx / (Tq * H);
+    long o = ((long) g * Tq + i) * (H * D) + h * D;
+    float s = 0.0f;
+    for (int e = 0; e < D; e++) s += out[o + e] * dOut[o + e];
+    dsum[idx] = s;
+}
+
+/* Per query: dq += sum_j ds_j t k_j; dTempRow = sum_j ds_j raw_j; dsT[., j - i] = ds_j t (sliding only). */
+KERNEL void k_attn_bwd_q(const GLOBAL float* q, const GLOBAL float* k, const GLOBAL float* v, const GLOBAL float* temp,
+                         const GLOBAL float* relBias, const GLOBAL int* bucketOf, const GLOBAL float* lse,
+                         const GLOBAL float* dOut, const GLOBAL float* dsum, GLOBAL float* dq, GLOBAL float* dTempRow,
+                         GLOBAL float* dsT, int G, int Tq, int Tk, int H, int D, int W, int nb, ulong seed, uint thr,
+                         float dscale, int dropOn) {
+    int idx = GLOBAL_ID0;
+    if (idx >= G * H * Tq) return;
+    int i = idx % Tq, h = (idx / Tq) % H, g = idx / (Tq * H);
+    int hd = H * D;
+    long qo = ((long) g * Tq + i) * hd + h * D;
+    float t = temp[h], l = lse[idx], di = dsum[idx];
+    int j0 = W > 0 ? i : 0, j1 = W > 0 ? i + W : Tk;
+    float acc[DMAX];
+    for (int e = 0; e < D; e++) acc[e] = 0.0f;
+    float dT = 0.0f;
+    for (int j = j0; j < j1; j++) {
+        long ko = ((long) g * Tk + j) * hd + h * D;
+        float dot = 0.0f, dov = 0.0f;
+        for (int e = 0; e < D; e++) { dot += q[qo + e] * k[ko + e]; dov += dOut[qo + e] * v[ko + e]; }
+        float raw = dot + (W > 0 ? relBias[h * nb + bucketOf[i + W - j]] : 0.0f);
+        float p = expf(raw * t - l);
+        float ds = p * (attn_scale(dropOn, seed, thr, dscale, W, h, i, j) * dov - di);
+        for (int e = 0; e < D; e++) acc[e] += ds * k[ko + e];
+        dT += ds * raw;
+        if (W > 0) dsT[(long) idx * W + (j - i)] = ds * t;
+    }
+    for (int e = 0; e < D; e++) dq[qo + e] += acc[e] * t;
+    dTempRow[idx] = dT;
+}
+
+/* Per key: dk += sum_i ds_i t q_i, dv += sum_i p_i keep dOut_i. */
+KERNEL void k_attn_bwd_kv(const GLOBAL float* q, const GLOBAL float* k, const GLOBAL float* v, const GLOBAL float* temp,
+                          const GLOBAL float* relBias, const GLOBAL int* bucketOf, const GLOBAL float* lse,
+                          const GLOBAL float* dOut, const GLOBAL float* dsum, GLOBAL float* dk, GLOBAL float* dv,
+                          int G, int Tq, int Tk, int H, int D, int W, int nb, ulong seed, uint thr, float dscale, int dropOn) {
+    int idx = GLOBAL_ID0;
+    if (idx >= G * H * Tk) return;
+    int j = idx % Tk, h = (idx / Tk) % H, g = idx / (Tk * H);
+    int hd = H * D;
+    long ko = ((long) g * Tk + j) * hd + h * D;
+    float t = temp[h];
+    int i0 = W > 0 ? (j - W + 1 > 0 ? j - W + 1 : 0) : 0;
+    int i1 = W > 0 ? (j + 1 < Tq ? j + 1 : Tq) : Tq;
+    float ak[DMAX], av[DMAX];
+    for (int e = 0; e < D; e++) { ak[e] = 0.0f; av[e] = 0.0f; }
+    for (int i = i0; i < i1; i++) {
+        long qo = ((long) g * Tq + i) * hd + h * D;
+        long row = ((long) g * H + h) * Tq + i;
+        float dot = 0.0f, dov = 0.0f;
+        for (int e = 0; e < D; e++) { dot += q[qo + e] * k[ko + e]; dov += dOut[qo + e] * v[ko + e]; }
+        float raw = dot + (W > 0 ? relBias[h * nb + bucketOf[i + W - j]] : 0.0f);
+        float p = expf(raw * t - lse[row]);
+        float keep = attn_scale(dropOn, seed, thr, dscale, W, h, i, j);
+        float ds = p * (keep * dov - dsum[row]);
+        float pk = p * keep;
+        for (int e = 0; e < D; e++) { ak[e] += ds * q[qo + e]; av[e] += pk * dOut[qo + e]; }
+    }
+    for (int e = 0; e < D; e++) { dk[ko + e] += ak[e] * t; dv[ko + e] += av[e]; }
+}
+
+/* dTemp[h] += sum over (g, i) of dTempRow. */
+KERNEL void k_attn_dtemp(const GLOBAL float* dTempRow, GLOBAL float* dTemp, int G, int H, int Tq) {
+    int h = GLOBAL_ID0;
+    if (h >= H) return;
+    float s = 0.0f;
+    for (int g = 0; g < G; g++) for (int i = 0; i < Tq; i++) s += dTempRow[((long) g * H + h) * Tq + i];
+    dTemp[h] += s;
+}
+
+/* byOffset[h, o] = sum over (g, i) of dsT[g, h, i, o]: the score gradient per key offset o = j - i. */
+KERNEL void k_attn_dbias_offset(const GLOBAL float* dsT, GLOBAL float* byOffset, int G, int H, int Tq, int W) {
+    int idx = GLOBAL_ID0;
+    if (idx >= H * W) return;
+    int o = idx % W, h = idx / W;
+    float s = 0.0f;
+    for (int g = 0; g < G; g++) for (int i = 0; i < Tq; i++) s += dsT[(((long) g * H + h) * Tq + i) * W + o];
+    byOffset[idx] = s;
+}
+
+/* dRelBias[h, b] += sum of byOffset[h, o] over offsets whose distance delta = W - o falls in bucket b. */
+KERNEL void k_attn_dbias(const GLOBAL float* byOffset, const GLOBAL int* bucketOf, GLOBAL float* dRelBias, int H, int W, int nb) {
+    int idx = GLOBAL_ID0;
+    if (idx >= H * nb) return;
+    int b = idx % nb, h = idx / nb;
+    float s = 0.0f;
+    for (int o = 0; o < W; o++) if (bucketOf[W - o] == b) s += byOffset[h * W + o];
+    dRelBias[idx] += s;
+}

@@ -1,0 +1,417 @@
+/*
+ * Every op of the Backend seam except matrix products and attention, written once in the C subset that both
+ * NVRTC and OpenCL C 1.2 compile (the preludes map KERNEL, GLOBAL, LOCAL, DEVICE, BARRIER and the index words).
+ * The meaning of each op is brt4j.backend.ref.ReferenceBackend's; comments name the op.
+ * Invariants: no atomics anywhere (every reduction has one owner per output element, so results are
+ * deterministic); row kernels run one work-group of exactly RED threads per row; element kernels check their bound.
+ */
+#define RED 256
+
+DEVICE float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* Tree reduction of one value per thread over a work-group of RED threads; every thread gets the sum. */
+DEVICE float group_sum(LOCAL float* buf, float v) {
+    int t = LOCAL_ID(0);
+    buf[t] = v;
+    BARRIER();
+    for (int s = RED / 2; s > 0; s >>= 1) {
+        if (t < s) buf[t] += buf[t + s];
+        BARRIER();
+    }
+    float r = buf[0];
+    BARRIER();
+    return r;
+}
+
+DEVICE float group_max(LOCAL float* buf, float v) {
+    int t = LOCAL_ID(0);
+    buf[t] = v;
+    BARRIER();
+    for (int s = RED / 2; s > 0; s >>= 1) {
+        if (t < s) buf[t] = fmaxf(buf[t], buf[t + s]);
+        BARRIER();
+    }
+    float r = buf[0];
+    BARRIER();
+    return r;
+}
+
+/* CounterRng.keep: SplitMix64's finalizer of seed * golden + index; keep iff the top 24 bits >= thr. */
+DEVICE ulong mix64(ulong z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
+    return z ^ (z >> 31);
+}
+
+DEVICE int keep_at(ulong seed, ulong index, uint thr) {
+    return (uint) (mix64(seed * 0x9e3779b97f4a7c15UL + index) >> 40) >= thr;
+}
+
+/* ------------------------------------------------------------------ elementwise */
+
+KERNEL void k_fill(GLOBAL float* x, int n, float v) {
+    int i = GLOBAL_ID0;
+    if (i < n) x[i] = v;
+}
+
+KERNEL void k_add(const GLOBAL float* a, const GLOBAL float* b, GLOBAL float* o, int n) {
+    int i = GLOBAL_ID0;
+    if (i < n) o[i] = a[i] + b[i];
+}
+
+KERNEL void k_axpy(float alpha, const GLOBAL float* x, GLOBAL float* y, int n) {
+    int i = GLOBAL_ID0;
+    if (i < n) y[i] += alpha * x[i];
+}
+
+KERNEL void k_scale(GLOBAL float* x, float alpha, int n) {
+    int i = GLOBAL_ID0;
+    if (i < n) x[i] *= alpha;
+}
+
+KERNEL void k_add_broadcast(const GLOBAL float* x, const GLOBAL float* v, GLOBAL float* o, int n, int vn) {
+    int i = GLOBAL_ID0;
+    if (i < n) o[i] = x[i] + v[i % vn];
+}
+
+/* dv[i] += sum of dx[i + t*vn]: one owner per dv element. */
+KERNEL void k_sum_broadcast(const GLOBAL float* dx, GLOBAL float* dv, int n, int vn) {
+    int i = GLOBAL_ID0;
+    if (i >= vn) return;
+    float s = 0.0f;
+    for (int t = i; t < n; t += vn) s += dx[t];
+    dv[i] += s;
+}
+
+/* f: 0 relu, 1 tanh, 2 sigmoid. */
+KERNEL void k_act(int f, const GLOBAL float* x, GLOBAL float* o, int n) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    float v = x[i];
+    o[i] = f == 0 ? fmaxf(v, 0.0f) : f == 1 ? tanhf(v) : sigmoidf_(v);
+}
+
+KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    float v = s[i];
+    float g = f == 0 ? (v > 0.0f ? 1.0f : 0.0f) : f == 1 ? 1.0f - v * v : v * (1.0f - v);
+    dx[i] += dy[i] * g;
+}
+
+/* Partial sums (of squares when square != 0) per work-group; k_reduce_final adds them into scalars[slot]. */
+KERNEL void k_reduce_partial(const GLOBAL float* x, int n, int square, GLOBAL float* partials) {
+    LOCAL float buf[RED];
+    float s = 0.0f;
+    int stride = NUM_GROUPS(0) * RED;
+    for (int i = GROUP_ID(0) * RED + LOCAL_ID(0); i < n; i += stride) {
+        float v = x[i];
+        s += square ? v * v : v;
+    }
+    s = group_sum(buf, s);
+    if (LOCAL_ID(0) == 0) partials[GROUP_ID(0)] = s;
+}
+
+KERNEL void k_reduce_final(const GLOBAL float* partials, int count, GLOBAL float* scalars, int slot) {
+    LOCAL float buf[RED];
+    float s = 0.0f;
+    for (int i = LOCAL_ID(0); i < count; i += RED) s += partials[i];
+    s = group_sum(buf, s);
+    if (LOCAL_ID(0) == 0) scalars[slot] = s;
+}
+
+/* ------------------------------------------------------------------ norms */
+
+KERNEL void k_rmsnorm(const GLOBAL float* x, const GLOBAL float* g, float eps, GLOBAL float* o, GLOBAL float* rstd, int cols) {
+    LOCAL float buf[RED];
+    int r = GROUP_ID(0);
+    const GLOBAL float* xr = x + (long) r * cols;
+    float s = 0.0f;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) s += xr[c] * xr[c];
+    s = group_sum(buf, s);
+    float inv = 1.0f / sqrtf(s / cols + eps);
+    if (LOCAL_ID(0) == 0) rstd[r] = inv;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) o[(long) r * cols + c] = xr[c] * inv * g[c];
+}
+
+KERNEL void k_rmsnorm_back(const GLOBAL float* x, const GLOBAL float* g, const GLOBAL float* rstd, const GLOBAL float* dy,
+                           GLOBAL float* dx, int cols) {
+    LOCAL float buf[RED];
+    int r = GROUP_ID(0);
+    long o = (long) r * cols;
+    float inv = rstd[r];
+    float dot = 0.0f;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) dot += dy[o + c] * g[c] * x[o + c];
+    dot = group_sum(buf, dot);
+    float k = inv * inv * dot / cols;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) dx[o + c] += inv * (dy[o + c] * g[c] - x[o + c] * k);
+}
+
+/* dScale[c] += sum_r dy * x * rstd: one owner per column. */
+KERNEL void k_rmsnorm_dscale(const GLOBAL float* x, const GLOBAL float* rstd, const GLOBAL float* dy, GLOBAL float* dg,
+                             int rows, int cols) {
+    int c = GLOBAL_ID0;
+    if (c >= cols) return;
+    float s = 0.0f;
+    for (int r = 0; r < rows; r++) s += dy[(long) r * cols + c] * x[(long) r * cols + c] * rstd[r];
+    dg[c] += s;
+}
+
+KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int segs, int hd, float eps) {
+    int s = GLOBAL_ID0;
+    if (s >= segs) return;
+    long b = (long) s * hd;
+    float ss = 0.0f;
+    for (int i = 0; i < hd; i++) ss += x[b + i] * x[b + i];
+    float inv = 1.0f / sqrtf(ss + eps);
+    rnorm[s] = inv;
+    for (int i = 0; i < hd; i++) o[b + i] = x[b + i] * inv;
+}
+
+KERNEL void k_l2heads_back(const GLOBAL float* y, const GLOBAL float* rnorm, const GLOBAL float* dy, GLOBAL float* dx,
+                           int segs, int hd) {
+    int s = GLOBAL_ID0;
+    if (s >= segs) return;
+    long b = (long) s * hd;
+    float dot = 0.0f;
+    for (int i = 0; i < hd; i++) dot += y[b + i] * dy[b + i];
+    float rn = rnorm[s];
+    for (int i = 0; i < hd; i++) dx[b + i] += (dy[b + i] - y[b + i] * dot) * rn;
+}
+
+/* ------------------------------------------------------------------ embedding (ids already reduced mod V) */
+
+KERNEL void k_embedding(const GLOBAL float* table, const GLOBAL int* ids, GLOBAL float* o, int n, int cols) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    int r = i / cols, c = i - r * cols;
+    o[i] = table[(long) ids[r] * cols + c];
+}
+
+/* One owner per column, rows in order: repeated ids accumulate without atomics. */
+KERNEL void k_embedding_back(const GLOBAL float* dOut, const GLOBAL int* ids, GLOBAL float* dTable, int rows, int cols) {
+    int c = GLOBAL_ID0;
+    if (c >= cols) return;
+    for (int r = 0; r < rows; r++) dTable[(long) ids[r] * cols + c] += dOut[(long) r * cols + c];
+}
+
+/* ------------------------------------------------------------------ gates */
+
+KERNEL void k_gate_fixed(const GLOBAL float* c, const GLOBAL float* z, const GLOBAL float* bias, GLOBAL float* o, int n, int cols) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    float g = sigmoidf_(bias[i % cols]);
+    o[i] = c[i] * g + z[i] * (1.0f - g);
+}
+
+KERNEL void k_gate_fixed_back(const GLOBAL float* bias, const GLOBAL float* dOut, GLOBAL float* dc, GLOBAL float* dz, int n, int cols) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    float g = sigmoidf_(bias[i % cols]);
+    dc[i] += dOut[i] * g;
+    dz[i] += dOut[i] * (1.0f - g);
+}
+
+KERNEL void k_gate_fixed_dbias(const GLOBAL float* c, const GLOBAL float* z, const GLOBAL float* bias, const GLOBAL float* dOut,
+                               GLOBAL float* dBias, int rows, int cols) {
+    int j = GLOBAL_ID0;
+    if (j >= cols) return;
+    float g = sigmoidf_(bias[j]);
+    float s = 0.0f;
+    for (int r = 0; r < rows; r++) {
+        long i = (long) r * cols + j;
+        s += dOut[i] * (c[i] - z[i]);
+    }
+    dBias[j] += s * g * (1.0f - g);
+}
+
+KERNEL void k_gate_lstm(const GLOBAL float* c, const GLOBAL float* z, const GLOBAL float* f, const GLOBAL float* ip, GLOBAL float* o, int n) {
+    int i = GLOBAL_ID0;
+    if (i < n) o[i] = c[i] * sigmoidf_(f[i] + 1.0f) + z[i] * sigmoidf_(ip[i] - 1.0f);
+}
+
+KERNEL void k_gate_lstm_back(const GLOBAL float* c, const GLOBAL float* z, const GLOBAL float* f, const GLOBAL float* ip,
+                             const GLOBAL float* dOut, GLOBAL float* dc, GLOBAL float* dz, GLOBAL float* df, GLOBAL float* di, int n) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    float fg = sigmoidf_(f[i] + 1.0f), ig = sigmoidf_(ip[i] - 1.0f), d = dOut[i];
+    dc[i] += d * fg;
+    dz[i] += d * ig;
+    df[i] += d * c[i] * fg * (1.0f - fg);
+    di[i] += d * z[i] * ig * (1.0f - ig);
+}
+
+/* ------------------------------------------------------------------ dropout */
+
+KERNEL void k_dropout(const GLOBAL float* x, GLOBAL float* o, int n, int cols, int tileRows, ulong seed, uint thr, float scale,
+                      int accumulate) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    int r = i / cols, c = i - r * cols;
+    ulong idx = (ulong) (tileRows == 0 ? r : r % tileRows) * (ulong) cols + (ulong) c;
+    float y = keep_at(seed, idx, thr) ? x[i] * scale : 0.0f;
+    o[i] = accumulate ? o[i] + y : y;
+}
+
+/* ------------------------------------------------------------------ cross-entropy (tgt[r] < 0: masked row) */
+
+KERNEL void k_ce(const GLOBAL float* logits, const GLOBAL int* tgt, GLOBAL float* rowLoss, int cols) {
+    LOCAL float buf[RED];
+    int r = GROUP_ID(0);
+    const GLOBAL float* l = logits + (long) r * cols;
+    float m = -INFINITY;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) m = fmaxf(m, l[c]);
+    m = group_max(buf, m);
+    float s = 0.0f;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) s += expf(l[c] - m);
+    s = group_sum(buf, s);
+    if (LOCAL_ID(0) == 0) {
+        int t = tgt[r];
+        rowLoss[r] = t < 0 ? 0.0f : m + logf(s) - l[t];
+    }
+}
+
+KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float gradScale, GLOBAL float* dl, int cols) {
+    LOCAL float buf[RED];
+    int r = GROUP_ID(0);
+    int t = tgt[r];                         /* no early return: every work-item reaches the barriers */
+    const GLOBAL float* l = logits + (long) r * cols;
+    float m = -INFINITY;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) m = fmaxf(m, l[c]);
+    m = group_max(buf, m);
+    float s = 0.0f;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) s += expf(l[c] - m);
+    s = group_sum(buf, s);
+    float lse = m + logf(s);
+    GLOBAL float* d = dl + (long) r * cols;
+    if (t >= 0) {
+        for (int c = LOCAL_ID(0); c < cols; c += RED) d[c] += gradScale * expf(l[c] - lse) - (c == t ? gradScale : 0.0f);
+    }
+}
+
+/* ------------------------------------------------------------------ rows, columns, batch select */
+
+/* part [G, Tp, C] <-> rows [start, start + Tp) of whole [G, Tw, C]. */
+KERNEL void k_row_slice(const GLOBAL float* from, GLOBAL float* to, int n, int tw, int tp, int cols, int start,
+                        int intoWhole, int accumulate) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    int per = tp * cols;
+    int b = i / per, rem = i - b * per;
+    int r = rem / cols, j = rem - r * cols;
+    long wi = ((long) b * tw + start + r) * cols + j;
+    long src = intoWhole ? (long) i : wi, dst = intoWhole ? wi : (long) i;
+    to[dst] = accumulate ? to[dst] + from[src] : from[src];
+}
+
+/* part [R, Cp] <-> columns [start, start + Cp) of whole [R, Cw]. */
+KERNEL void k_col_slice(const GLOBAL float* from, GLOBAL float* to, int n, int cw, int cp, int start, int intoWhole, int accumulate) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    int r = i / cp, j = i - r * cp;
+    long wi = (long) r * cw + start + j;
+    long src = intoWhole ? (long) i : wi, dst = intoWhole ? wi : (long) i;
+    to[dst] = accumulate ? to[dst] + from[src] : from[src];
+}
+
+KERNEL void k_select(const GLOBAL int* take, const GLOBAL float* a, const GLOBAL float* b, GLOBAL float* o, int n, int per) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    int g = i / per;
+    o[i] = take[g] ? a[i - g * per] : b[i];
+}
+
+KERNEL void k_select_back_a(const GLOBAL int* take, const GLOBAL float* dOut, GLOBAL float* dA, int groups, int per) {
+    int i = GLOBAL_ID0;
+    if (i >= per) return;
+    float s = 0.0f;
+    for (int g = 0; g < groups; g++) if (take[g]) s += dOut[(long) g * per + i];
+    dA[i] += s;
+}
+
+KERNEL void k_select_back_b(const GLOBAL int* take, const GLOBAL float* dOut, GLOBAL float* dB, int n, int per) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    if (!take[i / per]) dB[i] += dOut[i];
+}
+
+/* ------------------------------------------------------------------ optimizers */
+
+KERNEL void k_adamw(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLOBAL float* v, int n, float lr, float b1,
+                    float b2, float eps, float wd, float c1, float c2) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    float gi = g[i];
+    float mi = b1 * m[i] + (1.0f - b1) * gi;
+    float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    float update = (mi / c1) / (sqrtf(vi / c2) + eps);
+    p[i] -= lr * (update + wd * p[i]);
+}
+
+/* Adafactor (ReferenceAdafactor): factored moments per row and per column, one owner each. */
+KERNEL void k_af_row(const GLOBAL float* g, GLOBAL float* vRow, int rows, int cols, float decay, float mix, float eps1) {
+    int r = GLOBAL_ID0;
+    if (r >= rows) return;
+    float s = 0.0f;
+    for (int c = 0; c < cols; c++) { float x = g[(long) r * cols + c]; s += x * x + eps1; }
+    vRow[r] = decay * vRow[r] + mix * s / cols;
+}
+
+KERNEL void k_af_col(const GLOBAL float* g, GLOBAL float* vCol, int rows, int cols, float decay, float mix, float eps1) {
+    int c = GLOBAL_ID0;
+    if (c >= cols) return;
+    float s = 0.0f;
+    for (int r = 0; r < rows; r++) { float x = g[(long) r * cols + c]; s += x * x + eps1; }
+    vCol[c] = decay * vCol[c] + mix * s / rows;
+}
+
+/* y = g / sqrt(vRow vCol / mean(normalized)), the mean's sum in scalars[1]. */
+KERNEL void k_af_y_factored(const GLOBAL float* g, const GLOBAL float* vRow, const GLOBAL float* vCol, GLOBAL float* y,
+                            int rows, int cols, const GLOBAL float* scalars, int normLen) {
+    int i = GLOBAL_ID0;
+    if (i >= rows * cols) return;
+    int r = i / cols, c = i - r * cols;
+    float norm = scalars[1] / normLen;
+    y[i] = g[i] / sqrtf(vRow[r] * vCol[c] / norm);
+}
+
+KERNEL void k_af_v(const GLOBAL float* g, GLOBAL float* v, GLOBAL float* y, int n, float decay, float mix, float eps1) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    float gi = g[i];
+    float vi = decay * v[i] + mix * (gi * gi + eps1);
+    v[i] = vi;
+    y[i] = gi / sqrtf(vi);
+}
+
+/* scalars[0] = sum p^2 (when useScale), scalars[2] = sum y^2. */
+KERNEL void k_af_update(GLOBAL float* p, const GLOBAL float* y, GLOBAL float* m, int n, const GLOBAL float* scalars, float lr,
+                        float eps2, int useScale, float clipThreshold, float beta1, int hasM) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    float scale = useScale ? lr * fmaxf(sqrtf(scalars[0] / n), eps2) : lr;
+    float clip = fmaxf(1.0f, sqrtf(scalars[2] / n) / clipThreshold);
+    float sub = scale * y[i] / clip;
+    if (hasM) {
+        float mi = beta1 * m[i] + (1.0f - beta1) * sub;
+        m[i] = mi;
+        sub = mi;
+    }
+    p[i] -= sub;
+}
+
+/* ------------------------------------------------------------------ bf16 operands for the mixed-precision matmul */
+
+/* float32 -> bfloat16, round to nearest even (NaN kept quiet). */
+KERNEL void k_to_bf16(const GLOBAL float* x, GLOBAL ushort* o, int n) {
+    int i = GLOBAL_ID0;
+    if (i >= n) return;
+    union { float f; uint u; } cv;
+    cv.f = x[i];
+    uint u = cv.u;
+    if ((u & 0x7fffffffu) > 0x7f800000u) { o[i] = (ushort) ((u >> 16) | 0x40u); return; }
+    u += 0x7fffu + ((u >> 16) & 1u);
+    o[i] = (ushort) (u >> 16);
+}
