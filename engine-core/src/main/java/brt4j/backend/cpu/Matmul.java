@@ -90,11 +90,18 @@ final class Matmul {
         if (pa == null) packA[w] = pa = new float[needA];
         if (pb == null) packB[w] = pb = new float[needB];
         float[] ct = tile[w];
+        // c = beta c first, so the microkernel has a single store: c += alpha acc (beta 0: old c, even NaN, is ignored)
+        if (beta != 1f && beta != 0f) {
+            for (int i = m0; i < m1; i++) {
+                int o = co + i * n;
+                for (int j = n0; j < n1; j++) c[o + j] *= beta;
+            }
+        }
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
-                float betaEff = pc == 0 ? beta : 1f;
+                boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
                 packB(b, bo, transB, k, n, pc, kc, jc, nc, pb);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
@@ -107,14 +114,15 @@ final class Matmul {
                             int aOff = ir * kc;
                             int cOff = co + (ic + ir) * n + jc + jr;
                             if (mr == MR && nr == NR) {
-                                kernel(kc, pa, aOff, pb, bOff, c, cOff, n, alpha, betaEff);
+                                if (set) kernelSet(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
+                                else kernel(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
                             } else {
-                                kernel(kc, pa, aOff, pb, bOff, ct, 0, NR, 1f, 0f);
+                                java.util.Arrays.fill(ct, 0f);
+                                kernel(kc, pa, aOff, pb, bOff, ct, 0, NR, 1f);
                                 for (int y = 0; y < mr; y++) {
                                     for (int x = 0; x < nr; x++) {
                                         int ci = cOff + y * n + x;
-                                        float v = alpha * ct[y * NR + x];
-                                        c[ci] = betaEff == 0 ? v : v + betaEff * c[ci];
+                                        c[ci] = set ? alpha * ct[y * NR + x] : c[ci] + alpha * ct[y * NR + x];
                                     }
                                 }
                             }
@@ -185,10 +193,10 @@ final class Matmul {
     }
 
     /**
-     * The MR x NR microkernel: c[6 x 2L] = alpha * (pa panel . pb panel) + beta * c (beta 0: c is not read).
+     * The MR x NR microkernel: c[6 x 2L] += alpha * (pa panel . pb panel). One store form only: a kernel with
+     * beta branches in its stores ran 10x slower once both branches were taken (C2 stopped inlining the stores).
      */
-    private static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc,
-                               float alpha, float beta) {
+    private static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
         FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
         for (int p = 0; p < kc; p++) {
@@ -208,24 +216,51 @@ final class Matmul {
             FloatVector a5 = FloatVector.broadcast(F, pa[ai + 5]);
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
         }
-        store(c00, c01, c, co, alpha, beta);
-        store(c10, c11, c, co + ldc, alpha, beta);
-        store(c20, c21, c, co + 2 * ldc, alpha, beta);
-        store(c30, c31, c, co + 3 * ldc, alpha, beta);
-        store(c40, c41, c, co + 4 * ldc, alpha, beta);
-        store(c50, c51, c, co + 5 * ldc, alpha, beta);
+        store(c00, c01, c, co, alpha);
+        store(c10, c11, c, co + ldc, alpha);
+        store(c20, c21, c, co + 2 * ldc, alpha);
+        store(c30, c31, c, co + 3 * ldc, alpha);
+        store(c40, c41, c, co + 4 * ldc, alpha);
+        store(c50, c51, c, co + 5 * ldc, alpha);
     }
 
-    private static void store(FloatVector v0, FloatVector v1, float[] c, int o, float alpha, float beta) {
-        if (beta == 0) {
-            v0.mul(alpha).intoArray(c, o);
-            v1.mul(alpha).intoArray(c, o + L);
-        } else if (beta == 1 && alpha == 1) {
-            v0.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-            v1.add(FloatVector.fromArray(F, c, o + L)).intoArray(c, o + L);
-        } else {
-            FloatVector.fromArray(F, c, o).mul(beta).add(v0.mul(alpha)).intoArray(c, o);
-            FloatVector.fromArray(F, c, o + L).mul(beta).add(v1.mul(alpha)).intoArray(c, o + L);
-        }
+    private static void store(FloatVector v0, FloatVector v1, float[] c, int o, float alpha) {
+        v0.fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        v1.fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, o + L)).intoArray(c, o + L);
     }
+
+    /** {@link #kernel} that overwrites c: c = alpha * acc, used for the first k block when beta is 0. */
+    private static void kernelSet(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        for (int p = 0; p < kc; p++) {
+            int bi = bo + p * NR, ai = ao + p * MR;
+            FloatVector b0 = FloatVector.fromArray(F, pb, bi);
+            FloatVector b1 = FloatVector.fromArray(F, pb, bi + L);
+            FloatVector a0 = FloatVector.broadcast(F, pa[ai]);
+            c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
+            FloatVector a1 = FloatVector.broadcast(F, pa[ai + 1]);
+            c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
+            FloatVector a2 = FloatVector.broadcast(F, pa[ai + 2]);
+            c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
+            FloatVector a3 = FloatVector.broadcast(F, pa[ai + 3]);
+            c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
+            FloatVector a4 = FloatVector.broadcast(F, pa[ai + 4]);
+            c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
+            FloatVector a5 = FloatVector.broadcast(F, pa[ai + 5]);
+            c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
+        }
+        storeSet(c00, c01, c, co, alpha);
+        storeSet(c10, c11, c, co + ldc, alpha);
+        storeSet(c20, c21, c, co + 2 * ldc, alpha);
+        storeSet(c30, c31, c, co + 3 * ldc, alpha);
+        storeSet(c40, c41, c, co + 4 * ldc, alpha);
+        storeSet(c50, c51, c, co + 5 * ldc, alpha);
+    }
+
+    private static void storeSet(FloatVector v0, FloatVector v1, float[] c, int o, float alpha) {
+        v0.mul(alpha).intoArray(c, o);
+        v1.mul(alpha).intoArray(c, o + L);
+    }
+
 }
