@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 TraceCommand.class,
+                CheckCommand.class,
                 GenerateCommand.class,
         })
 public final class Brt implements Runnable {
