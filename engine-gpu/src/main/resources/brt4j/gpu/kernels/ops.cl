@@ -10,7 +10,7 @@
 DEVICE float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 /* Tree reduction of one value per thread over a work-group of RED threads; every thread gets the sum. */
-DEVICE float group_sum(LOCAL float* buf, float v) {
+DEVICE float group_sum(LOCAL_PTR float* buf, float v) {
     int t = LOCAL_ID(0);
     buf[t] = v;
     BARRIER();
@@ -23,7 +23,7 @@ DEVICE float group_sum(LOCAL float* buf, float v) {
     return r;
 }
 
-DEVICE float group_max(LOCAL float* buf, float v) {
+DEVICE float group_max(LOCAL_PTR float* buf, float v) {
     int t = LOCAL_ID(0);
     buf[t] = v;
     BARRIER();

@@ -2,6 +2,7 @@
 #define KERNEL extern "C" __global__
 #define GLOBAL
 #define LOCAL __shared__
+#define LOCAL_PTR
 #define DEVICE static __device__ __forceinline__
 #define BARRIER() __syncthreads()
 #define GROUP_ID(d) ((int) ((d) == 0 ? blockIdx.x : (d) == 1 ? blockIdx.y : blockIdx.z))
