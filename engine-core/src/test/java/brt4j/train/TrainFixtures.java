@@ -21,6 +21,12 @@ final class TrainFixtures {
                 false, true, ModelConfig.LogitScale.INV_SQRT_VOCAB, 32, 128, 1e-6, dropout, dropout);
     }
 
+    /** A wider model (about 1 MB of checkpoint) so that a kill often lands while a checkpoint is being written. */
+    static ModelConfig bigConfig() {
+        return new ModelConfig(V, 64, 2, 2, 32, 256, 4, 8, 4, new int[]{1}, ModelConfig.Gate.FIXED, ModelConfig.StateFfn.SKIP,
+                false, true, ModelConfig.LogitScale.INV_SQRT_VOCAB, 32, 128, 1e-6, 0, 0);
+    }
+
     /** Random documents of random lengths 3..30 over ids 1..V-1. */
     static TokenSource randomDocs(int n, long seed) {
         Random r = new Random(seed);
