@@ -8,6 +8,10 @@ import picocli.CommandLine.Command;
         description = "The Block-Recurrent Transformer on the JVM.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                TokenizerCommand.class,
+                TrainCommand.class,
+                EvalCommand.class,
+                DemoCommand.class,
                 TraceCommand.class,
                 CheckCommand.class,
                 GenerateCommand.class,

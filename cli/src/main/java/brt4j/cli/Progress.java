@@ -1,0 +1,48 @@
+package brt4j.cli;
+
+import brt4j.train.TrainListener;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+import java.nio.file.Path;
+
+/** The training progress bar (step, loss, tokens/s, ETA) and the plots redrawn at each validation. */
+class Progress implements TrainListener, AutoCloseable {
+    private final String name;
+    private final Path runDir;
+    private ProgressBar bar;
+    private double lastVal = Double.NaN;
+
+    Progress(String name, Path runDir) {
+        this.name = name;
+        this.runDir = runDir;
+    }
+
+    @Override public void started(long step, long steps) {
+        bar = new ProgressBarBuilder().setTaskName(name).setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
+                .setUpdateIntervalMillis(500).showSpeed().setUnit(" steps", 1).startsFrom(step, java.time.Duration.ZERO)
+                .continuousUpdate().build();
+    }
+
+    @Override public void step(Step s) {
+        bar.stepTo(s.step());
+        bar.setExtraMessage(String.format(" loss %.3f bits%s  %,.0f tok/s", s.bitsPerToken(),
+                Double.isNaN(lastVal) ? "" : String.format(", val %.3f", lastVal), s.tokensPerSecond()));
+    }
+
+    @Override public void validated(Validation v) {
+        lastVal = v.bitsPerToken();
+        if (runDir != null) Plots.loss(runDir.resolve(brt4j.train.Trainer.METRICS), runDir.resolve("loss.png"));
+    }
+
+    @Override public void message(String line) {
+        if (bar != null) bar.pause();
+        System.err.println(line);
+        if (bar != null) bar.resume();
+    }
+
+    @Override public void close() {
+        if (bar != null) bar.close();
+    }
+}

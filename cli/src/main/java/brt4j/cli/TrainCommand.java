@@ -1,0 +1,152 @@
+package brt4j.cli;
+
+import brt4j.backend.Backend;
+import brt4j.checkpoint.CheckpointDirectory;
+import brt4j.data.Corpus;
+import brt4j.data.TextTokenizer;
+import brt4j.data.TokenCache;
+import brt4j.model.BrtModel;
+import brt4j.model.ModelCheckpoint;
+import brt4j.model.ModelConfig;
+import brt4j.model.Parameters;
+import brt4j.train.TrainOptions;
+import brt4j.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code brt train}: a model from a corpus. Checks everything a user can get wrong (config, data path, tokenizer
+ * against vocabulary, run directory) before any work; tokenizes once into a cache; trains with a progress bar,
+ * metrics.jsonl, loss.png and checkpoints in the run directory; Ctrl-C saves a checkpoint; --resume continues the
+ * identical run.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, description = "Train a model on a corpus (text folder, JSON Lines, zip).")
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--config", description = "model config: a JSON file (configs/*.json) or a preset name (e.g. Rec:fixed:skip)")
+    String config;
+    @Option(names = "--data", required = true, description = "corpus: folder of text files, .jsonl[.gz] with a text field, or .zip")
+    Path data;
+    @Option(names = {"--out", "--run"}, defaultValue = "run", description = "run directory (checkpoint, metrics.jsonl, loss.png); default ${DEFAULT-VALUE}")
+    Path out;
+    @Option(names = "--resume", description = "continue the run in --out from its checkpoint")
+    boolean resume;
+    @Option(names = "--tokenizer", description = "SentencePiece .model file, or 'bytes' (default)")
+    String tokenizer;
+    @Option(names = "--device", defaultValue = "auto", description = "auto|cpu|cuda[:N]|opencl[:N]; default ${DEFAULT-VALUE}")
+    String device;
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0: all)")
+    int threads;
+    @Option(names = "--cache-dir", description = "token cache directory (default: <data>.brt4j-cache beside the data)")
+    Path cacheDir;
+
+    @Option(names = "--steps") Long steps;
+    @Option(names = "--batch", description = "document streams per micro-batch (B)") Integer batch;
+    @Option(names = "--accumulate", description = "micro-batches per optimizer step") Integer accumulate;
+    @Option(names = "--optimizer", description = "adamw | adafactor") String optimizer;
+    @Option(names = "--schedule", description = "rsqrt (the paper's) | cosine | constant") String schedule;
+    @Option(names = "--lr") Double lr;
+    @Option(names = "--min-lr") Double minLr;
+    @Option(names = "--warmup") Long warmup;
+    @Option(names = "--weight-decay") Double weightDecay;
+    @Option(names = "--clip", description = "global gradient-norm clip (0: none)") Double clip;
+    @Option(names = "--dropout", description = "override the config's dropout and attn_dropout") Double dropout;
+    @Option(names = "--log-every") Integer logEvery;
+    @Option(names = "--eval-every") Integer evalEvery;
+    @Option(names = "--eval-segments", description = "segments per validation (0: the whole validation split)") Integer evalSegments;
+    @Option(names = "--checkpoint-every") Integer checkpointEvery;
+    @Option(names = "--seed") Long seed;
+    @Option(names = "--validation", description = "fraction of documents held out") Double validation;
+
+    @Override public Integer call() throws Exception {
+        Path ckpt = out.resolve(Trainer.CHECKPOINT);
+        boolean haveCkpt = Files.isDirectory(ckpt) || Files.isDirectory(ckpt.resolveSibling(Trainer.CHECKPOINT + ".old"));
+        // ---- everything a user can get wrong, before any work
+        ModelConfig cfg;
+        TrainOptions opt;
+        TextTokenizer tok;
+        if (resume) {
+            if (!haveCkpt) throw new IllegalArgumentException(out + " holds no checkpoint to resume from");
+            Path dir = CheckpointDirectory.locate(ckpt);
+            cfg = ModelConfig.load(dir.resolve(ModelCheckpoint.CONFIG));
+            opt = Trainer.options(dir);
+            if (steps != null) opt = opt.withSteps(steps);
+            TextTokenizer saved = Tokenizers.fromCheckpoint(dir);
+            tok = tokenizer != null ? Tokenizers.load(tokenizer) : saved != null ? saved : Tokenizers.load("bytes");
+            Tokenizers.checkSame(tok, saved, dir);
+        } else {
+            if (haveCkpt) throw new IllegalArgumentException(out + " already holds a checkpoint; pass --resume to continue it, or choose another --out");
+            if (config == null) throw new IllegalArgumentException("--config is required (a configs/*.json file or a preset name)");
+            cfg = Files.isRegularFile(Path.of(config)) ? ModelConfig.load(Path.of(config)) : presetOrFile(config);
+            if (dropout != null) cfg = cfg.withDropout(dropout, dropout);
+            opt = options(TrainOptions.defaults());
+            tok = Tokenizers.load(tokenizer);
+        }
+        Tokenizers.check(tok, cfg.vocabSize(), "the model config");
+        Corpus.files(data);
+        Backend be = Devices.open(device, threads, System.err);
+
+        TokenCache cache = TokenCache.open(data, tok, cacheDir, System.err::println);
+        BrtModel model = resume ? ModelCheckpoint.load(ckpt, be) : new BrtModel(Parameters.initialize(cfg, be, opt.seed()));
+        Files.createDirectories(out);
+        System.err.printf("model: %s, %,d parameters; data: %s (%d documents, %,d tokens); run: %s%n",
+                config != null ? config : "resumed", model.parameters().count(), data, cache.docCount(), cache.totalTokens(), out);
+        final TextTokenizer t = tok;
+        try (Progress progress = new Progress("train", out)) {
+            Trainer trainer = new Trainer(model, opt, cache, out, progress, dir -> Tokenizers.save(t, dir));
+            if (resume) trainer.restore(ckpt);
+            System.err.printf("split: %d training and %d validation documents; step %d of %d%n",
+                    trainer.split().train().length, trainer.split().validation().length, trainer.step(), opt.steps());
+            CountDownLatch done = new CountDownLatch(1);
+            Thread hook = new Thread(() -> {
+                trainer.requestStop();
+                try {
+                    done.await(120, TimeUnit.SECONDS);
+                } catch (InterruptedException ignored) {
+                }
+            });
+            Runtime.getRuntime().addShutdownHook(hook);
+            Trainer.Result r;
+            try {
+                r = trainer.run();
+            } finally {
+                done.countDown();
+            }
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // Ctrl-C: the hook is running and waits for us
+            }
+            progress.close();
+            Plots.loss(out.resolve(Trainer.METRICS), out.resolve("loss.png"));
+            String val = r.lastValidation() == null ? "" : String.format("; validation %.4f bits/token, %.4f bits/byte",
+                    r.lastValidation().bitsPerToken(), r.lastValidation().bitsPerByte());
+            System.out.printf("%s at step %d%s; checkpoint %s%n", r.interrupted() ? "interrupted" : "done", r.step(), val, r.checkpoint());
+        } finally {
+            cache.close();
+        }
+        return 0;
+    }
+
+    private static ModelConfig presetOrFile(String name) {
+        try {
+            return ModelConfig.preset(name);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--config " + name + " is neither a file nor a preset (" + e.getMessage() + ")");
+        }
+    }
+
+    private TrainOptions options(TrainOptions d) {
+        return new TrainOptions(or(batch, d.batch()), or(accumulate, d.accumulate()), or(steps, d.steps()), or(optimizer, d.optimizer()),
+                or(schedule, d.schedule()), or(lr, d.lr()), or(minLr, d.minLr()), or(warmup, d.warmup()), or(weightDecay, d.weightDecay()),
+                d.beta1(), d.beta2(), or(clip, d.clip()), or(logEvery, d.logEvery()), or(evalEvery, d.evalEvery()),
+                or(evalSegments, d.evalSegments()), or(checkpointEvery, d.checkpointEvery()), or(seed, d.seed()), or(validation, d.validation()));
+    }
+
+    private static <T> T or(T v, T d) { return v != null ? v : d; }
+}
