@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 TokenizerCommand.class,
+                TokenizerCommand.class,
                 TrainCommand.class,
                 EvalCommand.class,
                 DemoCommand.class,

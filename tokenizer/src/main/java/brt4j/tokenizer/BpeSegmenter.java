@@ -156,21 +156,28 @@ final class BpeSegmenter implements Segmenter {
         }
     }
 
+    /** Splits unused pieces back into the symbols that formed them, depth-first, left part first. */
     private void resegment(byte[] s, int from, int to, Map<Integer, long[]> reverseMerges, Segmentation out) {
-        int id = idOf(s, from, to);
-        if (types[id] != PieceType.UNUSED || reverseMerges == null) {
-            out.add(from, to, id);
+        if (reverseMerges == null) { // no unused pieces: the common case
+            out.add(from, to, idOf(s, from, to));
             return;
         }
-        long[] parts = reverseMerges.get(id);
-        if (parts == null) {
-            out.add(from, to, id);
-            return;
+        java.util.ArrayDeque<long[]> pending = new java.util.ArrayDeque<>();
+        pending.push(new long[]{from, to});
+        while (!pending.isEmpty()) {
+            long[] range = pending.pop();
+            int a = (int) range[0], b = (int) range[1];
+            int id = idOf(s, a, b);
+            long[] parts = types[id] == PieceType.UNUSED && reverseMerges != null ? reverseMerges.get(id) : null;
+            if (parts == null) {
+                out.add(a, b, id);
+                continue;
+            }
+            // The recorded parts are byte ranges of the same text elsewhere in the line; re-anchor them here.
+            int leftLength = (int) parts[0] - (int) (parts[0] >>> 32);
+            pending.push(new long[]{a + leftLength, b});
+            pending.push(new long[]{a, a + leftLength});
         }
-        // The recorded parts are byte ranges of the same text elsewhere in the line; re-anchor them here.
-        int leftLength = (int) parts[0] - (int) (parts[0] >>> 32);
-        resegment(s, from, from + leftLength, reverseMerges, out);
-        resegment(s, from + leftLength, to, reverseMerges, out);
     }
 
     private int idOf(byte[] s, int from, int to) {

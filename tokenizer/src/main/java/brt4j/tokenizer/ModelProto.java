@@ -53,7 +53,11 @@ public final class ModelProto {
         if (pieces.isEmpty()) {
             throw new ModelFormatException(source + " is not a SentencePiece model: it has no pieces.");
         }
-        return new ModelProto(pieces, trainer != null ? trainer : new TrainerSpec(),
+        if (trainer == null) {
+            trainer = new TrainerSpec();
+            trainer.presentInFile = false;
+        }
+        return new ModelProto(pieces, trainer,
                 normalizer != null ? normalizer : new NormalizerSpec(), denormalizer);
     }
 

@@ -103,6 +103,20 @@ public final class SentencePieceTokenizer {
         return s.ids.toArray();
     }
 
+    /** This thread's scratch memory. */
+    EncoderScratch scratch() {
+        return scratch.get();
+    }
+
+    /**
+     * Encodes many texts on all cores (the common fork-join pool); element i of the result is the ids of text i.
+     */
+    public List<int[]> encodeAll(List<String> texts) {
+        int[][] out = new int[texts.size()][];
+        java.util.stream.IntStream.range(0, texts.size()).parallel().forEach(i -> out[i] = encode(texts.get(i)));
+        return java.util.Arrays.asList(out);
+    }
+
     /** Appends the ids of {@code utf8[from, to)} to {@code out}: the allocation-free path for streams and batches. */
     void encodeInto(byte[] utf8, int from, int to, EncoderScratch s, IntSink out) {
         normalizer.normalize(utf8, from, to, s.normalized);

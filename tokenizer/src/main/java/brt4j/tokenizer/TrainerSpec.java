@@ -48,6 +48,9 @@ public final class TrainerSpec {
     /** What decoding prints for the unknown piece: " ⁇ " unless the model says otherwise. */
     public String unkSurface = " \u2047 ";
 
+    /** False when a model file has no trainer_spec and these are all defaults; its ids are then not checked. */
+    boolean presentInFile = true;
+
     static TrainerSpec read(ProtoReader in) {
         TrainerSpec s = new TrainerSpec();
         while (in.hasMore()) {

@@ -84,10 +84,12 @@ final class Vocabulary {
                 }
             }
         }
-        checkIdInRange(model.trainerSpec.unkId, "unk_id", source);
-        checkIdInRange(model.trainerSpec.bosId, "bos_id", source);
-        checkIdInRange(model.trainerSpec.eosId, "eos_id", source);
-        checkIdInRange(model.trainerSpec.padId, "pad_id", source);
+        if (model.trainerSpec.presentInFile) {
+            checkIdInRange(model.trainerSpec.unkId, "unk_id", source);
+            checkIdInRange(model.trainerSpec.bosId, "bos_id", source);
+            checkIdInRange(model.trainerSpec.eosId, "eos_id", source);
+            checkIdInRange(model.trainerSpec.padId, "pad_id", source);
+        }
         minNormalScore = min;
         maxNormalScore = max;
 
