@@ -9,7 +9,6 @@ import picocli.CommandLine.Command;
         subcommands = {
                 CommandLine.HelpCommand.class,
                 TokenizerCommand.class,
-                TokenizerCommand.class,
                 TrainCommand.class,
                 EvalCommand.class,
                 DemoCommand.class,
