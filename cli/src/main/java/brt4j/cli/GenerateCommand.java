@@ -77,7 +77,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
         String text = promptFile != null ? readPrompt(promptFile) : prompt;
         Sampling sampling = new Sampling(greedy ? 0 : temperature, topK, topP, seed);
-        try (Backend backend = Backends.open(device, "float32")) {
+        try (Backend backend = Backends.open(device, "float32", "tf32")) {
             BrtModel model = ModelCheckpoint.load(checkpoint, backend, int8);
             TextCodec codec = TextCodec.forCheckpoint(checkpoint, model.config().vocabSize());
             PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);

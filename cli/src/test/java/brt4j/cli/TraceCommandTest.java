@@ -51,18 +51,30 @@ class TraceCommandTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"rec_fixed_skip,float32", "feedback_fixed_skip,float32", "slide,float32", "xl,float32",
-            "rec_fixed_skip,float64", "feedback_fixed_skip,float64", "slide,float64", "xl,float64"})
-    void goldenFixturesPass(String name, String dtype) {
+    @CsvSource({"rec_fixed_skip,float32,cpu", "feedback_fixed_skip,float32,cpu", "slide,float32,cpu", "xl,float32,cpu",
+            "rec_fixed_skip,float64,cpu", "feedback_fixed_skip,float64,cpu", "slide,float64,cpu", "xl,float64,cpu",
+            "rec_fixed_skip,float32,opencl", "feedback_fixed_skip,float32,opencl", "slide,float32,opencl", "xl,float32,opencl",
+            "rec_fixed_skip,float32,cuda", "feedback_fixed_skip,float32,cuda", "slide,float32,cuda", "xl,float32,cuda"})
+    void goldenFixturesPass(String name, String dtype, String device) {
         Path dir = fixture(name);
+        if (!device.equals("cpu")) assumeTrue(available(device), "no " + device + " device here; skipping");
         Path out = tmp.resolve("trace.safetensors");
         Run r = brt("trace", "--checkpoint", dir.toString(), "--inputs", dir.resolve("inputs.safetensors").toString(),
-                "--compare", dir.resolve("expected.safetensors").toString(), "--out", out.toString(), "--device", "cpu", "--dtype", dtype);
+                "--compare", dir.resolve("expected.safetensors").toString(), "--out", out.toString(), "--device", device, "--dtype", dtype);
         assertEquals(0, r.exit(), r.out() + r.err());
         assertTrue(r.out().contains("0 failed"), r.out());
         try (SafeTensors t = SafeTensors.open(out)) {
             assertTrue(t.contains("seg1.logits") && t.contains("seg0.hidden.layers.1"));
             assertEquals(dtype.equals("float64") ? DType.F64 : DType.F32, t.dtype("seg0.logits"));
+        }
+    }
+
+    /** Whether a GPU backend of this kind opens here (PoCL in CI gives OpenCL on the CPU). */
+    static boolean available(String device) {
+        try (var b = brt4j.gpu.Devices.open(device, "fp32", new PrintStream(java.io.OutputStream.nullOutputStream()))) {
+            return true;
+        } catch (RuntimeException e) {
+            return false;
         }
     }
 
