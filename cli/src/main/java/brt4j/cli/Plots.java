@@ -59,10 +59,13 @@ final class Plots {
         plot.getRangeAxis().setAutoRange(true);
         ((org.jfree.chart.axis.NumberAxis) plot.getRangeAxis()).setAutoRangeIncludesZero(false);
         XYLineAndShapeRenderer r = new XYLineAndShapeRenderer(true, false);
-        Color[] colors = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0xff7f0e)};
+        Color[] colors = {new Color(0x1f77b4), new Color(0x9ecae1), new Color(0xd62728), new Color(0xfc9272),
+                new Color(0x2ca02c), new Color(0xff7f0e)};
         for (int i = 0; i < ds.getSeriesCount(); i++) {
-            r.setSeriesPaint(i, colors[i % colors.length]);
-            r.setSeriesStroke(i, new BasicStroke(2f));
+            boolean reference = ds.getSeriesKey(i).toString().startsWith("(");   // reference levels: grey, dashed
+            r.setSeriesPaint(i, reference ? Color.GRAY : colors[i % colors.length]);
+            r.setSeriesStroke(i, reference ? new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[]{6f, 4f}, 0f)
+                    : new BasicStroke(2f));
             if (i == shapesFor) r.setSeriesShapesVisible(i, true);
         }
         plot.setRenderer(r);

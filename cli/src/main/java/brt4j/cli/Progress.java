@@ -21,13 +21,13 @@ class Progress implements TrainListener, AutoCloseable {
 
     @Override public void started(long step, long steps) {
         bar = new ProgressBarBuilder().setTaskName(name).setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(500).showSpeed().setUnit(" steps", 1).startsFrom(step, java.time.Duration.ZERO)
+                .setUpdateIntervalMillis(500).setMaxRenderedLength(140).showSpeed().setUnit(" steps", 1).startsFrom(step, java.time.Duration.ZERO)
                 .continuousUpdate().build();
     }
 
     @Override public void step(Step s) {
         bar.stepTo(s.step());
-        bar.setExtraMessage(String.format(" loss %.3f bits%s  %,.0f tok/s", s.bitsPerToken(),
+        bar.setExtraMessage(String.format(" loss %.3f bits/token%s, %,.0f tok/s", s.bitsPerToken(),
                 Double.isNaN(lastVal) ? "" : String.format(", val %.3f", lastVal), s.tokensPerSecond()));
     }
 
