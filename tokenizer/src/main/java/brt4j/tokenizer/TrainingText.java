@@ -103,7 +103,7 @@ final class TrainingText {
         for (int c : order) {
             if (spec.characterCoverage < 1 && (double) accumulated / allChars >= spec.characterCoverage) break;
             accumulated += charCounts[c];
-            if (c == UNKNOWN_CHAR || c == '\t' || c == ' ') continue;
+            if (c == UNKNOWN_CHAR || c == '\t' || c == ' ' || c == 0) continue; // NUL cannot be a key in SentencePiece's trie
             required.add(c);
         }
         boolean[] isRequired = new boolean[Character.MAX_CODE_POINT + 1];

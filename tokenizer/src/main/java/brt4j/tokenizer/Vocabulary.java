@@ -50,6 +50,9 @@ final class Vocabulary {
             scores[id] = p.score();
             types[id] = p.type();
             if (p.text().isEmpty()) throw bad(source, "piece " + id + " is empty");
+            if (p.text().indexOf('\0') >= 0) {
+                throw bad(source, "piece " + id + " contains a NUL character, which SentencePiece cannot load either");
+            }
             boolean isSegmentable = p.type() == PieceType.NORMAL || p.type() == PieceType.USER_DEFINED
                     || p.type() == PieceType.UNUSED;
             Map<String, Integer> table = isSegmentable ? segmentable : reserved;
