@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Training throughput (tokens/s of forward + backward + AdamW) of a config (default: configs/laptop.json) on the CPU
+# backend, beside the same model transcribed in PyTorch CPU (train_bench_torch.py, Debian's python3-torch), run
+# interleaved in one run, 1 and 2 threads, REPS repetitions; prints the medians and the ratio brt4j / PyTorch.
+# Two-thread PyTorch uses OpenBLAS's OpenMP build where installed (benchmarking.md: the pthreads build fights torch's
+# threads); set TORCH_LD to override. Build first or set SKIP_BUILD=0.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+CONFIG=${CONFIG:-configs/laptop.json}
+REPS=${REPS:-3}; STEPS=${STEPS:-8}; WARMUP=${WARMUP:-3}; BATCH=${BATCH:-1}; THREADS=${THREADS:-"1 2"}
+OUT=benchmarks/target/train-bench
+if [ "${SKIP_BUILD:-1}" != 1 ]; then mvn -B -ntp -q -pl engine-core,benchmarks -am install -DskipTests; fi
+mkdir -p "$OUT"; : > "$OUT/results.jsonl"
+omp=$(ls -d /usr/lib/x86_64-linux-gnu/openblas-openmp 2>/dev/null || true)
+for rep in $(seq 1 "$REPS"); do
+  for t in $THREADS; do
+    "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0 \
+        -cp "benchmarks/target/classes:benchmarks/target/lib/*" brt4j.bench.train.TrainThroughput \
+        "$CONFIG" "$t" "$STEPS" "$WARMUP" "$BATCH" 2>/dev/null | tail -1 >> "$OUT/results.jsonl"
+    ld=""; if [ "$t" -gt 1 ] && [ -n "$omp" ]; then ld="$omp"; fi
+    LD_LIBRARY_PATH="${TORCH_LD:-$ld}" OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t \
+        /usr/bin/python3 benchmarks/scripts/train_bench_torch.py "$CONFIG" "$t" "$STEPS" "$WARMUP" "$BATCH" >> "$OUT/results.jsonl"
+  done
+done
+/usr/bin/python3 - "$OUT/results.jsonl" "$CONFIG" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+res = {}
+for r in rows:
+    res.setdefault((r["threads"], r["peer"].split()[0]), []).append(r["tokens_per_s"])
+print(f"training throughput, {sys.argv[2]}, tokens/s (median of {len(next(iter(res.values())))} runs)")
+for t in sorted({k[0] for k in res}):
+    b, p = statistics.median(res[(t, "brt4j")]), statistics.median(res[(t, "pytorch")])
+    print(f"{t} thread(s): brt4j {b:8.0f}   pytorch {p:8.0f}   ratio {b / p:5.2f}x   runs brt4j "
+          + " ".join(f"{x:.0f}" for x in res[(t, 'brt4j')]) + " / pytorch " + " ".join(f"{x:.0f}" for x in res[(t, 'pytorch')]))
+PY

@@ -1,0 +1,57 @@
+package brt4j.bench.train;
+
+import brt4j.backend.cpu.CpuBackend;
+import brt4j.data.InMemoryTokens;
+import brt4j.model.BrtModel;
+import brt4j.model.ModelConfig;
+import brt4j.model.Parameters;
+import brt4j.train.TrainListener;
+import brt4j.train.TrainOptions;
+import brt4j.train.Trainer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Training throughput of the real trainer (forward, backward, clip, AdamW; segments streamed from documents, memory
+ * carried) on a config, in tokens/s: the median step time after warm-up. train-bench.sh runs it beside the PyTorch
+ * transcription (train_bench_torch.py) in the same run.
+ *
+ * <p>Usage: {@code TrainThroughput CONFIG THREADS STEPS WARMUP BATCH}
+ */
+public final class TrainThroughput {
+    public static void main(String[] args) throws Exception {
+        ModelConfig c = ModelConfig.load(Path.of(args[0])).withDropout(0, 0);
+        int threads = Integer.parseInt(args[1]), steps = Integer.parseInt(args[2]), warmup = Integer.parseInt(args[3]);
+        int batch = Integer.parseInt(args[4]);
+        CpuBackend be = new CpuBackend(threads);
+        Random r = new Random(0);
+        List<int[]> docs = new ArrayList<>();
+        for (int d = 0; d < 64; d++) {
+            int[] t = new int[c.segment() * 8];
+            for (int i = 0; i < t.length; i++) t[i] = 1 + r.nextInt(c.vocabSize() - 1);
+            docs.add(t);
+        }
+        BrtModel m = new BrtModel(Parameters.initialize(c, be, 1));
+        TrainOptions o = new TrainOptions(batch, 1, warmup + steps, "adamw", "constant", 1e-3, 1e-3, 0, 0.01, 0.9, 0.98, 1.0,
+                1000, 0, 0, 0, 1, 0.0);
+        List<Double> times = new ArrayList<>();
+        long[] last = {System.nanoTime()};
+        Path run = Files.createTempDirectory("train-bench");
+        new Trainer(m, o, new InMemoryTokens(docs), run, new TrainListener() {
+            @Override public void step(Step s) {
+                long now = System.nanoTime();
+                if (s.step() > warmup) times.add((now - last[0]) / 1e9);
+                last[0] = now;
+            }
+        }, null).run();
+        Collections.sort(times);
+        double med = times.get(times.size() / 2);
+        System.out.printf("{\"peer\": \"brt4j cpu\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_s_median\": %.4f, \"steps\": %d, \"params\": %d}%n",
+                threads, batch * c.segment() / med, med, steps, m.parameters().count());
+    }
+}

@@ -1,0 +1,53 @@
+package brt4j.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** brt train / eval on bad input: one sentence each, before any work (no run directory, no cache written). */
+class TrainCommandTest {
+    @TempDir Path tmp;
+
+    String run(String... args) {
+        StringWriter err = new StringWriter();
+        var cl = Brt.commandLine();
+        cl.setErr(new PrintWriter(err, true));
+        int exit = cl.execute(args);
+        assertEquals(2, exit, err.toString());
+        String msg = err.toString().strip();
+        assertFalse(msg.contains("\n"), "one line: " + msg);
+        return msg;
+    }
+
+    @Test void badInputIsOneSentenceBeforeAnyWork() throws Exception {
+        Path data = tmp.resolve("corpus.jsonl");
+        Files.writeString(data, "{\"text\": \"hello world\"}\n{\"text\": \"another document\"}\n");
+        Path cfg = tmp.resolve("c.json");
+        Files.writeString(cfg, "{\"vocab_size\":260,\"d_model\":8,\"n_layers\":1,\"n_heads\":1,\"head_dim\":8,\"d_ff\":8,\"window\":4,\"segment\":10}");
+        Path out = tmp.resolve("run");
+
+        assertEquals("brt: data path " + tmp.resolve("nope") + " does not exist",
+                run("train", "--config", "../configs/tiny-bytes.json", "--data", tmp.resolve("nope").toString(), "--out", out.toString()));
+        assertTrue(run("train", "--config", cfg.toString(), "--data", data.toString(), "--out", out.toString())
+                .endsWith("segment (10) must be a multiple of window (4)"));
+        Files.writeString(cfg, "{\"vocab_size\":100,\"d_model\":8,\"n_layers\":1,\"n_heads\":1,\"head_dim\":8,\"d_ff\":8,\"window\":4,\"segment\":8}");
+        assertTrue(run("train", "--config", cfg.toString(), "--data", data.toString(), "--out", out.toString())
+                .contains("does not match the model config, whose vocab_size is 100"));
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        Files.writeString(empty.resolve("a.txt"), "");
+        Files.writeString(cfg, "{\"vocab_size\":260,\"d_model\":8,\"n_layers\":1,\"n_heads\":1,\"head_dim\":8,\"d_ff\":8,\"window\":4,\"segment\":8}");
+        assertTrue(run("train", "--config", cfg.toString(), "--data", empty.toString(), "--out", out.toString(), "--device", "cpu")
+                .contains("empty corpus"));
+        assertTrue(run("train", "--config", cfg.toString(), "--data", data.toString(), "--out", out.toString(), "--device", "cuda:0")
+                .contains("cuda backend is not built"));
+        assertTrue(run("train", "--config", cfg.toString(), "--data", data.toString(), "--device", "tpu").contains("--device must be"));
+        assertTrue(run("eval", "--checkpoint", tmp.resolve("nockpt").toString(), "--data", data.toString()).contains("no such checkpoint"));
+        assertFalse(Files.exists(out), "nothing was written");
+    }
+}
