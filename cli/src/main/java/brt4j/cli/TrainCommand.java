@@ -104,6 +104,7 @@ final class TrainCommand implements Callable<Integer> {
                     trainer.split().train().length, trainer.split().validation().length, trainer.step(), opt.steps());
             CountDownLatch done = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
+                System.err.println("\nbrt: stopping after this step; saving a checkpoint in " + trainer.checkpointDir());
                 trainer.requestStop();
                 try {
                     done.await(120, TimeUnit.SECONDS);
