@@ -40,6 +40,7 @@ final class TrainCommand implements Callable<Integer> {
     String tokenizer;
     @Option(names = "--device", defaultValue = "auto", description = "auto|cpu|cuda[:N]|opencl[:N]; default ${DEFAULT-VALUE}")
     String device;
+    @Option(names = "--precision", defaultValue = "tf32", description = "GPU matmul precision: fp32|tf32|bf16 (CUDA; OpenCL is fp32)") String precision;
     @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0: all)")
     int threads;
     @Option(names = "--cache-dir", description = "token cache directory (default: <data>.brt4j-cache beside the data)")
@@ -89,7 +90,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         Tokenizers.check(tok, cfg.vocabSize(), "the model config");
         Corpus.files(data);
-        Backend be = Devices.open(device, threads, System.err);
+        Backend be = Devices.open(device, threads, precision, System.err);
 
         TokenCache cache = TokenCache.open(data, tok, cacheDir, System.err::println);
         BrtModel model = resume ? ModelCheckpoint.load(ckpt, be) : new BrtModel(Parameters.initialize(cfg, be, opt.seed()));
