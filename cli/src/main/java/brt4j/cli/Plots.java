@@ -26,8 +26,25 @@ final class Plots {
 
     private Plots() {}
 
-    /** loss.png from metrics.jsonl: train bits/token per logged step, validation bits/token. */
+    /** loss.png from metrics.jsonl; a plot that cannot be drawn (no java.desktop in a trimmed runtime) is a warning. */
     static void loss(Path metrics, Path png) {
+        try {
+            drawLoss(metrics, png);
+        } catch (LinkageError | RuntimeException e) {
+            System.err.println("brt: plot " + png + " not written (" + e + ")");
+        }
+    }
+
+    /** As {@link #loss}, for any lines. */
+    static void lines(String title, String x, String y, Map<String, double[][]> series, Path png) {
+        try {
+            drawLines(title, x, y, series, png);
+        } catch (LinkageError | RuntimeException e) {
+            System.err.println("brt: plot " + png + " not written (" + e + ")");
+        }
+    }
+
+    private static void drawLoss(Path metrics, Path png) {
         if (!Files.isRegularFile(metrics)) return;
         XYSeries train = new XYSeries("train bits/token"), val = new XYSeries("validation bits/token");
         for (JsonNode l : MetricsLog.read(metrics)) {
@@ -39,8 +56,7 @@ final class Plots {
         write(chart("Training", "step", "bits per token", ds, val.getItemCount() > 0 ? 1 : -1), png);
     }
 
-    /** Lines (x, y) per named series. */
-    static void lines(String title, String x, String y, Map<String, double[][]> series, Path png) {
+    private static void drawLines(String title, String x, String y, Map<String, double[][]> series, Path png) {
         XYSeriesCollection ds = new XYSeriesCollection();
         series.forEach((name, pts) -> {
             XYSeries s = new XYSeries(name);
