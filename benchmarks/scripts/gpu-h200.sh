@@ -3,7 +3,8 @@
 #   1. every engine-gpu test (CUDA op tests, training step vs the float64 oracle, golden fixtures) via JUnit's console,
 #   2. brt check cpu,cuda on the four fixture checkpoints (fp32) and on one in tf32 and bf16,
 #   3. GpuBench: medium_150M training throughput, Rec:fixed:skip, Slide:13L, XL:2048.
-# Writes logs under $OUT (tests.txt, check.txt, bench.txt).
+#   profile: GpuBench with -Dbrt.gpu.profile=true (per-kernel device times; FAMILIES, STEPS).
+# Writes logs under $OUT (tests.txt, check.txt, bench.txt, profile.txt).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/brt-out}; mkdir -p "$OUT"
@@ -31,6 +32,10 @@ if [ "${1:-all}" = all ] || [ "$1" = check ]; then
     echo "exit $? (rec_fixed_skip $p)" >> "$OUT/check.txt"
   done
   grep -E "^(PASS|FAIL|exit|expected|actual|brt:)" "$OUT/check.txt"
+fi
+if [ "${1:-all}" = profile ]; then                  # per-kernel times, device-synced per call (GpuBackend's debug flag)
+  timeout ${BENCH_TIMEOUT:-250} $J $FLAGS -Xmx48g -Dbrt.gpu.profile=true -cp "$CP" brt4j.gpu.GpuBench cuda ${PRECISION:-bf16} ${STEPS:-1} \
+    ${FAMILIES:-Rec:fixed:skip Slide:13L} 2>&1 | tee "$OUT/profile.txt"
 fi
 if [ "${1:-all}" = all ] || [ "$1" = bench ]; then
   timeout ${BENCH_TIMEOUT:-250} $J $FLAGS -Xmx48g -cp "$CP" brt4j.gpu.GpuBench cuda ${PRECISION:-bf16} ${STEPS:-4} 2>&1 | tee "$OUT/bench.txt" | grep -v "step [0-9]"

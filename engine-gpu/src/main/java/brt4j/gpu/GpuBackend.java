@@ -56,6 +56,17 @@ public abstract class GpuBackend extends Backend {
     /** Row-major batched c = alpha op(a) op(b) + beta c (see {@link Backend#matmul}). */
     protected abstract void gemm(int batch, int m, int n, int k, GpuTensor a, boolean ta, GpuTensor b, boolean tb,
                                  GpuTensor c, float alpha, float beta);
+    /**
+     * The general matrix product the blocked attention needs, like cublasGemmStridedBatchedEx in row-major terms:
+     * for each batch item z, c[z] = alpha op(a[z]) op(b[z]) + beta c[z], with a[z] at element offset offA + z strideA
+     * and rows lda apart (likewise b, c). Operands are {@link GpuTensor}s or {@link DeviceBuffer}s; with
+     * {@code bf16} a and b hold bf16 halves (see {@link #attentionInBf16}), c is float32.
+     */
+    protected abstract void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
+                                   boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
+                                   long offC, int ldc, long strideC, boolean bf16);
+    /** Whether attention's matrix products take bf16 operands (the CUDA backend in bf16 mode). */
+    protected boolean attentionInBf16() { return false; }
     /** Waits for all queued work. */
     public abstract void synchronize();
     /** One line: device name, memory, precision mode. */
@@ -65,6 +76,25 @@ public abstract class GpuBackend extends Backend {
     public long launches() { return launches; }
 
     protected void countLaunch() { launches++; }
+
+    /**
+     * {@code -Dbrt.gpu.profile=true}: every launch, matrix product and host copy is bracketed by device syncs and its
+     * time added to a per-name total (a debug mode: it serializes the host and the device, so steps run slower).
+     */
+    protected static final boolean PROFILE = Boolean.getBoolean("brt.gpu.profile");
+    private final Map<String, long[]> profile = new HashMap<>();
+
+    /** Adds one timed call of {@code what} (nanoseconds) to the profile. */
+    protected final void profiled(String what, long nanos) {
+        long[] e = profile.computeIfAbsent(what, x -> new long[2]);
+        e[0]++;
+        e[1] += nanos;
+    }
+
+    /** The profile so far: name -> {calls, nanoseconds}; empty unless {@code -Dbrt.gpu.profile=true}. */
+    public Map<String, long[]> profile() { return profile; }
+
+    public void resetProfile() { profile.clear(); }
 
     // ---------------------------------------------------------------- memory
 
@@ -289,7 +319,15 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doRmsNormBackward(Tensor x, Tensor scale, Tensor rstd, Tensor dy, Tensor dx, Tensor dScale) {
         rowwise("k_rmsnorm_back", x.rows(), x, scale, rstd, dy, dx, x.cols());
-        elementwise("k_rmsnorm_dscale", x.cols(), x, rstd, dy, dScale, x.rows(), x.cols());
+        int rows = x.rows(), cols = x.cols(), parts = Math.max(1, Math.min(64, rows / 64));
+        if (parts == 1) {
+            elementwise("k_rmsnorm_dscale", cols, x, rstd, dy, dScale, rows, cols);
+        } else {                                        // a column sum over many rows: split the rows, then add up
+            DeviceBuffer partial = allocator.allocate((long) parts * cols * 4);
+            elementwise("k_rmsnorm_dscale_part", parts * cols, x, rstd, dy, partial, rows, cols, (rows + parts - 1) / parts, parts);
+            elementwise("k_colsum_add", cols, partial, dScale, parts, cols);
+            partial.recycle();
+        }
     }
 
     @Override protected void doL2NormHeads(Tensor x, int heads, double eps, Tensor out, Tensor rnorm) {
@@ -372,7 +410,123 @@ public abstract class GpuBackend extends Backend {
         if (d > DMAX) throw new IllegalArgumentException("attention: head dim " + d + " is over the GPU kernels' limit of " + DMAX);
     }
 
+    /**
+     * {@code -Dbrt.gpu.attention=simple} keeps every attention on the per-query kernels (for comparisons); otherwise
+     * attention is blocked (matrix products for the scores, row kernels for the softmax) wherever it can be: no
+     * window, or Tq a multiple of the window (training). Generation's single tokens take the per-query kernels.
+     */
+    private static final boolean SIMPLE_ATTENTION = "simple".equals(System.getProperty("brt.gpu.attention"));
+
+    /**
+     * The blocks of a blocked attention: {@code count} = G * nb score blocks of tqb x tkb per head, laid out
+     * [o][h][r][c] (o = g * nb + b); block o's queries start at row qRow(o) of q, its keys at row kRow(o) of k.
+     */
+    private record Blocks(int G, int H, int D, int Tq, int Tk, int W, int nb, int tqb, int tkb) {
+        static Blocks of(int G, int H, int D, int Tq, int Tk, int W) {
+            return W > 0 ? new Blocks(G, H, D, Tq, Tk, W, Tq / W, W, 2 * W) : new Blocks(G, H, D, Tq, Tk, 0, 1, Tq, Tk);
+        }
+        int count() { return G * nb; }
+        long perBlock() { return (long) H * tqb * tkb; }
+        long scores() { return count() * perBlock(); }
+        int hd() { return H * D; }
+        long qOff(int o) { return ((long) (o / nb) * Tq + (long) (o % nb) * W) * hd(); }
+        long kOff(int o) { return ((long) (o / nb) * Tk + (long) (o % nb) * W) * hd(); }
+        long sOff(int o) { return o * perBlock(); }
+        int rows() { return (int) (count() * (long) H * tqb); }
+    }
+
+    private boolean blocked(Sliding s, int tq, int tk) {
+        return !SIMPLE_ATTENTION && tk > 0 && tq > 0 && (s == null || tq % s.window() == 0);
+    }
+
+    /** Per block o, batched over heads: c[o] = alpha op(a[o]) op(b[o]) + beta c[o] (offsets and lds per operand kind). */
+    private void blockGemm(Blocks bl, int m, int n, int k, Object a, char aKind, boolean ta, Object b, char bKind, boolean tb,
+                           float beta, Object c, char cKind, boolean bf16) {
+        for (int o = 0; o < bl.count(); o++) {
+            gemmEx(bl.H, m, n, k, 1f, a, off(bl, aKind, o), ld(bl, aKind), stride(bl, aKind), ta, b, off(bl, bKind, o),
+                    ld(bl, bKind), stride(bl, bKind), tb, beta, c, off(bl, cKind, o), ld(bl, cKind), stride(bl, cKind), bf16);
+        }
+    }
+
+    /** Operand kinds: 'q' rows of a query tensor, 'k' rows of a key tensor (head h at column h * D), 's' score blocks. */
+    private static long off(Blocks bl, char kind, int o) {
+        return kind == 'q' ? bl.qOff(o) : kind == 'k' ? bl.kOff(o) : bl.sOff(o);
+    }
+
+    private static int ld(Blocks bl, char kind) { return kind == 's' ? bl.tkb : bl.hd(); }
+
+    private static long stride(Blocks bl, char kind) { return kind == 's' ? (long) bl.tqb * bl.tkb : bl.D; }
+
+    private Object maybeBf16(Object x, long n, boolean bf16, java.util.List<DeviceBuffer> scratch) {
+        if (!bf16) return x;
+        DeviceBuffer o = allocator.allocate(n * 2L);
+        elementwise("k_to_bf16", (int) n, x, o, (int) n);
+        scratch.add(o);
+        return o;
+    }
+
     @Override protected void doAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
+                                         Tensor out, Tensor lse) {
+        int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
+        if (!blocked(s, tq, tk)) { simpleAttention(q, k, v, heads, temperature, s, out, lse); return; }
+        Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
+        boolean bf = attentionInBf16(), drop = s != null && s.dropoutRate() > 0;
+        java.util.List<DeviceBuffer> tmp = new java.util.ArrayList<>();
+        DeviceBuffer scores = allocator.allocate(bl.scores() * 4);
+        Object qa = maybeBf16(q, q.size(), bf, tmp), ka = maybeBf16(k, k.size(), bf, tmp);
+        blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
+        launch("k_attn_softmax", bl.rows(), 1, 1, LOCAL, 1, scores, temperature, s == null ? dummy : s.relBias(),
+                s == null ? dummy : bucketTable(s), lse, bl.tqb, bl.tkb, heads, bl.nb, tq, bl.W, s == null ? 1 : s.buckets(),
+                drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
+                drop ? 1 : 0);
+        Object pa = maybeBf16(scores, bl.scores(), bf, tmp), va = maybeBf16(v, v.size(), bf, tmp);
+        blockGemm(bl, bl.tqb, D, bl.tkb, pa, 's', false, va, 'k', false, 0f, out, 'q', bf);
+        scores.recycle();
+        for (DeviceBuffer b : tmp) b.recycle();
+    }
+
+    @Override protected void doAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
+                                                 Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv,
+                                                 Tensor dTemperature, Tensor dRelBias) {
+        int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
+        if (!blocked(s, tq, tk)) {
+            simpleAttentionBackward(q, k, v, heads, temperature, s, out, lse, dOut, dq, dk, dv, dTemperature, dRelBias);
+            return;
+        }
+        Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
+        boolean bf = attentionInBf16(), drop = s != null && s.dropoutRate() > 0;
+        int rows = G * heads * tq, W = bl.W;
+        java.util.List<DeviceBuffer> tmp = new java.util.ArrayList<>();
+        DeviceBuffer scores = allocator.allocate(bl.scores() * 4), dP = allocator.allocate(bl.scores() * 4);
+        DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);
+        Object qa = maybeBf16(q, q.size(), bf, tmp), ka = maybeBf16(k, k.size(), bf, tmp);
+        Object va = maybeBf16(v, v.size(), bf, tmp), da = maybeBf16(dOut, dOut.size(), bf, tmp);
+        blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
+        blockGemm(bl, bl.tqb, bl.tkb, D, da, 'q', false, va, 'k', true, 0f, dP, 's', bf);
+        elementwise("k_attn_dot", rows, out, dOut, dsum, G, tq, heads, D);
+        Object table = s == null ? dummy : bucketTable(s);
+        launch("k_attn_bwd_row", bl.rows(), 1, 1, LOCAL, 1, scores, dP, temperature, s == null ? dummy : s.relBias(), table,
+                lse, dsum, dTempRow, bl.tqb, bl.tkb, heads, bl.nb, tq, W, s == null ? 1 : s.buckets(),
+                drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
+                drop ? 1 : 0);
+        Object pa = maybeBf16(scores, bl.scores(), bf, tmp), dsa = maybeBf16(dP, bl.scores(), bf, tmp);
+        // dv += P^T dOut and dk += dS^T q: a sliding block's keys overlap the next block's, so blocks run one after
+        // another (in order on the one queue), never as items of one batched product.
+        blockGemm(bl, bl.tkb, D, bl.tqb, pa, 's', true, da, 'q', false, 1f, dv, 'k', bf);
+        blockGemm(bl, bl.tkb, D, bl.tqb, dsa, 's', true, qa, 'q', false, 1f, dk, 'k', bf);
+        blockGemm(bl, bl.tqb, D, bl.tkb, dsa, 's', false, ka, 'k', false, 1f, dq, 'q', bf);
+        elementwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
+        if (W > 0) {
+            DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
+            elementwise("k_attn_dbias_offset_blk", heads * W, dP, byOffset, bl.count(), heads, W);
+            elementwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
+            byOffset.recycle();
+        }
+        scores.recycle(); dP.recycle(); dsum.recycle(); dTempRow.recycle();
+        for (DeviceBuffer b : tmp) b.recycle();
+    }
+
+    private void simpleAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
                                          Tensor out, Tensor lse) {
         int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
         checkHeadDim(D);
@@ -385,7 +539,7 @@ public abstract class GpuBackend extends Backend {
                 drop ? 1 : 0);
     }
 
-    @Override protected void doAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
+    private void simpleAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
                                                  Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv,
                                                  Tensor dTemperature, Tensor dRelBias) {
         int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;

@@ -60,6 +60,7 @@ public final class GpuBench {
             for (int i = 0; i < tok[0].length; i++) tok[0][i] = r.nextInt(c.vocabSize());
             Batch b = new Batch(tok, new boolean[]{s == 0});
             sync(be);
+            if (s == 2 && be instanceof GpuBackend g) g.resetProfile();
             if (be instanceof GpuBackend g) launches0 = g.launches();
             long t0 = System.nanoTime();
             m.parameters().zeroGrads();
@@ -81,6 +82,7 @@ public final class GpuBench {
             if (s >= 2) times.add(ms);
             System.out.printf(Locale.ROOT, "  %s step %d: %.1f ms, loss %.4f%n", family, s, ms, loss);
         }
+        if (be instanceof GpuBackend g && !g.profile().isEmpty()) printProfile(g, family, steps);
         times.sort(Double::compare);
         double med = times.get(times.size() / 2);
         double tokens = c.segment();
@@ -88,6 +90,22 @@ public final class GpuBench {
                 tokens / (med / 1000), 6.0 * params * tokens / (med / 1000) / 1e12, launches1 - launches0);
         for (Tensor[] mv : opt) { be.free(mv[0]); be.free(mv[1]); }
         if (be instanceof GpuBackend g) g.emptyCache();
+    }
+
+    /** Per kernel name: calls and milliseconds per step, sorted by time (-Dbrt.gpu.profile=true). */
+    static void printProfile(GpuBackend g, String family, int steps) {
+        var rows = new ArrayList<>(g.profile().entrySet());
+        rows.sort((a, b) -> Long.compare(b.getValue()[1], a.getValue()[1]));
+        double total = 0;
+        for (var e : rows) total += e.getValue()[1];
+        System.out.printf(Locale.ROOT, "profile %s (device-synced per call, per step over %d steps): %.1f ms in calls%n", family, steps, total / 1e6 / steps);
+        int shown = 0;
+        for (var e : rows) {
+            if (shown++ == 40) break;
+            System.out.printf(Locale.ROOT, "  %-44s %7.1f calls %9.2f ms %5.1f%%%n", e.getKey(), e.getValue()[0] / (double) steps,
+                    e.getValue()[1] / 1e6 / steps, 100 * e.getValue()[1] / total);
+        }
+        g.resetProfile();
     }
 
     private static void sync(Backend be) { if (be instanceof GpuBackend g) g.synchronize(); }

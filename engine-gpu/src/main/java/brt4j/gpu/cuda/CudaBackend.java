@@ -199,7 +199,9 @@ public final class CudaBackend extends GpuBackend {
     @Override protected void rawWrite(long handle, MemorySegment src, long bytes) {
         current();
         try {
+            long t0 = PROFILE ? syncNow() : 0;
             cu.check((int) cu.memcpyHtoD.invokeExact(handle, src, bytes), "cuMemcpyHtoD");
+            if (PROFILE) profiled("copy host->device", syncNow() - t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -210,7 +212,9 @@ public final class CudaBackend extends GpuBackend {
     @Override protected void rawRead(long handle, MemorySegment dst, long bytes) {
         current();
         try {
+            long t0 = PROFILE ? syncNow() : 0;
             cu.check((int) cu.memcpyDtoH.invokeExact(dst, handle, bytes), "cuMemcpyDtoH");
+            if (PROFILE) profiled("copy device->host", syncNow() - t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -265,9 +269,11 @@ public final class CudaBackend extends GpuBackend {
                 }
                 params.setAtIndex(ADDRESS, i, values.asSlice(off));
             }
+            long t0 = PROFILE ? syncNow() : 0;
             int err = (int) cu.launchKernel.invokeExact(f, gx, gy, gz, lx, ly, 1, 0, MemorySegment.NULL, params, MemorySegment.NULL);
             cu.check(err, "launching " + name);
             countLaunch();
+            if (PROFILE) profiled(name, syncNow() - t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -296,18 +302,52 @@ public final class CudaBackend extends GpuBackend {
             pb = b16.handle();
             type = Cublas.CUDA_R_16BF;
         }
+        long t0 = PROFILE ? syncNow() : 0;
         try {
             int st = (int) blas.gemmStridedBatchedEx.invokeExact(cublasHandle, opB, opA, n, m, k, alphaBeta.asSlice(0, 4),
                     pb, type, ldb, (long) k * n, pa, type, lda, (long) m * k, alphaBeta.asSlice(4, 4),
                     handleOf(c), Cublas.CUDA_R_32F, n, (long) m * n, batch, compute, Cublas.GEMM_DEFAULT);
             Cublas.check(st, "cublasGemmStridedBatchedEx " + m + "x" + n + "x" + k + " batch " + batch);
             countLaunch();
+            if (PROFILE) profiled(String.format(Locale.ROOT, "gemm %dx%dx%d b%d %s%s", m, n, k, batch, ta ? "T" : "N", tb ? "T" : "N"), syncNow() - t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
             throw new GpuException("cuda: cuBLAS: " + t, t);
         } finally {
             if (a16 != null) { a16.recycle(); b16.recycle(); }
+        }
+    }
+
+    private long syncNow() {
+        synchronize();
+        return System.nanoTime();
+    }
+
+    @Override protected boolean attentionInBf16() { return precision == Precision.BF16; }
+
+    @Override protected void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
+                                    boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
+                                    long offC, int ldc, long strideC, boolean bf16) {
+        current();
+        alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, alpha);
+        alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
+        int es = bf16 ? 2 : 4;
+        long pa = bufferHandle(a) + offA * es, pb = bufferHandle(b) + offB * es, pc = bufferHandle(c) + offC * 4;
+        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
+        int compute = !bf16 && precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
+        long t0 = PROFILE ? syncNow() : 0;
+        try {
+            int st = (int) blas.gemmStridedBatchedEx.invokeExact(cublasHandle, tb ? Cublas.OP_T : Cublas.OP_N,
+                    ta ? Cublas.OP_T : Cublas.OP_N, n, m, k, alphaBeta.asSlice(0, 4), pb, type, ldb, strideB, pa, type, lda,
+                    strideA, alphaBeta.asSlice(4, 4), pc, Cublas.CUDA_R_32F, ldc, strideC, batch, compute, Cublas.GEMM_DEFAULT);
+            Cublas.check(st, "cublasGemmStridedBatchedEx " + m + "x" + n + "x" + k + " batch " + batch);
+            countLaunch();
+            if (PROFILE) profiled(String.format(Locale.ROOT, "attention gemm %dx%dx%d b%d %s%s", m, n, k, batch, ta ? "T" : "N", tb ? "T" : "N"), syncNow() - t0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: cuBLAS: " + t, t);
         }
     }
 

@@ -153,3 +153,99 @@ KERNEL void k_attn_dbias(const GLOBAL float* byOffset, const GLOBAL int* bucketO
     for (int o = 0; o < W; o++) if (bucketOf[W - o] == b) s += byOffset[h * W + o];
     dRelBias[idx] += s;
 }
+
+/*
+ * Blocked attention (the fast path, GpuBackend.blockedAttention): the scores of each block come from matrix products
+ * (cuBLAS on CUDA, tensor cores in tf32/bf16 mode; k_matmul_ex on OpenCL), these row kernels do the rest.
+ * A sliding window of W with Tq a multiple of W is cut into Tq/W blocks: block b's W queries read keys
+ * [bW, bW + 2W) (its [previous ; current] window), so the score block is W x 2W and the mask is 1 <= r + W - c <= W.
+ * Without a window, each group is one block of Tq x Tk. Score rows are laid out [o][h][r][c], o = g * nb + b.
+ */
+DEVICE int attn_row_index(int row, int tqb, int H, int nb, int Tq, int W, int* hOut, int* rOut, int* iOut) {
+    int r = row % tqb, t = row / tqb;
+    int h = t % H, o = t / H;
+    int g = W > 0 ? o / nb : o;
+    int i = W > 0 ? (o % nb) * W + r : r;
+    *hOut = h; *rOut = r; *iOut = i;
+    return (g * H + h) * Tq + i;                       /* the (g, h, i) index of lse, dsum, dTempRow */
+}
+
+/* Scores (q . k) in, probabilities (times the dropout keep factor) out; lse saved. One work-group of RED per row. */
+KERNEL void k_attn_softmax(GLOBAL float* S, const GLOBAL float* temp, const GLOBAL float* relBias,
+                           const GLOBAL int* bucketOf, GLOBAL float* lse, int tqb, int tkb, int H, int nb, int Tq,
+                           int W, int nbk, ulong seed, uint thr, float dscale, int dropOn) {
+    LOCAL float buf[RED];
+    int row = GROUP_ID(0), tid = LOCAL_ID(0);
+    int h, r, i;
+    int idx = attn_row_index(row, tqb, H, nb, Tq, W, &h, &r, &i);
+    int j0 = W > 0 ? i - r : 0;                        /* key index of column 0 */
+    GLOBAL float* s = S + (long) row * tkb;
+    float t = temp[h];
+    float mx = -1000.0f;                               /* the phantom logit */
+    for (int c = tid; c < tkb; c += RED) {
+        float a;
+        if (W > 0) {
+            int d = r + W - c;
+            a = (d >= 1 && d <= W) ? (s[c] + relBias[h * nbk + bucketOf[d]]) * t : -INFINITY;
+        } else {
+            a = s[c] * t;
+        }
+        s[c] = a;
+        mx = fmaxf(mx, a);
+    }
+    mx = group_max(buf, mx);
+    float sum = 0.0f;
+    for (int c = tid; c < tkb; c += RED) sum += expf(s[c] - mx);
+    sum = group_sum(buf, sum) + expf(-1000.0f - mx);
+    float inv = 1.0f / sum;
+    for (int c = tid; c < tkb; c += RED) s[c] = expf(s[c] - mx) * inv * attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
+    if (tid == 0) lse[idx] = mx + logf(sum);
+}
+
+/*
+ * Backward per score row: S holds q . k (recomputed), dP holds dOut . v. Out: S = p keep (for dv), dP = ds t
+ * (for dq and dk, and the relative bias by offset); dTempRow = sum ds raw. dsum: Di = out . dOut (k_attn_dot).
+ */
+KERNEL void k_attn_bwd_row(GLOBAL float* S, GLOBAL float* dP, const GLOBAL float* temp, const GLOBAL float* relBias,
+                           const GLOBAL int* bucketOf, const GLOBAL float* lse, const GLOBAL float* dsum,
+                           GLOBAL float* dTempRow, int tqb, int tkb, int H, int nb, int Tq, int W, int nbk, ulong seed,
+                           uint thr, float dscale, int dropOn) {
+    LOCAL float buf[RED];
+    int row = GROUP_ID(0), tid = LOCAL_ID(0);
+    int h, r, i;
+    int idx = attn_row_index(row, tqb, H, nb, Tq, W, &h, &r, &i);
+    int j0 = W > 0 ? i - r : 0;
+    GLOBAL float* s = S + (long) row * tkb;
+    GLOBAL float* dp = dP + (long) row * tkb;
+    float t = temp[h], l = lse[idx], di = dsum[idx];
+    float dT = 0.0f;
+    for (int c = tid; c < tkb; c += RED) {
+        float raw = s[c];
+        if (W > 0) {
+            int d = r + W - c;
+            if (d < 1 || d > W) { s[c] = 0.0f; dp[c] = 0.0f; continue; }
+            raw += relBias[h * nbk + bucketOf[d]];
+        }
+        float p = expf(raw * t - l);
+        float keep = attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
+        float ds = p * (keep * dp[c] - di);
+        s[c] = p * keep;
+        dp[c] = ds * t;
+        dT += ds * raw;
+    }
+    dT = group_sum(buf, dT);
+    if (tid == 0) dTempRow[idx] = dT;
+}
+
+/* byOffset[h, o] = sum over blocks and rows r of dSt[block, h, r, r + o]: the score gradient per key offset o = j - i. */
+KERNEL void k_attn_dbias_offset_blk(const GLOBAL float* dSt, GLOBAL float* byOffset, int blocks, int H, int W) {
+    int idx = GLOBAL_ID0;
+    if (idx >= H * W) return;
+    int o = idx % W, h = idx / W;
+    float s = 0.0f;
+    for (int b = 0; b < blocks; b++) {
+        const GLOBAL float* base = dSt + ((long) b * H + h) * W * (2L * W);
+        for (int r = 0; r < W; r++) s += base[(long) r * (2 * W) + r + o];
+    }
+    byOffset[idx] = s;
+}

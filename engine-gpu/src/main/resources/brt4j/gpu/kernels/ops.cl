@@ -157,6 +157,27 @@ KERNEL void k_rmsnorm_dscale(const GLOBAL float* x, const GLOBAL float* rstd, co
     dg[c] += s;
 }
 
+/* The same column sums split by rows: partial[p, c] over rows [p chunk, (p + 1) chunk). */
+KERNEL void k_rmsnorm_dscale_part(const GLOBAL float* x, const GLOBAL float* rstd, const GLOBAL float* dy,
+                                  GLOBAL float* partial, int rows, int cols, int chunk, int parts) {
+    int idx = GLOBAL_ID0;
+    if (idx >= parts * cols) return;
+    int c = idx % cols, p = idx / cols;
+    int r0 = p * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
+    float s = 0.0f;
+    for (int r = r0; r < r1; r++) s += dy[(long) r * cols + c] * x[(long) r * cols + c] * rstd[r];
+    partial[idx] = s;
+}
+
+/* out[c] += sum over p of partial[p, c]. */
+KERNEL void k_colsum_add(const GLOBAL float* partial, GLOBAL float* out, int parts, int cols) {
+    int c = GLOBAL_ID0;
+    if (c >= cols) return;
+    float s = 0.0f;
+    for (int p = 0; p < parts; p++) s += partial[(long) p * cols + c];
+    out[c] += s;
+}
+
 KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int segs, int hd, float eps) {
     int s = GLOBAL_ID0;
     if (s >= segs) return;
