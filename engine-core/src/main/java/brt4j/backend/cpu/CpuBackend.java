@@ -14,6 +14,11 @@ import java.util.Arrays;
  * own file ({@link Matmul}, {@link FusedAttention}, {@link Norms}, {@link Elementwise}, {@link CrossEntropy},
  * {@link Optimizers}). The oracle it is tested against is {@link brt4j.backend.ref.ReferenceBackend}.
  *
+ * <p>Repeatability: a run gives the same bits every time for a given thread count, in the interpreter and after
+ * C2 has compiled it (training resume is bit-identical): transcendentals go through {@link Vec#exp} (IEEE add, mul
+ * and fma only) and StrictMath, never {@code lanewise(EXP)} or Math.exp, whose intrinsics differ from the
+ * interpreter's results in the last bits; and {@link CpuPool} deals chunks to workers in a fixed order.
+ *
  * <p>Precision: float32 everywhere, accumulation in float32 vectors with double for scalar statistics; agreement
  * with the oracle is tested to 1e-5 relative (max abs difference over max abs oracle value per tensor).
  */

@@ -4,12 +4,15 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A fixed pool of worker threads, one per core, that runs a loop body over index chunks. The calling thread works
- * too (as worker 0), so {@code threads} threads compute in all. Work is handed out dynamically in chunks from a
- * shared counter. Each body learns its worker index, so kernels can keep per-thread scratch without locks.
+ * too (as worker 0), so {@code threads} threads compute in all. Chunks are dealt round-robin (worker w runs chunks
+ * w, w + P, w + 2P, ... of P participants), not claimed dynamically: kernels that keep per-worker partial sums
+ * (norm-scale and attention-parameter gradients) then add the same numbers in the same order on every run, so a
+ * run is bit-for-bit repeatable for a given thread count (training resume depends on it). Each body learns its
+ * worker index, so kernels can keep per-thread scratch without locks.
  *
  * <p>Invariants: a body never calls back into the pool (a nested call, or a call from a pool thread, runs serially
  * on the caller); callers parallelize over rows, heads or groups, never across a recurrence.
@@ -48,20 +51,21 @@ final class CpuPool implements AutoCloseable {
             return;
         }
         int helpers = Math.min(threads, chunks) - 1;
-        AtomicInteger next = new AtomicInteger();
+        int participants = helpers + 1;
+        AtomicBoolean stop = new AtomicBoolean();
         final int g = grain;
         @SuppressWarnings("unchecked")
         Future<?>[] fs = new Future<?>[helpers];
         for (int w = 1; w <= helpers; w++) {
             final int worker = w;
-            fs[w - 1] = exec.submit(() -> work(n, g, chunks, next, body, worker));
+            fs[w - 1] = exec.submit(() -> work(n, g, chunks, participants, stop, body, worker));
         }
         Throwable failure = null;
         try {
-            work(n, g, chunks, next, body, 0);
+            work(n, g, chunks, participants, stop, body, 0);
         } catch (Throwable t) {
             failure = t;
-            next.set(chunks);
+            stop.set(true);
         }
         for (Future<?> f : fs) {
             try {
@@ -78,11 +82,11 @@ final class CpuPool implements AutoCloseable {
         if (failure != null) throw new RuntimeException(failure);
     }
 
-    private void work(int n, int grain, int chunks, AtomicInteger next, Body body, int worker) {
+    private void work(int n, int grain, int chunks, int participants, AtomicBoolean stop, Body body, int worker) {
         boolean was = inside.get();
         inside.set(true);
         try {
-            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+            for (int c = worker; c < chunks && !stop.get(); c += participants) {
                 int s = c * grain;
                 body.run(s, Math.min(n, s + grain), worker);
             }

@@ -24,21 +24,21 @@ final class CrossEntropy {
             FloatVector v0 = FloatVector.fromArray(F, x, o + i), v1 = FloatVector.fromArray(F, x, o + i + L);
             FloatVector v2 = FloatVector.fromArray(F, x, o + i + 2 * L), v3 = FloatVector.fromArray(F, x, o + i + 3 * L);
             FloatVector nm = m.max(v0.max(v1).max(v2.max(v3)));
-            s = s.mul(m.sub(nm).lanewise(VectorOperators.EXP))
-                    .add(v0.sub(nm).lanewise(VectorOperators.EXP)).add(v1.sub(nm).lanewise(VectorOperators.EXP))
-                    .add(v2.sub(nm).lanewise(VectorOperators.EXP)).add(v3.sub(nm).lanewise(VectorOperators.EXP));
+            s = s.mul(Vec.exp(m.sub(nm)))
+                    .add(Vec.exp(v0.sub(nm))).add(Vec.exp(v1.sub(nm)))
+                    .add(Vec.exp(v2.sub(nm))).add(Vec.exp(v3.sub(nm)));
             m = nm;
         }
         for (; i + L <= n; i += L) {
             FloatVector v = FloatVector.fromArray(F, x, o + i), nm = m.max(v);
-            s = s.mul(m.sub(nm).lanewise(VectorOperators.EXP)).add(v.sub(nm).lanewise(VectorOperators.EXP));
+            s = s.mul(Vec.exp(m.sub(nm))).add(Vec.exp(v.sub(nm)));
             m = nm;
         }
         float mx = m.reduceLanes(VectorOperators.MAX);
         for (int t = i; t < n; t++) mx = Math.max(mx, x[o + t]);
-        double sum = s.mul(m.sub(mx).lanewise(VectorOperators.EXP)).reduceLanes(VectorOperators.ADD);
-        for (int t = i; t < n; t++) sum += Math.exp(x[o + t] - mx);
-        return mx + Math.log(sum);
+        double sum = Vec.sum(s.mul(Vec.exp(m.sub(mx))));
+        for (int t = i; t < n; t++) sum += StrictMath.exp(x[o + t] - mx);
+        return mx + StrictMath.log(sum);
     }
 
     static double forward(CpuPool pool, float[] logits, int v, int[] targets, boolean[] mask, float[] rowLoss) {
@@ -66,10 +66,10 @@ final class CrossEntropy {
                 float lse = (float) logSumExp(logits, o, v), gs = (float) gradScale;
                 int i = 0, ub = Vec.bound(v);
                 for (; i < ub; i += L) {
-                    FloatVector p = FloatVector.fromArray(F, logits, o + i).sub(lse).lanewise(VectorOperators.EXP);
+                    FloatVector p = Vec.exp(FloatVector.fromArray(F, logits, o + i).sub(lse));
                     p.fma(FloatVector.broadcast(F, gs), FloatVector.fromArray(F, dLogits, o + i)).intoArray(dLogits, o + i);
                 }
-                for (; i < v; i++) dLogits[o + i] += gs * (float) Math.exp(logits[o + i] - lse);
+                for (; i < v; i++) dLogits[o + i] += gs * (float) StrictMath.exp(logits[o + i] - lse);
                 dLogits[o + Math.floorMod(targets[r], v)] -= gs;
             }
         });

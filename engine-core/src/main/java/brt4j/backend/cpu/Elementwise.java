@@ -78,10 +78,10 @@ final class Elementwise {
     }
 
     static FloatVector sigmoid(FloatVector x) {
-        return FloatVector.broadcast(F, 1f).div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+        return FloatVector.broadcast(F, 1f).div(Vec.exp(x.neg()).add(1f));
     }
 
-    static float sigmoid(float x) { return (float) (1 / (1 + Math.exp(-x))); }
+    static float sigmoid(float x) { return (float) (1 / (1 + StrictMath.exp(-x))); }
 
     static void activation(CpuPool pool, Activation f, float[] x, float[] out, int n) {
         pool.parallelFor(n, GRAIN, (s, e, w) -> {
@@ -92,8 +92,8 @@ final class Elementwise {
                     for (; i < e; i++) out[i] = Math.max(x[i], 0f);
                 }
                 case TANH -> {
-                    for (; i < ub; i += L) FloatVector.fromArray(F, x, i).lanewise(VectorOperators.TANH).intoArray(out, i);
-                    for (; i < e; i++) out[i] = (float) Math.tanh(x[i]);
+                    for (; i < ub; i += L) Vec.tanh(FloatVector.fromArray(F, x, i)).intoArray(out, i);
+                    for (; i < e; i++) out[i] = (float) StrictMath.tanh(x[i]);
                 }
                 case SIGMOID -> {
                     for (; i < ub; i += L) sigmoid(FloatVector.fromArray(F, x, i)).intoArray(out, i);
@@ -140,7 +140,7 @@ final class Elementwise {
                 acc = lo.fma(lo, acc);
                 acc = hi.fma(hi, acc);
             }
-            double sum = acc.reduceLanes(VectorOperators.ADD);
+            double sum = Vec.sum(acc);
             for (; i < e; i++) sum += (double) x[i] * x[i];
             part[s / GRAIN] = sum;
         });

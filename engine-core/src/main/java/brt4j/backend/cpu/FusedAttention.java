@@ -133,8 +133,8 @@ final class FusedAttention {
                     mx = Math.max(mx, a);
                 }
                 float sum = expShiftSum(S, c0, len, mx);
-                double denom = sum + Math.exp(PHANTOM - (double) mx);
-                j.lse[(g * j.heads + h) * j.tq + qs + il] = (float) (mx + Math.log(denom));
+                double denom = sum + StrictMath.exp(PHANTOM - (double) mx);
+                j.lse[(g * j.heads + h) * j.tq + qs + il] = (float) (mx + StrictMath.log(denom));
                 float inv = (float) (1 / denom);
                 scaleRange(S, c0, len, inv);
                 if (j.dropScale != 1f) {
@@ -171,13 +171,13 @@ final class FusedAttention {
         FloatVector acc = FloatVector.zero(F);
         int i = 0, ub = Vec.bound(n);
         for (; i < ub; i += L) {
-            FloatVector e = FloatVector.fromArray(F, x, o + i).sub(m).lanewise(VectorOperators.EXP);
+            FloatVector e = Vec.exp(FloatVector.fromArray(F, x, o + i).sub(m));
             e.intoArray(x, o + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Vec.sum(acc);
         for (; i < n; i++) {
-            float e = (float) Math.exp(x[o + i] - m);
+            float e = (float) StrictMath.exp(x[o + i] - m);
             x[o + i] = e;
             sum += e;
         }
@@ -268,7 +268,7 @@ final class FusedAttention {
                         for (; x < ub; x += L) {
                             FloatVector raw = FloatVector.fromArray(F, S, c0 + x);
                             if (j.biasU != null) raw = raw.add(FloatVector.fromArray(F, j.biasU, biasOff + x));
-                            FloatVector p = raw.mul(tmp).sub(l).lanewise(VectorOperators.EXP);
+                            FloatVector p = Vec.exp(raw.mul(tmp).sub(l));
                             FloatVector ds = p.mul(FloatVector.fromArray(F, DP, c0 + x).sub(di));
                             dTempV = ds.fma(raw.sub(centre), dTempV);
                             if (window > 0) FloatVector.fromArray(F, sc.dBias, x).add(ds).intoArray(sc.dBias, x);
@@ -278,7 +278,7 @@ final class FusedAttention {
                     }
                     for (; x < len; x++) {
                         float raw = S[c0 + x] + (j.biasU != null ? j.biasU[biasOff + x] : 0f);
-                        float p = (float) Math.exp(raw * tmp - l);
+                        float p = (float) StrictMath.exp(raw * tmp - l);
                         float keep = 1f;
                         if (j.dropScale != 1f) {
                             Sliding s = j.s;
@@ -290,7 +290,7 @@ final class FusedAttention {
                         S[c0 + x] = ds * tmp;
                         P[c0 + x] = p * keep;
                     }
-                    dTempS += dTempV.reduceLanes(VectorOperators.ADD) + (double) centre * di * Math.exp(PHANTOM - (double) l);
+                    dTempS += Vec.sum(dTempV) + (double) centre * di * StrictMath.exp(PHANTOM - (double) l);
                     java.util.Arrays.fill(S, row, c0, 0f);
                     java.util.Arrays.fill(S, c0 + len, row + span, 0f);
                     java.util.Arrays.fill(P, row, c0, 0f);

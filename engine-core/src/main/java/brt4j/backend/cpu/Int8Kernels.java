@@ -70,10 +70,10 @@ final class Int8Kernels {
             if (rows > 2) s2 = FloatVector.fromArray(F, a, a2 + i).fma(wv, s2);
             if (rows > 3) s3 = FloatVector.fromArray(F, a, a3 + i).fma(wv, s3);
         }
-        dots[0] = s0.reduceLanes(VectorOperators.ADD);
-        dots[1] = rows > 1 ? s1.reduceLanes(VectorOperators.ADD) : 0;
-        dots[2] = rows > 2 ? s2.reduceLanes(VectorOperators.ADD) : 0;
-        dots[3] = rows > 3 ? s3.reduceLanes(VectorOperators.ADD) : 0;
+        dots[0] = Vec.sum(s0);
+        dots[1] = rows > 1 ? Vec.sum(s1) : 0;
+        dots[2] = rows > 2 ? Vec.sum(s2) : 0;
+        dots[3] = rows > 3 ? Vec.sum(s3) : 0;
         for (int i = bound; i < k; i++) {
             float wq = q[qo + i];
             for (int r = 0; r < rows; r++) dots[r] += a[(m0 + r) * k + i] * wq;

@@ -19,7 +19,7 @@ final class Norms {
         FloatVector acc = FloatVector.zero(F);
         int i = 0, ub = Vec.bound(n);
         for (; i < ub; i += L) acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Vec.sum(acc);
         for (; i < n; i++) s += a[ao + i] * b[bo + i];
         return s;
     }
@@ -57,7 +57,7 @@ final class Norms {
                     acc = dyv.mul(FloatVector.fromArray(F, g, c)).fma(xv, acc);
                     dyv.mul(xv).fma(FloatVector.broadcast(F, inv), FloatVector.fromArray(F, dgp, c)).intoArray(dgp, c);
                 }
-                float dot = acc.reduceLanes(VectorOperators.ADD);
+                float dot = Vec.sum(acc);
                 for (; c < cols; c++) {
                     dot += dy[o + c] * g[c] * x[o + c];
                     dgp[c] += dy[o + c] * x[o + c] * inv;

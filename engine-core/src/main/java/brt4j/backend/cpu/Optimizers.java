@@ -20,7 +20,7 @@ final class Optimizers {
     static void adamW(CpuPool pool, float[] p, float[] g, float[] m, float[] v, int n, double lr, double beta1,
                       double beta2, double eps, double weightDecay, long step) {
         float b1 = (float) beta1, b2 = (float) beta2, ob1 = (float) (1 - beta1), ob2 = (float) (1 - beta2);
-        float ic1 = (float) (1 / (1 - Math.pow(beta1, step))), ic2 = (float) (1 / (1 - Math.pow(beta2, step)));
+        float ic1 = (float) (1 / (1 - StrictMath.pow(beta1, step))), ic2 = (float) (1 / (1 - StrictMath.pow(beta2, step)));
         float fe = (float) eps, flr = (float) lr, fwd = (float) weightDecay;
         pool.parallelFor(n, Elementwise.GRAIN, (s, e, w) -> {
             int i = s, ub = s + Vec.bound(e - s);
@@ -46,7 +46,7 @@ final class Optimizers {
     static void adafactor(CpuPool pool, float[] p, int rows, int cols, float[] g, float[] m, float[] v, float[] vRow,
                           float[] vCol, double lr, long step, AdafactorSpec spec) {
         int n = p.length == 0 ? 0 : rows * cols;
-        double decay = 1 - Math.pow(step + 1, -spec.decayExponent()), mix = 1 - decay;
+        double decay = 1 - StrictMath.pow(step + 1, -spec.decayExponent()), mix = 1 - decay;
         double scale = lr;
         if (spec.multiplyByParameterScale()) scale *= Math.max(Math.sqrt(Elementwise.sumSquares(pool, p, n) / n), spec.epsilon2());
         float eps1 = (float) spec.epsilon1();
@@ -105,7 +105,7 @@ final class Optimizers {
                     FloatVector y = update(g, v, fr, fc, u, lo, i);
                     acc = y.fma(y, acc);
                 }
-                sum += acc.reduceLanes(VectorOperators.ADD);
+                sum += Vec.sum(acc);
                 for (; i < hi; i++) { float y = update(g, v, fr, fc, u, lo, i, 0); sum += (double) y * y; }
                 part[u] = sum;
             }

@@ -1,6 +1,10 @@
 package brt4j.backend.cpu;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -33,4 +37,54 @@ final class Vec {
 
     /** The largest multiple of the vector length not above n. */
     static int bound(int n) { return n - n % L; }
+
+    private static final float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+    private static final float ROUND = 12582912f;     // 1.5 * 2^23: adding and subtracting it rounds to an integer
+    private static final float EXP_MIN = -87.33654f, EXP_MAX = 88.3762626647949f;
+
+    /**
+     * e^x per lane, Cephes' expf polynomial (about 1 ulp), built only from add, multiply and FMA. Not
+     * {@code lanewise(EXP)}: that gave different bits before and after C2 compiled the caller (26 of 512 lanes in a
+     * test), so a run was not repeatable across processes; IEEE add/mul/fma are the same in every mode. Below
+     * EXP_MIN the result is 0, above EXP_MAX (a little before the float range ends) infinity.
+     */
+    static FloatVector exp(FloatVector x) {
+        VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_MIN), over = x.compare(VectorOperators.GT, EXP_MAX);
+        FloatVector t = x.max(EXP_MIN).min(EXP_MAX);
+        FloatVector n = t.mul(LOG2E).add(ROUND).sub(ROUND);                    // round(x / ln 2)
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), t);
+        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);                      // x - n ln 2, in two parts
+        FloatVector y = r.fma(FloatVector.broadcast(F, 1.9875691500e-4f), FloatVector.broadcast(F, 1.3981999507e-3f));
+        y = y.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+        y = y.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+        y = y.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+        y = y.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+        y = y.fma(r.mul(r), r).add(1f);
+        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        FloatVector result = y.mul(bits.reinterpretAsFloats());
+        return result.blend(0f, under).blend(Float.POSITIVE_INFINITY, over);
+    }
+
+    /** tanh(x) = 1 - 2 / (e^{2x} + 1), on {@link #exp} for the same reason. */
+    static FloatVector tanh(FloatVector x) {
+        return FloatVector.broadcast(F, 1f).sub(FloatVector.broadcast(F, 2f).div(exp(x.mul(2f)).add(1f)));
+    }
+
+    /**
+     * The sum of the lanes, left to right. Not {@code reduceLanes(ADD)}: its order of additions is unspecified and
+     * differs between the interpreter and C2, so the same inputs gave different last bits depending on what had been
+     * compiled (a resumed training run drifted from the uninterrupted one). Used once per row, so the cost is small.
+     */
+    static float sum(FloatVector v) {
+        float s = 0;
+        for (int i = 0; i < L; i++) s += v.lane(i);
+        return s;
+    }
+
+    /** {@link #sum} for double vectors. */
+    static double sum(DoubleVector v) {
+        double s = 0;
+        for (int i = 0; i < v.length(); i++) s += v.lane(i);
+        return s;
+    }
 }
