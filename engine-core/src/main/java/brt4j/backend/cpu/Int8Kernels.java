@@ -44,11 +44,12 @@ final class Int8Kernels {
     static void matmulTransB(CpuPool pool, int m, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
         pool.parallelFor(n, 16, (n0, n1, worker) -> {
             float[] dots = new float[4];   // once per task, not per output
-            for (int m0 = 0; m0 < m; m0 += 4) {
-                int rowsHere = Math.min(4, m - m0);
-                for (int j = n0; j < n1; j++) {
+            // Weight row j outer, rows of x inner: each int8 row is read from memory once while x stays in cache.
+            for (int j = n0; j < n1; j++) {
+                float s = w.scale[j] * alpha;
+                for (int m0 = 0; m0 < m; m0 += 4) {
+                    int rowsHere = Math.min(4, m - m0);
                     dot4(a, m0, rowsHere, k, w.q, j * k, dots);
-                    float s = w.scale[j] * alpha;
                     for (int r = 0; r < rowsHere; r++) {
                         int ci = (m0 + r) * n + j;
                         c[ci] = dots[r] * s + (beta == 0 ? 0 : beta * c[ci]);
