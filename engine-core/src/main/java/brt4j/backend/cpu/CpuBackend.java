@@ -88,8 +88,8 @@ public final class CpuBackend extends Backend {
             Int8Kernels.matmulTransB(pool, m, n, k, f(a), q, f(c), (float) alpha, (float) beta);
             return;
         }
-        if (batch == 1 && !transA && transB && m <= SkinnyGemm.MAX_M) {
-            SkinnyGemm.matmulTransB(pool, m, n, k, f(a), 0, f(b), 0, f(c), 0, (float) alpha, (float) beta);
+        if (batch == 1 && !transA && transB && m == 1) {
+            SkinnyGemm.vectorTimesTransposed(pool, n, k, f(a), f(b), f(c), (float) alpha, (float) beta);
             return;
         }
         matmul.gemm(batch, m, n, k, f(a), transA, f(b), transB, f(c), (float) alpha, (float) beta);
