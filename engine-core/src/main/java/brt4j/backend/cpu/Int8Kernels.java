@@ -42,7 +42,8 @@ final class Int8Kernels {
 
     /** c[m, n] = alpha * sum_k a[m, k] * W[n, k] + beta * c[m, n]. */
     static void matmulTransB(CpuPool pool, int m, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
-        pool.parallelFor(n, 16, (n0, n1, worker) -> {
+        // A chunk is worth handing to another thread only with some 64k multiply-adds in it.
+        pool.parallelFor(n, Math.max(pool.grain(n, 16), 65536 / Math.max(1, k * Math.min(m, 4))), (n0, n1, worker) -> {
             float[] dots = new float[4];   // once per task, not per output
             // Weight row j outer, rows of x inner: each int8 row is read from memory once while x stays in cache.
             for (int j = n0; j < n1; j++) {

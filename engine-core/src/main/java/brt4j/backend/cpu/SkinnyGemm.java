@@ -20,13 +20,22 @@ final class SkinnyGemm {
     private static final int L = Vec.L;
 
     static void vectorTimesTransposed(CpuPool pool, int n, int k, float[] a, float[] b, float[] c, float alpha, float beta) {
-        pool.parallelFor(n, pool.grain(n, 64), (n0, n1, worker) -> {
+        // A chunk is worth handing to another thread only with some 64k multiply-adds in it.
+        pool.parallelFor(n, Math.max(pool.grain(n, 16), 65536 / Math.max(1, k)), (n0, n1, worker) -> {
+            int ub4 = k - k % (4 * L), ub = Vec.bound(k);
             for (int j = n0; j < n1; j++) {
                 int bj = j * k;
-                FloatVector s = FloatVector.zero(F);
-                int i = 0, ub = Vec.bound(k);
-                for (; i < ub; i += L) s = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, b, bj + i), s);
-                float dot = Vec.sum(s);
+                // Four accumulators: one FMA chain would wait on its own latency instead of on memory.
+                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+                int i = 0;
+                for (; i < ub4; i += 4 * L) {
+                    s0 = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, b, bj + i), s0);
+                    s1 = FloatVector.fromArray(F, a, i + L).fma(FloatVector.fromArray(F, b, bj + i + L), s1);
+                    s2 = FloatVector.fromArray(F, a, i + 2 * L).fma(FloatVector.fromArray(F, b, bj + i + 2 * L), s2);
+                    s3 = FloatVector.fromArray(F, a, i + 3 * L).fma(FloatVector.fromArray(F, b, bj + i + 3 * L), s3);
+                }
+                for (; i < ub; i += L) s0 = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, b, bj + i), s0);
+                float dot = Vec.sum(s0.add(s1).add(s2.add(s3)));
                 for (; i < k; i++) dot += a[i] * b[bj + i];
                 c[j] = alpha * dot + (beta == 0 ? 0 : beta * c[j]);
             }
