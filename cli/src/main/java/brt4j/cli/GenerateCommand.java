@@ -1,6 +1,8 @@
 package brt4j.cli;
 
 import brt4j.backend.Backend;
+import brt4j.checkpoint.CheckpointDirectory;
+import brt4j.data.TextTokenizer;
 import brt4j.generate.Generator;
 import brt4j.generate.Sampling;
 import brt4j.generate.StopStrings;
@@ -79,7 +81,12 @@ public final class GenerateCommand implements Callable<Integer> {
         Sampling sampling = new Sampling(greedy ? 0 : temperature, topK, topP, seed);
         try (Backend backend = Backends.open(device, "float32", "tf32")) {
             BrtModel model = ModelCheckpoint.load(checkpoint, backend, int8);
-            TextCodec codec = TextCodec.forCheckpoint(checkpoint, model.config().vocabSize());
+            TextTokenizer codec = Tokenizers.fromCheckpoint(CheckpointDirectory.locate(checkpoint));
+            if (codec == null) {
+                throw new IllegalArgumentException(checkpoint + " has no " + Tokenizers.SPM_FILE + " or " + Tokenizers.BYTES_FILE
+                        + ": cannot turn text into tokens");
+            }
+            Tokenizers.check(codec, model.config().vocabSize(), checkpoint.toString());
             PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
             try (Generator gen = new Generator(model, sampling)) {
                 if (!interactive) {
@@ -99,8 +106,8 @@ public final class GenerateCommand implements Callable<Integer> {
         }
     }
 
-    private void turn(Generator gen, TextCodec codec, String text, PrintStream out) {
-        int[] ids = codec.encode(text);
+    private void turn(Generator gen, TextTokenizer codec, String text, PrintStream out) {
+        int[] ids = codec.encode(text.getBytes(StandardCharsets.UTF_8));
         if (ids.length == 0 && gen.position() == 0) throw new IllegalArgumentException("the prompt is empty");
         long t0 = System.nanoTime();
         gen.feed(ids);

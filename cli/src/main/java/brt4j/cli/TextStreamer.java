@@ -1,5 +1,7 @@
 package brt4j.cli;
 
+import brt4j.data.TextTokenizer;
+
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
 import java.nio.charset.CharsetDecoder;
@@ -14,13 +16,13 @@ import java.util.Arrays;
  */
 final class TextStreamer {
     private static final int CONTEXT = 8;
-    private final TextCodec codec;
+    private final TextTokenizer codec;
     private int[] recent = new int[0];
     private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
             .onMalformedInput(CodingErrorAction.REPLACE).onUnmappableCharacter(CodingErrorAction.REPLACE);
     private ByteBuffer pending = ByteBuffer.allocate(64);
 
-    TextStreamer(TextCodec codec) { this.codec = codec; }
+    TextStreamer(TextTokenizer codec) { this.codec = codec; }
 
     /** Text that the token completes (may be empty). */
     String accept(int id) {

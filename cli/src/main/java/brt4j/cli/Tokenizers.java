@@ -80,6 +80,12 @@ final class Tokenizers {
 
         @Override public int[] encode(byte[] utf8) { return spm.encode(utf8); }
 
+        /** Ids the model knows but the pieces do not (a padded vocabulary) decode as the unknown piece. */
+        @Override public byte[] decode(int[] ids) {
+            int[] valid = java.util.Arrays.stream(ids).map(id -> id < spm.vocabularySize() ? id : spm.unknownId()).toArray();
+            return spm.decodeToBytes(valid);
+        }
+
         @Override public String fingerprint() { return fingerprint; }
 
         @Override public String describe() { return file.getFileName() + " (" + spm.vocabularySize() + " pieces)"; }

@@ -21,11 +21,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GenerateCommandTest {
     @TempDir Path tmp;
 
-    Path byteModel() {
-        ModelConfig c = new ModelConfig(ByteTokenizer.VOCAB, 16, 2, 2, 8, 32, 4, 8, 4, new int[]{1},
+    Path byteModel() { return byteModel(ByteTokenizer.VOCAB); }
+
+    Path byteModel(int vocab) {
+        ModelConfig c = new ModelConfig(vocab, 16, 2, 2, 8, 32, 4, 8, 4, new int[]{1},
                 ModelConfig.Gate.FIXED, ModelConfig.StateFfn.SKIP, false, true, ModelConfig.LogitScale.NONE, 32, 128, 1e-6, 0, 0);
         Path dir = tmp.resolve("ckpt");
         ModelCheckpoint.save(dir, new BrtModel(Parameters.initialize(c, new CpuBackend(1), 3)));
+        Tokenizers.save(new ByteTokenizer(), dir);     // as brt train leaves it
         return dir;
     }
 
@@ -40,6 +43,14 @@ class GenerateCommandTest {
         var sampled = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "x", "--seed", "4", "--max-tokens", "30",
                 "--top-k", "20", "--temperature", "1.2", "--device", "cpu", "--stats", "--int8");
         assertEquals(0, sampled.exit(), sampled.err());
+    }
+
+    /** configs/laptop-bytes.json pads the byte vocabulary to 260, as the paper does; the saved tokenizer still decodes. */
+    @Test
+    void aPaddedByteVocabularyGeneratesToo() {
+        Path dir = byteModel(ByteTokenizer.VOCAB + 1);
+        var r = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "abc", "--greedy", "--max-tokens", "10", "--device", "cpu");
+        assertEquals(0, r.exit(), r.err());
     }
 
     @Test

@@ -16,7 +16,7 @@ public final class ByteTokenizer implements TextTokenizer {
         return ids;
     }
 
-    public static byte[] decode(int[] ids) {
+    @Override public byte[] decode(int[] ids) {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(ids.length);
         for (int id : ids) if (id >= OFFSET && id < VOCAB) out.write(id - OFFSET);
         return out.toByteArray();

@@ -12,6 +12,9 @@ public interface TextTokenizer {
 
     int[] encode(byte[] utf8);
 
+    /** The UTF-8 bytes of ids decoded as one run; never throws on ids in [0, vocabSize). */
+    byte[] decode(int[] ids);
+
     /** Changes whenever the ids of some text would change: part of the token cache's key. */
     String fingerprint();
 

@@ -22,6 +22,7 @@ class TokenCacheTest {
         Counting(String salt) { this.salt = salt; }
         @Override public int vocabSize() { return ByteTokenizer.VOCAB; }
         @Override public int[] encode(byte[] utf8) { calls++; return new ByteTokenizer().encode(utf8); }
+        @Override public byte[] decode(int[] ids) { return new ByteTokenizer().decode(ids); }
         @Override public String fingerprint() { return "counting/" + salt; }
         @Override public String describe() { return "counting"; }
     }
