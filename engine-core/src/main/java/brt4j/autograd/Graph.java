@@ -125,9 +125,7 @@ public final class Graph implements AutoCloseable {
         be.rmsNorm(x.value, scale.value, eps, out.value, rstd);
         record(out, () -> {
             if (out.grad == null) return;
-            Tensor dScale = scale.requiresGrad ? scale.gradForWrite() : alloc(scale.shape());
-            Tensor dx = x.requiresGrad ? x.gradForWrite() : alloc(x.shape());
-            be.rmsNormBackward(x.value, scale.value, rstd, out.grad, dx, dScale);
+            be.rmsNormBackward(x.value, scale.value, rstd, out.grad, gradOrScratch(x), gradOrScratch(scale));
         });
         return out;
     }

@@ -20,8 +20,6 @@ import java.util.Map;
  * layer wrote at earlier blocks (spec §1.11).
  */
 public final class BrtModel {
-    private static final int DROPOUT_TILE_ROWS = 128;
-
     private final ModelConfig c;
     private final Parameters p;
     private final Layer[] layers;
@@ -105,7 +103,7 @@ public final class BrtModel {
 
     /** Final norm, dropout, and the tied output head scaled by the configured constant (spec §1.10). */
     Var head(Graph g, Var x) {
-        Var normed = g.dropout(g.rmsNorm(x, p.get("final_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
+        Var normed = g.dropout(g.rmsNorm(x, p.get("final_norm.scale"), c.normEps()), c.dropout(), Layer.DROPOUT_TILE_ROWS);
         return g.linear(normed, p.get("embed.weight"), c.logitScale().factor(c));
     }
 

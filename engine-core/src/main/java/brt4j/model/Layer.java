@@ -35,7 +35,7 @@ final class Layer {
         static StateInput reading(RecurrentCell.Projections p) { return new StateInput(null, p, false); }
     }
 
-    private static final int DROPOUT_TILE_ROWS = 128;   // [code-2022]: one (128, d) mask tile repeated over rows
+    static final int DROPOUT_TILE_ROWS = 128;   // [code-2022]: one (128, d) mask tile repeated over rows
 
     private final ModelConfig c;
     private final Parameters p;
