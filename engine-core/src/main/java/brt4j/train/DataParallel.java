@@ -17,7 +17,7 @@ public final class DataParallel {
     private DataParallel() {}
 
     /** A rank's failure, named. */
-    public static final class RankFailed extends RuntimeException {
+    public static final class RankFailed extends IllegalStateException {
         private final int rank;
 
         RankFailed(int rank, int size, Throwable cause) {
@@ -50,6 +50,9 @@ public final class DataParallel {
                 try {
                     c = connect.apply(rank);
                     comms.add(c);
+                    synchronized (firstFailed) {   // a rank failed while this one was joining: its abort missed us
+                        if (firstFailed[0] >= 0) abortQuietly(c);
+                    }
                     results[rank] = train.apply(rank, c);
                 } catch (Throwable t) {
                     errors[rank] = t;
@@ -58,9 +61,22 @@ public final class DataParallel {
                         first = firstFailed[0] < 0;
                         if (first) firstFailed[0] = rank;
                     }
-                    if (first) for (Communicator o : comms) if (o != c) abortQuietly(o);
+                    // Abort every communicator, this rank's too: closing it normally would wait for peers that are gone.
+                    if (first) for (Communicator o : comms) abortQuietly(o);
+                    else if (c != null) abortQuietly(c);
                 } finally {
-                    if (c != null) c.close();
+                    if (c != null) {
+                        try {
+                            c.close();   // a no-op after an abort
+                        } catch (RuntimeException e) {
+                            if (errors[rank] == null) {
+                                errors[rank] = e;
+                                synchronized (firstFailed) {
+                                    if (firstFailed[0] < 0) firstFailed[0] = rank;
+                                }
+                            }
+                        }
+                    }
                 }
             });
         }
