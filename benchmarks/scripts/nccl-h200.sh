@@ -17,7 +17,7 @@ FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xs
 for d in /usr/local/cuda/lib64 /opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib; do
   [ -d "$d" ] && LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
 done
-export LD_LIBRARY_PATH NCCL_DEBUG=WARN
+export LD_LIBRARY_PATH NCCL_DEBUG=WARN NCCL_NVLS_ENABLE=0
 CP=$(echo $S/lib/*.jar | tr ' ' ':')
 { nvidia-smi -L; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; echo "libnccl:"; timeout 30 find / -xdev -name 'libnccl.so*' 2>/dev/null | head; } | tee $W/env.txt
 JU="$J $FLAGS -jar $S/junit-platform-console-standalone-1.14.1.jar execute --class-path $S/test-classes:$CP --details=tree --disable-banner"

@@ -135,11 +135,11 @@ final class TrainCommand implements Callable<Integer> {
                 }
             } finally {
                 done.countDown();
-            }
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // Ctrl-C: the hook is running and waits for us
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);   // also after a failure: exiting is no Ctrl-C
+                } catch (IllegalStateException shuttingDown) {
+                    // Ctrl-C: the hook is running and waits for us
+                }
             }
             progress.close();
             if (Files.exists(out.resolve(Trainer.METRICS))) Plots.loss(out.resolve(Trainer.METRICS), out.resolve("loss.png"));   // node 0 writes it
