@@ -9,6 +9,8 @@ import brt4j.model.BrtModel;
 import brt4j.model.ModelCheckpoint;
 import brt4j.model.ModelConfig;
 import brt4j.model.Parameters;
+import brt4j.gpu.cuda.CudaBackend;
+import brt4j.train.Communicator;
 import brt4j.train.TrainOptions;
 import brt4j.train.Trainer;
 import picocli.CommandLine.Command;
@@ -45,6 +47,11 @@ final class TrainCommand implements Callable<Integer> {
     int threads;
     @Option(names = "--cache-dir", description = "token cache directory (default: <data>.brt4j-cache beside the data)")
     Path cacheDir;
+    @Option(names = "--gpus", description = "data parallel: one replica per CUDA GPU of this host, joined by NCCL; --batch is then per GPU")
+    Integer gpus;
+    @Option(names = "--nodes", description = "hosts in a data-parallel run (each runs this command with its --node-rank)") Integer nodes;
+    @Option(names = "--node-rank", description = "this host's number, 0..nodes-1 (node 0 writes checkpoints and metrics)") Integer nodeRank;
+    @Option(names = "--rendezvous", description = "host:port of node 0 for NCCL's TCP bootstrap (NCCL_COMM_ID), the same on every node") String rendezvous;
 
     @Option(names = "--steps") Long steps;
     @Option(names = "--batch", description = "document streams per micro-batch (B)") Integer batch;
@@ -89,24 +96,29 @@ final class TrainCommand implements Callable<Integer> {
             tok = Tokenizers.load(tokenizer);
         }
         Tokenizers.check(tok, cfg.vocabSize(), "the model config");
+        GpuReplicas replicas = GpuReplicas.of(gpus, nodes, nodeRank, rendezvous, device);
+        if (replicas != null && !resume) opt = opt.withBatch(opt.batch() * replicas.world());   // --batch is per GPU
+        if (replicas != null && opt.batch() % replicas.world() != 0) {
+            throw new IllegalArgumentException("the checkpoint's global batch of " + opt.batch() + " streams does not split evenly over "
+                    + replicas.world() + " GPUs; resume on a number of GPUs that divides it");
+        }
         Corpus.files(data);
-        Backend be = Devices.open(device, threads, precision, System.err);
+        Backend[] backends = replicas != null ? replicas.open(precision, System.err) : new Backend[]{Devices.open(device, threads, precision, System.err)};
 
         TokenCache cache = TokenCache.open(data, tok, cacheDir, System.err::println);
-        BrtModel model = resume ? ModelCheckpoint.load(ckpt, be) : new BrtModel(Parameters.initialize(cfg, be, opt.seed()));
         Files.createDirectories(out);
-        System.err.printf("model: %s, %,d parameters; data: %s (%d documents, %,d tokens); run: %s%n",
-                config != null ? config : "resumed", model.parameters().count(), data, cache.docCount(), cache.totalTokens(), out);
+        if (replicas != null) {
+            System.err.printf("global batch: %d streams = %d GPU(s) x %d%n", opt.batch(), replicas.world(), opt.batch() / replicas.world());
+        }
         final TextTokenizer t = tok;
+        final ModelConfig c = cfg;
+        final TrainOptions o = opt;
+        Trainer[] trainers = new Trainer[backends.length];
         try (Progress progress = new Progress("train", out)) {
-            Trainer trainer = new Trainer(model, opt, cache, out, progress, dir -> Tokenizers.save(t, dir));
-            if (resume) trainer.restore(ckpt);
-            System.err.printf("split: %d training and %d validation documents; step %d of %d%n",
-                    trainer.split().train().length, trainer.split().validation().length, trainer.step(), opt.steps());
             CountDownLatch done = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
-                System.err.println("\nbrt: stopping after this step; saving a checkpoint in " + trainer.checkpointDir());
-                trainer.requestStop();
+                System.err.println("\nbrt: stopping after this step; saving a checkpoint in " + out.resolve(Trainer.CHECKPOINT));
+                for (Trainer tr : trainers) if (tr != null) tr.requestStop();
                 try {
                     done.await(120, TimeUnit.SECONDS);
                 } catch (InterruptedException ignored) {
@@ -115,17 +127,22 @@ final class TrainCommand implements Callable<Integer> {
             Runtime.getRuntime().addShutdownHook(hook);
             Trainer.Result r;
             try {
-                r = trainer.run();
+                if (replicas == null) {
+                    r = replica(backends[0], Communicator.SOLO, c, o, cache, ckpt, progress, t, trainers, 0);
+                } else {
+                    r = replicas.run((CudaBackend[]) backends, (local, comm) ->
+                            replica(backends[local], comm, c, o, cache, ckpt, progress, t, trainers, local)).getFirst();
+                }
             } finally {
                 done.countDown();
-            }
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // Ctrl-C: the hook is running and waits for us
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);   // also after a failure: exiting is no Ctrl-C
+                } catch (IllegalStateException shuttingDown) {
+                    // Ctrl-C: the hook is running and waits for us
+                }
             }
             progress.close();
-            Plots.loss(out.resolve(Trainer.METRICS), out.resolve("loss.png"));
+            if (Files.exists(out.resolve(Trainer.METRICS))) Plots.loss(out.resolve(Trainer.METRICS), out.resolve("loss.png"));   // node 0 writes it
             String val = r.lastValidation() == null ? "" : String.format("; validation %.4f bits/token, %.4f bits/byte",
                     r.lastValidation().bitsPerToken(), r.lastValidation().bitsPerByte());
             System.out.printf("%s at step %d%s; checkpoint %s%n", r.interrupted() ? "interrupted" : "done", r.step(), val, r.checkpoint());
@@ -133,6 +150,22 @@ final class TrainCommand implements Callable<Integer> {
             cache.close();
         }
         return 0;
+    }
+
+    /** One replica (the only one, or one GPU's): the model, its trainer, its run; rank 0 reports and writes. */
+    private Trainer.Result replica(Backend be, Communicator comm, ModelConfig cfg, TrainOptions opt, TokenCache cache, Path ckpt,
+                                   Progress progress, TextTokenizer tok, Trainer[] trainers, int local) {
+        BrtModel model = resume ? ModelCheckpoint.load(ckpt, be) : new BrtModel(Parameters.initialize(cfg, be, opt.seed()));
+        Trainer trainer = new Trainer(model, opt, cache, out, progress, dir -> Tokenizers.save(tok, dir), comm);
+        if (resume) trainer.restore(ckpt);
+        trainers[local] = trainer;
+        if (comm.rank() == 0) {
+            System.err.printf("model: %s, %,d parameters; data: %s (%d documents, %,d tokens); run: %s%n",
+                    config != null ? config : "resumed", model.parameters().count(), data, cache.docCount(), cache.totalTokens(), out);
+            System.err.printf("split: %d training and %d validation documents; step %d of %d%n",
+                    trainer.split().train().length, trainer.split().validation().length, trainer.step(), opt.steps());
+        }
+        return trainer.run();
     }
 
     private static ModelConfig presetOrFile(String name) {

@@ -46,6 +46,20 @@ class TrainCommandTest {
                 .contains("empty corpus"));
         assertTrue(run("train", "--config", cfg.toString(), "--data", data.toString(), "--device", "tpu").contains("--device must be"));
         assertTrue(run("eval", "--checkpoint", tmp.resolve("nockpt").toString(), "--data", data.toString()).contains("no such checkpoint"));
+        String[] ok = {"train", "--config", cfg.toString(), "--data", data.toString(), "--out", out.toString()};
+        assertEquals("brt: --gpus runs one replica per CUDA GPU through NCCL; --device cpu is not CUDA", run(with(ok, "--gpus", "2", "--device", "cpu")));
+        assertEquals("brt: --gpus must be at least 1, got 0", run(with(ok, "--gpus", "0")));
+        assertEquals("brt: --nodes 2 needs --rendezvous host:port (node 0's address and a free port, the same on every node)",
+                run(with(ok, "--gpus", "1", "--nodes", "2", "--node-rank", "1")));
+        assertEquals("brt: --node-rank must be in 0..1, got 2", run(with(ok, "--gpus", "1", "--nodes", "2", "--node-rank", "2", "--rendezvous", "h:29500")));
+        assertEquals("brt: --nodes, --node-rank and --rendezvous need --gpus (GPUs per host)", run(with(ok, "--rendezvous", "h:29500")));
+        assertEquals("brt: --device cuda:1 picks one GPU; with --gpus 2 the replicas use cuda:0 .. cuda:1", run(with(ok, "--gpus", "2", "--device", "cuda:1")));
         assertFalse(Files.exists(out), "nothing was written");
+    }
+
+    static String[] with(String[] a, String... more) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + more.length);
+        System.arraycopy(more, 0, r, a.length, more.length);
+        return r;
     }
 }

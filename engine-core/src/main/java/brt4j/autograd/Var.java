@@ -33,6 +33,12 @@ public final class Var {
         return grad;
     }
 
+    /**
+     * Gives the parameter a gradient of zeros if none has reached it: a data-parallel replica whose rows did not
+     * reach a parameter that another replica's did still takes part in summing its gradient.
+     */
+    public Tensor materializeGrad() { return gradForWrite(); }
+
     /** Drops the gradient (parameters: at the start of a step). */
     public void zeroGrad() {
         if (grad != null) value.backend().fill(grad, 0);

@@ -17,11 +17,17 @@ import java.util.Arrays;
  *
  * <p>The whole position is {@link #state()}: a queue cursor and per row (document, offset); restoring it continues
  * the identical stream (resume).
+ *
+ * <p>Data-parallel replicas each hold the streams of the whole (global) batch but read the tokens of their own rows
+ * only ({@link #training(TokenSource, int[], int, int, long, int, int)}): the bookkeeping (which document each row
+ * takes next, from the one queue) needs only document lengths, so every replica follows the same global order and
+ * the union of the replicas' rows is exactly the one-replica run's batch; no document is read twice in an epoch.
  */
 public final class DocumentStreams {
     private final TokenSource src;
     private final int[] docs;
     private final int rows, n;
+    private final int firstRead, readRows;   // the rows whose tokens next() reads and returns
     private final boolean endless;
     private final long seed;
     private long cursor;
@@ -35,9 +41,14 @@ public final class DocumentStreams {
 
     public record State(long cursor, int[] rowDoc, long[] rowOffset) {}
 
-    private DocumentStreams(TokenSource src, int[] docs, int rows, int n, boolean endless, long seed) {
+    private DocumentStreams(TokenSource src, int[] docs, int rows, int n, boolean endless, long seed, int firstRead, int readRows) {
         if (docs.length == 0) throw new IllegalArgumentException("no documents to stream (empty corpus or split)");
         if (rows <= 0 || n <= 0) throw new IllegalArgumentException("streams need rows > 0 and segment > 0, got " + rows + " and " + n);
+        if (firstRead < 0 || readRows <= 0 || firstRead + readRows > rows) {
+            throw new IllegalArgumentException("rows " + firstRead + ".." + (firstRead + readRows - 1) + " are not within the " + rows + " streams");
+        }
+        this.firstRead = firstRead;
+        this.readRows = readRows;
         this.src = src;
         this.docs = docs.clone();
         this.rows = rows;
@@ -51,13 +62,21 @@ public final class DocumentStreams {
     }
 
     public static DocumentStreams training(TokenSource src, int[] docs, int rows, int segment, long seed) {
-        DocumentStreams s = new DocumentStreams(src, docs, rows, segment, true, seed);
+        return training(src, docs, rows, segment, seed, 0, rows);
+    }
+
+    /**
+     * {@code rows} training streams of which {@link #next} reads and returns rows {@code firstRead ..
+     * firstRead + readRows - 1} (a data-parallel replica's share); the others advance by their lengths alone.
+     */
+    public static DocumentStreams training(TokenSource src, int[] docs, int rows, int segment, long seed, int firstRead, int readRows) {
+        DocumentStreams s = new DocumentStreams(src, docs, rows, segment, true, seed, firstRead, readRows);
         for (int r = 0; r < rows; r++) s.rowDoc[r] = s.pull();
         return s;
     }
 
     public static DocumentStreams onePass(TokenSource src, int[] docs, int rows, int segment) {
-        return new DocumentStreams(src, docs, rows, segment, false, 0);
+        return new DocumentStreams(src, docs, rows, segment, false, 0, 0, rows);
     }
 
     /** The next document index from the queue, or -1 when a one-pass queue is empty. */
@@ -86,20 +105,27 @@ public final class DocumentStreams {
 
     public int segment() { return n; }
 
-    /** The next segment of every row. */
+    /** Rows whose tokens {@link #next} returns (all of them, except in a data-parallel replica). */
+    public int readRows() { return readRows; }
+
+    /** The next segment of every row read (rows {@code firstRead ..}, renumbered from 0); every row advances. */
     public Segment next() {
-        int[][] tokens = new int[rows][n];
-        boolean[] start = new boolean[rows];
-        int[] doc = new int[rows];
-        long[] off = new long[rows];
+        int[][] tokens = new int[readRows][n];
+        boolean[] start = new boolean[readRows];
+        int[] doc = new int[readRows];
+        long[] off = new long[readRows];
         for (int r = 0; r < rows; r++) {
             int d = rowDoc[r];
-            doc[r] = d;
-            off[r] = rowOffset[r];
-            if (d < 0) { start[r] = true; continue; }
-            start[r] = rowOffset[r] == 0;
+            int i = r - firstRead;
+            boolean read = i >= 0 && i < readRows;
+            if (read) {
+                doc[i] = d;
+                off[i] = rowOffset[r];
+                start[i] = d < 0 || rowOffset[r] == 0;
+            }
+            if (d < 0) continue;
             int len = (int) Math.min(n, src.length(d) - rowOffset[r]);
-            src.read(d, rowOffset[r], tokens[r], 0, len);
+            if (read) src.read(d, rowOffset[r], tokens[i], 0, len);
             rowOffset[r] += len;
             if (rowOffset[r] >= src.length(d)) {
                 rowDoc[r] = pull();

@@ -45,5 +45,12 @@ public record Batch(int[][] tokens, boolean[] start) {
         return m;
     }
 
+    /** Positions the loss counts (the mask's true entries). */
+    public int lossCount(int vocab) {
+        int count = 0;
+        for (boolean m : lossMask(vocab)) if (m) count++;
+        return count;
+    }
+
     @Override public String toString() { return "Batch[" + rows() + "x" + length() + ", start=" + Arrays.toString(start) + "]"; }
 }

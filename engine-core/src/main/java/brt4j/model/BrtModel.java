@@ -49,6 +49,15 @@ public final class BrtModel {
      * parameters' gradients. The memory passed in is not modified.
      */
     public SegmentResult forward(Graph g, Batch batch, Memory memory, boolean trace) {
+        return forward(g, batch, memory, trace, -1);
+    }
+
+    /**
+     * Like {@link #forward(Graph, Batch, Memory, boolean)}, but the backward adds d(loss sum / meanOver)/d(param):
+     * a data-parallel replica divides by the token count of the whole (global) batch, so that the replicas'
+     * gradients sum to the one-replica gradient. {@code meanOver} below 0: this batch's own count.
+     */
+    public SegmentResult forward(Graph g, Batch batch, Memory memory, boolean trace, long meanOver) {
         Backend be = p.backend();
         int b = batch.rows(), n = batch.length(), win = c.window(), hd = c.hd();
         if (n % win != 0) {
@@ -90,9 +99,9 @@ public final class BrtModel {
 
         Var logits = head(g, x);
         boolean[] mask = batch.lossMask(c.vocabSize());
-        int count = 0;
-        for (boolean m : mask) if (m) count++;
-        double[] rowLoss = g.crossEntropy(logits, batch.targets(c.vocabSize()), mask, count == 0 ? 0 : 1.0 / count);
+        int count = batch.lossCount(c.vocabSize());
+        long over = meanOver < 0 ? count : meanOver;
+        double[] rowLoss = g.crossEntropy(logits, batch.targets(c.vocabSize()), mask, over == 0 ? 0 : 1.0 / over);
         double sum = 0;
         for (double l : rowLoss) sum += l;
 

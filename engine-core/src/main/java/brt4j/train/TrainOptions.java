@@ -52,6 +52,11 @@ public record TrainOptions(int batch, int accumulate, long steps, String optimiz
                 logEvery, evalEvery, evalSegments, checkpointEvery, seed, validation);
     }
 
+    public TrainOptions withBatch(int b) {
+        return new TrainOptions(b, accumulate, steps, optimizer, schedule, lr, minLr, warmup, weightDecay, beta1, beta2, clip,
+                logEvery, evalEvery, evalSegments, checkpointEvery, seed, validation);
+    }
+
     /** The learning rate of optimizer step {@code step} (counting from 1). */
     public double learningRate(long step) {
         return switch (schedule) {

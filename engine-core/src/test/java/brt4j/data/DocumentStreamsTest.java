@@ -98,4 +98,26 @@ class DocumentStreamsTest {
         assertEquals(1, Split.of(docs(3, 3), 0.01, 1).validation().length, "at least one validation document");
         assertNotNull(c);
     }
+
+    @Test void replicasReadDisjointRowsWhoseUnionIsTheWholeBatch() {
+        TokenSource src = docs(3, 7, 4, 1, 6, 9, 2, 5);
+        int[] all = {0, 1, 2, 3, 4, 5, 6, 7};
+        DocumentStreams whole = DocumentStreams.training(src, all, 6, 4, 7);
+        DocumentStreams[] parts = new DocumentStreams[3];
+        for (int r = 0; r < 3; r++) parts[r] = DocumentStreams.training(src, all, 6, 4, 7, 2 * r, 2);
+        for (int step = 0; step < 20; step++) {   // several epochs
+            var w = whole.next();
+            for (int r = 0; r < 3; r++) {
+                var p = parts[r].next();
+                assertEquals(2, p.batch().rows());
+                for (int i = 0; i < 2; i++) {
+                    assertArrayEquals(w.batch().tokens()[2 * r + i], p.batch().tokens()[i], "step " + step + " rank " + r + " row " + i);
+                    assertEquals(w.batch().start()[2 * r + i], p.batch().start()[i]);
+                    assertEquals(w.doc()[2 * r + i], p.doc()[i]);
+                }
+                assertEquals(whole.state().cursor(), parts[r].state().cursor(), "every replica follows the global queue");
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> DocumentStreams.training(src, all, 6, 4, 7, 5, 2));
+    }
 }

@@ -14,9 +14,9 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Finds the vendor libraries (libcuda, libnvrtc, libcublas, libOpenCL) without any native code of ours: the folders
- * named by CUDA_HOME / CUDA_PATH, LD_LIBRARY_PATH, the usual install folders and Python's nvidia wheels, then the
- * system loader by plain name. A library not found anywhere is one error that lists every place looked at.
+ * Finds the vendor libraries (libcuda, libnvrtc, libcublas, libnccl, libOpenCL) without any native code of ours: the
+ * folders named by NCCL_HOME / CUDA_HOME / CUDA_PATH, LD_LIBRARY_PATH, the usual install folders and Python's nvidia
+ * wheels (of $VIRTUAL_ENV too), then the system loader by plain name. A library not found anywhere is one error that lists every place looked at.
  */
 public final class NativeLibraries {
     private NativeLibraries() {}
@@ -24,7 +24,7 @@ public final class NativeLibraries {
     /** Folders searched in order. */
     public static List<Path> searchFolders() {
         Set<Path> dirs = new LinkedHashSet<>();
-        for (String env : new String[]{"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"}) {
+        for (String env : new String[]{"NCCL_HOME", "CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"}) {
             String v = System.getenv(env);
             if (v != null && !v.isBlank()) {
                 dirs.add(Path.of(v, "lib64"));
@@ -44,8 +44,11 @@ public final class NativeLibraries {
         dirs.add(Path.of("/usr/lib"));
         dirs.add(Path.of("/usr/lib/wsl/lib"));
         dirs.add(Path.of("/opt/cuda/lib64"));
-        // pip's nvidia-* wheels (PyTorch installs): site-packages/nvidia/<pkg>/lib and nvidia/cu13/lib
-        for (String root : new String[]{"/opt/torch/.venv/lib", "/usr/local/lib", "/usr/lib"}) {
+        // pip's nvidia-* wheels (PyTorch installs): site-packages/nvidia/<pkg>/lib (nccl/lib among them) and nvidia/cu13/lib
+        String venv = System.getenv("VIRTUAL_ENV");
+        String[] roots = venv != null && !venv.isBlank() ? new String[]{venv + "/lib", "/opt/torch/.venv/lib", "/usr/local/lib", "/usr/lib"}
+                : new String[]{"/opt/torch/.venv/lib", "/usr/local/lib", "/usr/lib"};
+        for (String root : roots) {
             try (DirectoryStream<Path> py = Files.newDirectoryStream(Path.of(root), "python3*")) {
                 for (Path p : py) {
                     for (String sp : new String[]{"site-packages", "dist-packages"}) {
@@ -107,7 +110,7 @@ public final class NativeLibraries {
         throw new GpuException(what + " not found: looked for " + fileRegex.replace("\\", "") + " in " + dirs
                 + " and for " + loaderNames + " through the system loader"
                 + (failures.isEmpty() ? "" : "; could not load " + failures)
-                + ". Install it, or point CUDA_HOME or LD_LIBRARY_PATH at its folder.");
+                + ". Install it, or point " + (fileRegex.contains("nccl") ? "NCCL_HOME" : "CUDA_HOME") + " or LD_LIBRARY_PATH at its folder.");
     }
 
     /** "libnvrtc.so.12.4.99" sorts above "libnvrtc.so.11.8"; digits compared as numbers, padded. */

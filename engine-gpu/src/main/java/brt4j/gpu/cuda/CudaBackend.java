@@ -170,6 +170,16 @@ public final class CudaBackend extends GpuBackend {
         }
     }
 
+    // ---------------------------------------------------------------- for NCCL (same package)
+
+    /** Makes this device's context current on the calling thread (NCCL's set-up reads it). */
+    void makeCurrent() { current(); }
+
+    /** The device address of a tensor of this backend. */
+    long pointer(brt4j.tensor.Tensor t) { return handleOf((GpuTensor) t); }
+
+    int ordinal() { return ordinal; }
+
     // ---------------------------------------------------------------- primitives
 
     @Override protected long rawAlloc(long bytes) {
