@@ -24,6 +24,19 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *
  * <p>Work is queued in order on one queue (CUDA's default stream, one in-order OpenCL queue), so a scratch buffer
  * can go back to the cache as soon as the kernels that use it are queued.
+ *
+ * <p>Work that is not done (a training step is thousands of small launches, so each one saved counts):
+ * <ul>
+ * <li>Lazy zeros. {@link #zeros} and {@code fill(t, 0)} only mark the buffer ({@link DeviceBuffer#pendingZero});
+ * the fill is queued just before something reads it. An op that writes its whole output without reading it
+ * ({@link #overwrite}) drops the mark instead; an accumulating op whose target is still pending zeros runs in its
+ * overwrite mode (a product with beta 0, a kernel's {@code accumulate = 0}).
+ * <li>bf16 operands. The mixed-precision products read a bf16 copy of each operand kept with its buffer
+ * ({@link #bf16}); it is cast again only when the buffer's {@link DeviceBuffer#version} moved, which every write
+ * bumps (kernel arguments the kernel may write, as {@link Kernels#writes} reads them off the sources; product
+ * outputs; copies; uploads; fills). So a weight is cast once per optimizer step and an activation once, however
+ * many products read it.
+ * </ul>
  */
 public abstract class GpuBackend extends Backend {
     /** Work-group size of the element and row kernels (ops.cl's RED). */
@@ -50,9 +63,15 @@ public abstract class GpuBackend extends Backend {
     protected abstract long[] memoryInfo();
     /**
      * Launches a kernel over groups (gx, gy, gz) of (lx, ly) work-items. Arguments: {@link GpuTensor} or
-     * {@link DeviceBuffer} (a device pointer), Integer, Float, Long.
+     * {@link DeviceBuffer} (a device pointer), Integer, Float, Long. Called by {@link #launch} only, which keeps
+     * the buffers' bookkeeping.
      */
-    protected abstract void launch(String kernel, int gx, int gy, int gz, int lx, int ly, Object... args);
+    protected abstract void enqueue(String kernel, int gx, int gy, int gz, int lx, int ly, Object... args);
+    /** Queues writing zeros over the whole block (k_fill here; a driver memset where the platform has one). */
+    protected void zeroFill(DeviceBuffer b) {
+        long n = b.bytes / 4;
+        enqueue("k_fill", (int) ((n + LOCAL - 1) / LOCAL), 1, 1, LOCAL, 1, b, (int) n, 0f);
+    }
     /** Row-major batched c = alpha op(a) op(b) + beta c (see {@link Backend#matmul}). */
     protected abstract void gemm(int batch, int m, int n, int k, GpuTensor a, boolean ta, GpuTensor b, boolean tb,
                                  GpuTensor c, float alpha, float beta);
@@ -176,8 +195,82 @@ public abstract class GpuBackend extends Backend {
         long n = 1;
         for (int d : shape) n *= Math.max(d, 0);
         GpuTensor t = new GpuTensor(this, allocator.allocate(n * 4), shape);
-        if (n > 0) fillRaw(t, (int) n, 0f);
+        t.buf.pendingZero = true;                       // filled when first read, or never (see the class comment)
         return t;
+    }
+
+    // ---------------------------------------------------------------- buffer bookkeeping
+
+    private static DeviceBuffer bufferOf(Object o) {
+        if (o instanceof GpuTensor t) { t.handle(); return t.buf; }
+        if (o instanceof DeviceBuffer b) return b;
+        return null;
+    }
+
+    /** Queues the fill of a buffer that is still pending zeros (something is about to read it). */
+    private void materialize(DeviceBuffer b) {
+        if (!b.pendingZero) return;
+        b.pendingZero = false;
+        b.version++;
+        zeroFill(b);
+    }
+
+    /**
+     * The next op writes every value of {@code out} without reading it (nor reading it through {@code reads}):
+     * a pending fill is dropped. Returns whether it was pending, i.e. whether {@code out} held zeros, so that an
+     * accumulating op can run in its overwrite mode instead.
+     */
+    protected final boolean overwrite(Object out, Object... reads) {
+        DeviceBuffer b = bufferOf(out);
+        if (!b.pendingZero) return false;
+        for (Object r : reads) if (r != null && bufferOf(r) == b) return false;
+        b.pendingZero = false;
+        return true;
+    }
+
+    /** {@code x} is about to be written in part or read-modify-written: pending zeros are filled first. */
+    private void written(Object x) {
+        DeviceBuffer b = bufferOf(x);
+        materialize(b);
+        b.version++;
+    }
+
+    /**
+     * Every launch goes through here: buffers still pending zeros are filled first (the kernel reads them or writes
+     * them in part; callers drop the mark beforehand with {@link #overwrite} where the kernel writes it all), and
+     * the arguments the kernel may write get a new version.
+     */
+    protected final void launch(String kernel, int gx, int gy, int gz, int lx, int ly, Object... args) {
+        boolean[] w = Kernels.writes(kernel);
+        for (int i = 0; i < args.length; i++) {
+            DeviceBuffer b = bufferOf(args[i]);
+            if (b == null) continue;
+            materialize(b);
+            if (i < w.length && w[i]) b.version++;
+        }
+        enqueue(kernel, gx, gy, gz, lx, ly, args);
+    }
+
+    /**
+     * The bf16 copy of the first {@code n} values of a tensor or buffer, kept with it and cast again only after a
+     * write (its version moved): what the mixed-precision products read. It lives as long as the buffer.
+     */
+    protected final DeviceBuffer bf16(Object x, long n) {
+        DeviceBuffer b = bufferOf(x);
+        materialize(b);
+        DeviceBuffer s = b.shadow();
+        if (s == null || b.shadowValues < n) {
+            if (s != null) s.recycle();
+            s = allocator.allocate(n * 2);
+            b.shadow(s);
+            b.shadowValues = n;
+            b.shadowVersion = b.version - 1;
+        }
+        if (b.shadowVersion != b.version) {
+            enqueue("k_to_bf16", (int) ((n + LOCAL - 1) / LOCAL), 1, 1, LOCAL, 1, b, s, (int) n);
+            b.shadowVersion = b.version;
+        }
+        return s;
     }
 
     @Override public void free(Tensor t) { ((GpuTensor) t).free(); }
@@ -200,6 +293,8 @@ public abstract class GpuBackend extends Backend {
     }
 
     @Override protected void doUpload(float[] data, Tensor t) {
+        overwrite(t);
+        written(t);
         MemorySegment s = staging(data.length * 4L);
         MemorySegment.copy(data, 0, s, ValueLayout.JAVA_FLOAT, 0, data.length);
         rawWrite(g(t).handle(), s, data.length * 4L);
@@ -213,6 +308,7 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected float[] doDownload(Tensor t) {
         float[] r = new float[t.size()];
+        if (g(t).buf.pendingZero) return r;              // zeros never filled: nothing to read
         MemorySegment s = staging(r.length * 4L);
         rawRead(g(t).handle(), s, r.length * 4L);
         MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, r, 0, r.length);
@@ -237,12 +333,23 @@ public abstract class GpuBackend extends Backend {
     @Override protected Tensor doView(Tensor t, int[] shape) { return new GpuTensor(this, g(t).buf, shape); }
 
     @Override protected void doCopy(Tensor src, Tensor dst) {
-        if (src.size() > 0) rawCopy(g(src).handle(), g(dst).handle(), src.size() * 4L);
+        if (src.size() == 0) return;
+        materialize(g(src).buf);
+        overwrite(dst, src);
+        written(dst);
+        rawCopy(g(src).handle(), g(dst).handle(), src.size() * 4L);
     }
 
-    @Override protected void doFill(Tensor t, double value) { if (t.size() > 0) fillRaw(g(t), t.size(), (float) value); }
-
-    private void fillRaw(GpuTensor t, int n, float v) { elementwise("k_fill", n, t, n, v); }
+    @Override protected void doFill(Tensor t, double value) {
+        if (t.size() == 0) return;
+        if (value == 0) {                               // zeroGrad and the like: a mark, filled when read
+            g(t).buf.pendingZero = true;
+            g(t).buf.version++;
+        } else {
+            overwrite(t);
+            elementwise("k_fill", t.size(), t, t.size(), (float) value);
+        }
+    }
 
     private void elementwise(String kernel, int n, Object... args) {
         if (n == 0) return;
@@ -263,18 +370,29 @@ public abstract class GpuBackend extends Backend {
             if (beta == 0) doFill(c, 0); else doScale(c, beta);
             return;
         }
+        materialize(g(a).buf);
+        materialize(g(b).buf);
+        if (overwrite(c, a, b)) beta = 0;               // c += a b onto zeros not yet filled: c = a b
+        written(c);
         gemm(batch, m, n, k, g(a), transA, g(b), transB, g(c), (float) alpha, (float) beta);
     }
 
     // ---------------------------------------------------------------- elementwise
 
-    @Override protected void doAdd(Tensor a, Tensor b, Tensor out) { elementwise("k_add", a.size(), a, b, out, a.size()); }
+    @Override protected void doAdd(Tensor a, Tensor b, Tensor out) {
+        overwrite(out, a, b);
+        elementwise("k_add", a.size(), a, b, out, a.size());
+    }
 
-    @Override protected void doAxpy(double alpha, Tensor x, Tensor y) { elementwise("k_axpy", x.size(), (float) alpha, x, y, x.size()); }
+    @Override protected void doAxpy(double alpha, Tensor x, Tensor y) {
+        int acc = overwrite(y, x) ? 0 : 1;
+        elementwise("k_axpy", x.size(), (float) alpha, x, y, x.size(), acc);
+    }
 
     @Override protected void doScale(Tensor x, double alpha) { elementwise("k_scale", x.size(), x, (float) alpha, x.size()); }
 
     @Override protected void doAddBroadcast(Tensor x, Tensor v, Tensor out) {
+        overwrite(out, x, v);
         elementwise("k_add_broadcast", x.size(), x, v, out, x.size(), v.size());
     }
 
@@ -285,11 +403,13 @@ public abstract class GpuBackend extends Backend {
     private static int code(Activation f) { return switch (f) { case RELU -> 0; case TANH -> 1; case SIGMOID -> 2; }; }
 
     @Override protected void doActivation(Activation f, Tensor x, Tensor out) {
+        overwrite(out, x);
         elementwise("k_act", x.size(), code(f), x, out, x.size());
     }
 
     @Override protected void doActivationBackward(Activation f, Tensor saved, Tensor dy, Tensor dx) {
-        elementwise("k_act_back", saved.size(), code(f), saved, dy, dx, saved.size());
+        int acc = overwrite(dx, saved, dy) ? 0 : 1;
+        elementwise("k_act_back", saved.size(), code(f), saved, dy, dx, saved.size(), acc);
     }
 
     /** scalars[slot] = sum of x (of x^2 when square), on the device. */
@@ -314,11 +434,14 @@ public abstract class GpuBackend extends Backend {
     // ---------------------------------------------------------------- normalization
 
     @Override protected void doRmsNorm(Tensor x, Tensor scale, double eps, Tensor out, Tensor rstd) {
+        overwrite(out, x, scale);
+        overwrite(rstd, x, scale, out);
         rowwise("k_rmsnorm", x.rows(), x, scale, (float) eps, out, rstd, x.cols());
     }
 
     @Override protected void doRmsNormBackward(Tensor x, Tensor scale, Tensor rstd, Tensor dy, Tensor dx, Tensor dScale) {
-        rowwise("k_rmsnorm_back", x.rows(), x, scale, rstd, dy, dx, x.cols());
+        int acc = overwrite(dx, x, scale, rstd, dy) ? 0 : 1;
+        rowwise("k_rmsnorm_back", x.rows(), x, scale, rstd, dy, dx, x.cols(), acc);
         int rows = x.rows(), cols = x.cols(), parts = Math.max(1, Math.min(64, rows / 64));
         if (parts == 1) {
             elementwise("k_rmsnorm_dscale", cols, x, rstd, dy, dScale, rows, cols);
@@ -331,13 +454,14 @@ public abstract class GpuBackend extends Backend {
     }
 
     @Override protected void doL2NormHeads(Tensor x, int heads, double eps, Tensor out, Tensor rnorm) {
-        int segs = x.rows() * heads;
-        elementwise("k_l2heads", segs, x, out, rnorm, segs, x.cols() / heads, (float) eps);
+        overwrite(out, x);
+        overwrite(rnorm, x, out);
+        rowwise("k_l2heads", x.rows(), x, out, rnorm, heads, x.cols() / heads, (float) eps);
     }
 
     @Override protected void doL2NormHeadsBackward(Tensor y, Tensor rnorm, int heads, Tensor dy, Tensor dx) {
-        int segs = y.rows() * heads;
-        elementwise("k_l2heads_back", segs, y, rnorm, dy, dx, segs, y.cols() / heads);
+        int acc = overwrite(dx, y, rnorm, dy) ? 0 : 1;
+        rowwise("k_l2heads_back", y.rows(), y, rnorm, dy, dx, heads, y.cols() / heads, acc);
     }
 
     // ---------------------------------------------------------------- embedding
@@ -350,6 +474,7 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doEmbedding(Tensor table, int[] ids, Tensor out) {
         if (out.size() == 0) return;
+        overwrite(out, table);
         DeviceBuffer b = ints(modV(ids, table.rows()));
         elementwise("k_embedding", out.size(), table, b, out, out.size(), table.cols());
         b.recycle();
@@ -365,6 +490,7 @@ public abstract class GpuBackend extends Backend {
     // ---------------------------------------------------------------- gates
 
     @Override protected void doGateFixed(Tensor c, Tensor z, Tensor bias, Tensor out) {
+        overwrite(out, c, z, bias);
         elementwise("k_gate_fixed", c.size(), c, z, bias, out, c.size(), c.cols());
     }
 
@@ -374,6 +500,7 @@ public abstract class GpuBackend extends Backend {
     }
 
     @Override protected void doGateLstm(Tensor c, Tensor z, Tensor fPre, Tensor iPre, Tensor out) {
+        overwrite(out, c, z, fPre, iPre);
         elementwise("k_gate_lstm", c.size(), c, z, fPre, iPre, out, c.size());
     }
 
@@ -388,8 +515,9 @@ public abstract class GpuBackend extends Backend {
     static int threshold(double rate) { return (int) Math.ceil(rate * 0x1.0p24); }
 
     @Override protected void doDropout(Tensor x, Tensor out, double rate, long seed, int tileRows, boolean accumulate) {
+        boolean acc = !overwrite(out, x) && accumulate;
         elementwise("k_dropout", x.size(), x, out, x.size(), x.cols(), tileRows, seed, threshold(rate),
-                (float) (1 / (1 - rate)), accumulate ? 1 : 0);
+                (float) (1 / (1 - rate)), acc ? 1 : 0);
     }
 
     // ---------------------------------------------------------------- attention
@@ -442,6 +570,9 @@ public abstract class GpuBackend extends Backend {
     /** Per block o, batched over heads: c[o] = alpha op(a[o]) op(b[o]) + beta c[o] (offsets and lds per operand kind). */
     private void blockGemm(Blocks bl, int m, int n, int k, Object a, char aKind, boolean ta, Object b, char bKind, boolean tb,
                            float beta, Object c, char cKind, boolean bf16) {
+        materialize(bufferOf(a));
+        materialize(bufferOf(b));
+        written(c);
         for (int o = 0; o < bl.count(); o++) {
             gemmEx(bl.H, m, n, k, 1f, a, off(bl, aKind, o), ld(bl, aKind), stride(bl, aKind), ta, b, off(bl, bKind, o),
                     ld(bl, bKind), stride(bl, bKind), tb, beta, c, off(bl, cKind, o), ld(bl, cKind), stride(bl, cKind), bf16);
@@ -457,8 +588,10 @@ public abstract class GpuBackend extends Backend {
 
     private static long stride(Blocks bl, char kind) { return kind == 's' ? (long) bl.tqb * bl.tkb : bl.D; }
 
+    /** x itself, or (bf16 products) its bf16 copy: the cached one of a tensor, a new scratch one of a scratch buffer. */
     private Object maybeBf16(Object x, long n, boolean bf16, java.util.List<DeviceBuffer> scratch) {
         if (!bf16) return x;
+        if (x instanceof GpuTensor) return bf16(x, n);
         DeviceBuffer o = allocator.allocate(n * 2L);
         elementwise("k_to_bf16", (int) n, x, o, (int) n);
         scratch.add(o);
@@ -475,6 +608,8 @@ public abstract class GpuBackend extends Backend {
         DeviceBuffer scores = allocator.allocate(bl.scores() * 4);
         Object qa = maybeBf16(q, q.size(), bf, tmp), ka = maybeBf16(k, k.size(), bf, tmp);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
+        overwrite(lse, q, k, v);                        // every row of lse, and (the blocks cover Tq) every row of out
+        overwrite(out, q, k, v);
         launch("k_attn_softmax", bl.rows(), 1, 1, LOCAL, 1, scores, temperature, s == null ? dummy : s.relBias(),
                 s == null ? dummy : bucketTable(s), lse, bl.tqb, bl.tkb, heads, bl.nb, tq, bl.W, s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
@@ -512,9 +647,13 @@ public abstract class GpuBackend extends Backend {
         Object pa = maybeBf16(scores, bl.scores(), bf, tmp), dsa = maybeBf16(dP, bl.scores(), bf, tmp);
         // dv += P^T dOut and dk += dS^T q: a sliding block's keys overlap the next block's, so blocks run one after
         // another (in order on the one queue), never as items of one batched product.
-        blockGemm(bl, bl.tkb, D, bl.tqb, pa, 's', true, da, 'q', false, 1f, dv, 'k', bf);
-        blockGemm(bl, bl.tkb, D, bl.tqb, dsa, 's', true, qa, 'q', false, 1f, dk, 'k', bf);
-        blockGemm(bl, bl.tqb, D, bl.tkb, dsa, 's', false, ka, 'k', false, 1f, dq, 'q', bf);
+        // Onto zeros not filled yet, a product overwrites (beta 0): dq's blocks are disjoint and cover every query;
+        // without a window there is one block per group, covering every key too. Each test right before its own
+        // product, so that gradients which are one tensor (dk == dq) still add up.
+        Object[] in = {q, k, v, out, lse, dOut};
+        blockGemm(bl, bl.tkb, D, bl.tqb, pa, 's', true, da, 'q', false, W == 0 && overwrite(dv, in) ? 0f : 1f, dv, 'k', bf);
+        blockGemm(bl, bl.tkb, D, bl.tqb, dsa, 's', true, qa, 'q', false, W == 0 && overwrite(dk, in) ? 0f : 1f, dk, 'k', bf);
+        blockGemm(bl, bl.tqb, D, bl.tkb, dsa, 's', false, ka, 'k', false, overwrite(dq, in) ? 0f : 1f, dq, 'q', bf);
         elementwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
         if (W > 0) {
             DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
@@ -533,6 +672,8 @@ public abstract class GpuBackend extends Backend {
         int rows = G * heads * tq;
         if (rows == 0) return;
         boolean drop = s != null && s.dropoutRate() > 0;
+        overwrite(out, q, k, v);
+        overwrite(lse, q, k, v, out);
         elementwise("k_attn_fwd", rows, q, k, v, temperature, s == null ? dummy : s.relBias(), s == null ? dummy : bucketTable(s),
                 out, lse, G, tq, tk, heads, D, s == null ? 0 : s.window(), s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
@@ -582,6 +723,7 @@ public abstract class GpuBackend extends Backend {
     @Override protected double doCrossEntropy(Tensor logits, int[] targets, boolean[] mask, Tensor rowLoss) {
         if (targets.length == 0) return 0;
         DeviceBuffer t = targets(targets, mask, logits.cols());
+        overwrite(rowLoss, logits);
         rowwise("k_ce", logits.rows(), logits, t, rowLoss, logits.cols());
         t.recycle();
         float[] rl = doDownload(rowLoss);
@@ -592,8 +734,9 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits) {
         if (targets.length == 0) return;
+        int acc = overwrite(dLogits, logits) ? 0 : 1;
         DeviceBuffer t = targets(targets, mask, logits.cols());
-        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols());
+        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols(), acc);
         t.recycle();
     }
 
@@ -601,14 +744,16 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doRowSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
         Tensor whole = intoWhole ? to : from, part = intoWhole ? from : to;
+        boolean acc = (intoWhole || !overwrite(to, from)) && accumulate;    // out of the whole: every value of part
         elementwise("k_row_slice", part.size(), from, to, part.size(), whole.dim(1), part.dim(1), whole.cols(), start,
-                intoWhole ? 1 : 0, accumulate ? 1 : 0);
+                intoWhole ? 1 : 0, acc ? 1 : 0);
     }
 
     @Override protected void doColSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
         Tensor whole = intoWhole ? to : from, part = intoWhole ? from : to;
+        boolean acc = (intoWhole || !overwrite(to, from)) && accumulate;
         elementwise("k_col_slice", part.size(), from, to, part.size(), whole.cols(), part.cols(), start,
-                intoWhole ? 1 : 0, accumulate ? 1 : 0);
+                intoWhole ? 1 : 0, acc ? 1 : 0);
     }
 
     private DeviceBuffer flags(boolean[] f) {
@@ -619,6 +764,7 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doSelectBatch(boolean[] takeA, Tensor a, Tensor b, Tensor out) {
         if (out.size() == 0) return;
+        overwrite(out, a, b);
         DeviceBuffer f = flags(takeA);
         elementwise("k_select", out.size(), f, a, b, out, out.size(), a.size());
         f.recycle();
@@ -663,15 +809,6 @@ public abstract class GpuBackend extends Backend {
         elementwise("k_af_update", n, param, y, m == null ? dummy : m, n, scalars, (float) lr, (float) s.epsilon2(),
                 s.multiplyByParameterScale() ? 1 : 0, (float) s.clipThreshold(), (float) s.beta1(), m == null ? 0 : 1);
         y.recycle();
-    }
-
-    // ---------------------------------------------------------------- bf16 helper for subclasses
-
-    /** o[i] = bf16(x[i]) with o a scratch buffer of n halves. */
-    protected final DeviceBuffer toBf16(GpuTensor x, int n) {
-        DeviceBuffer o = allocator.allocate(n * 2L);
-        elementwise("k_to_bf16", n, x, o, n);
-        return o;
     }
 
     protected final DeviceBuffer scratch(long bytes) { return allocator.allocate(bytes); }

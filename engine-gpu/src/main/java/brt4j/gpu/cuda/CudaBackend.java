@@ -254,7 +254,7 @@ public final class CudaBackend extends GpuBackend {
         return f;
     }
 
-    @Override protected void launch(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
+    @Override protected void enqueue(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
         current();
         try {
             MemorySegment f = function(name);
@@ -292,14 +292,11 @@ public final class CudaBackend extends GpuBackend {
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
         int opB = tb ? Cublas.OP_T : Cublas.OP_N, ldb = tb ? k : n;
         int opA = ta ? Cublas.OP_T : Cublas.OP_N, lda = ta ? m : k;
-        DeviceBuffer a16 = null, b16 = null;
         long pa = handleOf(a), pb = handleOf(b);
         int type = Cublas.CUDA_R_32F, compute = precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
-        if (precision == Precision.BF16) {
-            a16 = toBf16(a, a.size());
-            b16 = toBf16(b, b.size());
-            pa = a16.handle();
-            pb = b16.handle();
+        if (precision == Precision.BF16) {             // the operands' cached bf16 copies (cast only after a write)
+            pa = bf16(a, a.size()).handle();
+            pb = bf16(b, b.size()).handle();
             type = Cublas.CUDA_R_16BF;
         }
         long t0 = PROFILE ? syncNow() : 0;
@@ -314,8 +311,22 @@ public final class CudaBackend extends GpuBackend {
             throw e;
         } catch (Throwable t) {
             throw new GpuException("cuda: cuBLAS: " + t, t);
-        } finally {
-            if (a16 != null) { a16.recycle(); b16.recycle(); }
+        }
+    }
+
+    /** Zeros by the driver's memset (no kernel of ours to launch). */
+    @Override protected void zeroFill(DeviceBuffer b) {
+        current();
+        try {
+            long t0 = PROFILE ? syncNow() : 0;
+            cu.check((int) cu.memsetD32Async.invokeExact(b.handle(), 0, b.bytes() / 4, MemorySegment.NULL),
+                    "cuMemsetD32Async");
+            countLaunch();
+            if (PROFILE) profiled("memset zeros", syncNow() - t0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
         }
     }
 

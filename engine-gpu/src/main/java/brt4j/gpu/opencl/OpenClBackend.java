@@ -237,7 +237,7 @@ public final class OpenClBackend extends GpuBackend {
         return k;
     }
 
-    @Override protected void launch(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
+    @Override protected void enqueue(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
         try {
             MemorySegment k = kernel(name);
             for (int i = 0; i < args.length; i++) {

@@ -4,6 +4,7 @@
  * The meaning of each op is brt4j.backend.ref.ReferenceBackend's; comments name the op.
  * Invariants: no atomics anywhere (every reduction has one owner per output element, so results are
  * deterministic); row kernels run one work-group of exactly RED threads per row; element kernels check their bound.
+ * An accumulate flag (0: write, 1: add) lets an op whose target is known to hold zeros skip filling it first.
  */
 #define RED 256
 
@@ -59,9 +60,9 @@ KERNEL void k_add(const GLOBAL float* a, const GLOBAL float* b, GLOBAL float* o,
     if (i < n) o[i] = a[i] + b[i];
 }
 
-KERNEL void k_axpy(float alpha, const GLOBAL float* x, GLOBAL float* y, int n) {
+KERNEL void k_axpy(float alpha, const GLOBAL float* x, GLOBAL float* y, int n, int accumulate) {
     int i = GLOBAL_ID0;
-    if (i < n) y[i] += alpha * x[i];
+    if (i < n) y[i] = accumulate ? y[i] + alpha * x[i] : alpha * x[i];
 }
 
 KERNEL void k_scale(GLOBAL float* x, float alpha, int n) {
@@ -91,12 +92,12 @@ KERNEL void k_act(int f, const GLOBAL float* x, GLOBAL float* o, int n) {
     o[i] = f == 0 ? fmaxf(v, 0.0f) : f == 1 ? tanhf(v) : sigmoidf_(v);
 }
 
-KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n) {
+KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n, int accumulate) {
     int i = GLOBAL_ID0;
     if (i >= n) return;
     float v = s[i];
     float g = f == 0 ? (v > 0.0f ? 1.0f : 0.0f) : f == 1 ? 1.0f - v * v : v * (1.0f - v);
-    dx[i] += dy[i] * g;
+    dx[i] = accumulate ? dx[i] + dy[i] * g : dy[i] * g;
 }
 
 /* Partial sums (of squares when square != 0) per work-group; k_reduce_final adds them into scalars[slot]. */
@@ -135,7 +136,7 @@ KERNEL void k_rmsnorm(const GLOBAL float* x, const GLOBAL float* g, float eps, G
 }
 
 KERNEL void k_rmsnorm_back(const GLOBAL float* x, const GLOBAL float* g, const GLOBAL float* rstd, const GLOBAL float* dy,
-                           GLOBAL float* dx, int cols) {
+                           GLOBAL float* dx, int cols, int accumulate) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     long o = (long) r * cols;
@@ -144,7 +145,10 @@ KERNEL void k_rmsnorm_back(const GLOBAL float* x, const GLOBAL float* g, const G
     for (int c = LOCAL_ID(0); c < cols; c += RED) dot += dy[o + c] * g[c] * x[o + c];
     dot = group_sum(buf, dot);
     float k = inv * inv * dot / cols;
-    for (int c = LOCAL_ID(0); c < cols; c += RED) dx[o + c] += inv * (dy[o + c] * g[c] - x[o + c] * k);
+    for (int c = LOCAL_ID(0); c < cols; c += RED) {
+        float d = inv * (dy[o + c] * g[c] - x[o + c] * k);
+        dx[o + c] = accumulate ? dx[o + c] + d : d;
+    }
 }
 
 /* dScale[c] += sum_r dy * x * rstd: one owner per column. */
@@ -178,26 +182,37 @@ KERNEL void k_colsum_add(const GLOBAL float* partial, GLOBAL float* out, int par
     out[c] += s;
 }
 
-KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int segs, int hd, float eps) {
-    int s = GLOBAL_ID0;
-    if (s >= segs) return;
-    long b = (long) s * hd;
-    float ss = 0.0f;
-    for (int i = 0; i < hd; i++) ss += x[b + i] * x[b + i];
-    float inv = 1.0f / sqrtf(ss + eps);
-    rnorm[s] = inv;
-    for (int i = 0; i < hd; i++) o[b + i] = x[b + i] * inv;
+/* Per-head L2 norm, one work-group per row of heads * hd: the threads read consecutive values (one thread per
+   head segment read hd values apart and was the slowest kernel of a step); one group sum per head. */
+KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int heads, int hd, float eps) {
+    LOCAL float buf[RED];
+    int r = GROUP_ID(0);
+    for (int h = 0; h < heads; h++) {
+        long b = ((long) r * heads + h) * hd;
+        float ss = 0.0f;
+        for (int i = LOCAL_ID(0); i < hd; i += RED) ss += x[b + i] * x[b + i];
+        ss = group_sum(buf, ss);
+        float inv = 1.0f / sqrtf(ss + eps);
+        if (LOCAL_ID(0) == 0) rnorm[(long) r * heads + h] = inv;
+        for (int i = LOCAL_ID(0); i < hd; i += RED) o[b + i] = x[b + i] * inv;
+    }
 }
 
 KERNEL void k_l2heads_back(const GLOBAL float* y, const GLOBAL float* rnorm, const GLOBAL float* dy, GLOBAL float* dx,
-                           int segs, int hd) {
-    int s = GLOBAL_ID0;
-    if (s >= segs) return;
-    long b = (long) s * hd;
-    float dot = 0.0f;
-    for (int i = 0; i < hd; i++) dot += y[b + i] * dy[b + i];
-    float rn = rnorm[s];
-    for (int i = 0; i < hd; i++) dx[b + i] += (dy[b + i] - y[b + i] * dot) * rn;
+                           int heads, int hd, int accumulate) {
+    LOCAL float buf[RED];
+    int r = GROUP_ID(0);
+    for (int h = 0; h < heads; h++) {
+        long b = ((long) r * heads + h) * hd;
+        float dot = 0.0f;
+        for (int i = LOCAL_ID(0); i < hd; i += RED) dot += y[b + i] * dy[b + i];
+        dot = group_sum(buf, dot);
+        float rn = rnorm[(long) r * heads + h];
+        for (int i = LOCAL_ID(0); i < hd; i += RED) {
+            float d = (dy[b + i] - y[b + i] * dot) * rn;
+            dx[b + i] = accumulate ? dx[b + i] + d : d;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ embedding (ids already reduced mod V) */
@@ -292,7 +307,8 @@ KERNEL void k_ce(const GLOBAL float* logits, const GLOBAL int* tgt, GLOBAL float
     }
 }
 
-KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float gradScale, GLOBAL float* dl, int cols) {
+KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float gradScale, GLOBAL float* dl, int cols,
+                      int accumulate) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     int t = tgt[r];                         /* no early return: every work-item reaches the barriers */
@@ -306,7 +322,12 @@ KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float g
     float lse = m + logf(s);
     GLOBAL float* d = dl + (long) r * cols;
     if (t >= 0) {
-        for (int c = LOCAL_ID(0); c < cols; c += RED) d[c] += gradScale * expf(l[c] - lse) - (c == t ? gradScale : 0.0f);
+        for (int c = LOCAL_ID(0); c < cols; c += RED) {
+            float g = gradScale * expf(l[c] - lse) - (c == t ? gradScale : 0.0f);
+            d[c] = accumulate ? d[c] + g : g;
+        }
+    } else if (!accumulate) {
+        for (int c = LOCAL_ID(0); c < cols; c += RED) d[c] = 0.0f;
     }
 }
 
