@@ -36,6 +36,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  * bumps (kernel arguments the kernel may write, as {@link Kernels#writes} reads them off the sources; product
  * outputs; copies; uploads; fills). So a weight is cast once per optimizer step and an activation once, however
  * many products read it.
+ * <li>One AdamW launch a step. {@link #doAdamW} only collects the update; the updates go out together (one
+ * {@code k_adamw_multi} over a table of device pointers on CUDA, one k_adamw each on OpenCL) before anything else
+ * touches the device: every launch, product, copy, read and sync calls {@link #flushAdamW} first.
  * </ul>
  */
 public abstract class GpuBackend extends Backend {
@@ -86,8 +89,20 @@ public abstract class GpuBackend extends Backend {
                                    long offC, int ldc, long strideC, boolean bf16);
     /** Whether attention's matrix products take bf16 operands (the CUDA backend in bf16 mode). */
     protected boolean attentionInBf16() { return false; }
+    /** Waits for all queued work (the platform's part of {@link #synchronize}). */
+    protected abstract void waitIdle();
+
     /** Waits for all queued work. */
-    public abstract void synchronize();
+    public final void synchronize() {
+        flushAdamW();
+        waitIdle();
+    }
+
+    /**
+     * Where the platform can launch one AdamW over many tensors ({@code k_adamw_multi}, CUDA: a table of device
+     * pointers; OpenCL C 1.2 cannot follow pointers read from memory): the table's device address.
+     */
+    protected boolean multiTensorAdamW() { return false; }
     /** One line: device name, memory, precision mode. */
     public abstract String describe();
 
@@ -184,6 +199,7 @@ public abstract class GpuBackend extends Backend {
     }
 
     protected final void closeScratch() {
+        if (adamWTable != null) adamWTable.recycle();
         for (DeviceBuffer b : bucketTables.values()) b.recycle();
         bucketTables.clear();
         if (scalars != null) { scalars.recycle(); partials.recycle(); dummy.recycle(); }
@@ -210,6 +226,7 @@ public abstract class GpuBackend extends Backend {
     /** Queues the fill of a buffer that is still pending zeros (something is about to read it). */
     private void materialize(DeviceBuffer b) {
         if (!b.pendingZero) return;
+        flushAdamW();
         b.pendingZero = false;
         b.version++;
         zeroFill(b);
@@ -241,6 +258,7 @@ public abstract class GpuBackend extends Backend {
      * the arguments the kernel may write get a new version.
      */
     protected final void launch(String kernel, int gx, int gy, int gz, int lx, int ly, Object... args) {
+        flushAdamW();
         boolean[] w = Kernels.writes(kernel);
         for (int i = 0; i < args.length; i++) {
             DeviceBuffer b = bufferOf(args[i]);
@@ -267,6 +285,7 @@ public abstract class GpuBackend extends Backend {
             b.shadowVersion = b.version - 1;
         }
         if (b.shadowVersion != b.version) {
+            flushAdamW();
             enqueue("k_to_bf16", (int) ((n + LOCAL - 1) / LOCAL), 1, 1, LOCAL, 1, b, s, (int) n);
             b.shadowVersion = b.version;
         }
@@ -293,6 +312,7 @@ public abstract class GpuBackend extends Backend {
     }
 
     @Override protected void doUpload(float[] data, Tensor t) {
+        flushAdamW();
         overwrite(t);
         written(t);
         MemorySegment s = staging(data.length * 4L);
@@ -309,6 +329,7 @@ public abstract class GpuBackend extends Backend {
     @Override protected float[] doDownload(Tensor t) {
         float[] r = new float[t.size()];
         if (g(t).buf.pendingZero) return r;              // zeros never filled: nothing to read
+        flushAdamW();
         MemorySegment s = staging(r.length * 4L);
         rawRead(g(t).handle(), s, r.length * 4L);
         MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, r, 0, r.length);
@@ -323,6 +344,7 @@ public abstract class GpuBackend extends Backend {
     }
 
     private DeviceBuffer ints(int[] data) {
+        flushAdamW();
         DeviceBuffer b = allocator.allocate(data.length * 4L);
         MemorySegment s = staging(data.length * 4L);
         MemorySegment.copy(data, 0, s, ValueLayout.JAVA_INT, 0, data.length);
@@ -334,6 +356,7 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doCopy(Tensor src, Tensor dst) {
         if (src.size() == 0) return;
+        flushAdamW();
         materialize(g(src).buf);
         overwrite(dst, src);
         written(dst);
@@ -370,6 +393,7 @@ public abstract class GpuBackend extends Backend {
             if (beta == 0) doFill(c, 0); else doScale(c, beta);
             return;
         }
+        flushAdamW();
         materialize(g(a).buf);
         materialize(g(b).buf);
         if (overwrite(c, a, b)) beta = 0;               // c += a b onto zeros not yet filled: c = a b
@@ -424,7 +448,7 @@ public abstract class GpuBackend extends Backend {
         int n = x.size();
         int groups = Math.max(1, Math.min(PARTIALS, (n + LOCAL - 1) / LOCAL));
         launch("k_reduce_partial", groups, 1, 1, LOCAL, 1, x, n, 1, partials);
-        MemorySegment s = staging(groups * 4L);
+        MemorySegment s = staging(groups * 4L);       // (launch flushed the AdamW updates)
         rawRead(partials.handle, s, groups * 4L);
         double sum = 0;
         for (int i = 0; i < groups; i++) sum += s.getAtIndex(ValueLayout.JAVA_FLOAT, i);
@@ -570,6 +594,7 @@ public abstract class GpuBackend extends Backend {
     /** Per block o, batched over heads: c[o] = alpha op(a[o]) op(b[o]) + beta c[o] (offsets and lds per operand kind). */
     private void blockGemm(Blocks bl, int m, int n, int k, Object a, char aKind, boolean ta, Object b, char bKind, boolean tb,
                            float beta, Object c, char cKind, boolean bf16) {
+        flushAdamW();
         materialize(bufferOf(a));
         materialize(bufferOf(b));
         written(c);
@@ -780,11 +805,74 @@ public abstract class GpuBackend extends Backend {
 
     // ---------------------------------------------------------------- optimizers
 
+    /**
+     * One collected AdamW update: the buffers (a tensor may be freed before the flush: its block is only reused by
+     * work queued after the flush), n, the weight decay; lr, betas, eps, c1, c2 are shared by a batch.
+     */
+    private record AdamWUpdate(DeviceBuffer p, DeviceBuffer g, DeviceBuffer m, DeviceBuffer v, int n, float wd) {}
+
+    private final java.util.List<AdamWUpdate> adamW = new java.util.ArrayList<>();
+    private float[] adamWHyper;
+    private long[] adamWTableKey;
+    private DeviceBuffer adamWTable;
+
     @Override protected void doAdamW(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2,
                                      double eps, double weightDecay, long step) {
+        if (param.size() == 0) return;
         double c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
-        elementwise("k_adamw", param.size(), param, grad, m, v, param.size(), (float) lr, (float) beta1, (float) beta2,
-                (float) eps, (float) weightDecay, (float) c1, (float) c2);
+        float[] hyper = {(float) lr, (float) beta1, (float) beta2, (float) eps, (float) c1, (float) c2};
+        GpuTensor[] ts = {g(param), g(grad), g(m), g(v)};
+        boolean clash = adamWHyper != null && !java.util.Arrays.equals(hyper, adamWHyper) || adamW.size() == 65535;
+        for (GpuTensor t : ts) {
+            clash |= t.buf.pendingZero;                 // filled below: after the updates already collected
+            for (AdamWUpdate u : adamW) clash |= t.buf == u.p || t.buf == u.g || t.buf == u.m || t.buf == u.v;
+        }
+        if (clash) flushAdamW();
+        for (GpuTensor t : ts) materialize(t.buf);
+        g(param).buf.version++;                         // written by the update (the bf16 copy goes stale now)
+        g(m).buf.version++;
+        g(v).buf.version++;
+        adamW.add(new AdamWUpdate(g(param).buf, g(grad).buf, g(m).buf, g(v).buf, param.size(), (float) weightDecay));
+        adamWHyper = hyper;
+    }
+
+    /** Queues the collected AdamW updates: one launch on a platform with k_adamw_multi, one per tensor otherwise. */
+    protected final void flushAdamW() {
+        if (adamW.isEmpty()) return;
+        java.util.List<AdamWUpdate> todo = new java.util.ArrayList<>(adamW);
+        float[] h = adamWHyper;
+        adamW.clear();
+        adamWHyper = null;
+        if (!multiTensorAdamW() || todo.size() == 1) {
+            for (AdamWUpdate u : todo) {
+                int n = u.n;
+                enqueue("k_adamw", (n + LOCAL - 1) / LOCAL, 1, 1, LOCAL, 1, u.p, u.g, u.m, u.v, n, h[0], h[1], h[2], h[3], u.wd, h[4], h[5]);
+            }
+            return;
+        }
+        // The table: per tensor the four device addresses, then n and the weight decay's bits; uploaded only when
+        // it differs from the last one (a training run updates the same tensors every step).
+        long[] table = new long[5 * todo.size()];
+        int maxN = 0;
+        for (int i = 0; i < todo.size(); i++) {
+            AdamWUpdate u = todo.get(i);
+            table[5 * i] = u.p.handle;
+            table[5 * i + 1] = u.g.handle;
+            table[5 * i + 2] = u.m.handle;
+            table[5 * i + 3] = u.v.handle;
+            table[5 * i + 4] = (u.n & 0xffffffffL) | ((long) Float.floatToRawIntBits(u.wd) << 32);
+            maxN = Math.max(maxN, u.n);
+        }
+        if (!java.util.Arrays.equals(table, adamWTableKey)) {
+            if (adamWTable != null) adamWTable.recycle();
+            adamWTable = allocator.allocate(table.length * 8L);
+            MemorySegment s = staging(table.length * 8L);
+            MemorySegment.copy(table, 0, s, ValueLayout.JAVA_LONG, 0, table.length);
+            rawWrite(adamWTable.handle, s, table.length * 8L);
+            adamWTableKey = table;
+        }
+        int gx = Math.max(1, Math.min(1024, (maxN + LOCAL - 1) / LOCAL));
+        enqueue("k_adamw_multi", gx, todo.size(), 1, LOCAL, 1, adamWTable, h[0], h[1], h[2], h[3], h[4], h[5]);
     }
 
     @Override protected void doAdafactor(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor vRow, Tensor vCol,

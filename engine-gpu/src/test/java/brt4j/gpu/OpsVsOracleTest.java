@@ -485,6 +485,29 @@ class OpsVsOracleTest {
         }
     }
 
+    /** Updates of many tensors in a row (one k_adamw_multi launch on CUDA), sizes past one launch's grid, decay per tensor. */
+    @Test
+    void adamWManyTensorsAtOnce() {
+        int[] sizes = {1, 119, 70_001, 600_003};
+        Twin[][] ts = new Twin[sizes.length][];
+        for (int i = 0; i < sizes.length; i++) {
+            ts[i] = new Twin[]{rand(sizes[i]), rand(sizes[i]), zeros(sizes[i]), zeros(sizes[i])};
+        }
+        for (long step = 1; step <= 3; step++) {
+            for (int i = 0; i < sizes.length; i++) {
+                Twin[] t = ts[i];
+                double wd = i % 2 == 0 ? 0.1 : 0;
+                ref.adamW(t[0].ref, t[1].ref, t[2].ref, t[3].ref, 1e-2, 0.9, 0.98, 1e-8, wd, step);
+                gpu.adamW(t[0].gpu, t[1].gpu, t[2].gpu, t[3].gpu, 1e-2, 0.9, 0.98, 1e-8, wd, step);
+            }
+            ref.scale(ts[1][1].ref, -1); gpu.scale(ts[1][1].gpu, -1);      // another op between steps
+        }
+        for (int i = 0; i < sizes.length; i++) {
+            check("adamW of many, param " + sizes[i], ts[i][0]); check("adamW of many, m " + sizes[i], ts[i][2]);
+            check("adamW of many, v " + sizes[i], ts[i][3]);
+        }
+    }
+
     private Twin square(Twin t) {
         double[] x = ref.downloadDouble(t.ref);
         float[] y = new float[x.length];

@@ -331,9 +331,11 @@ public final class CudaBackend extends GpuBackend {
     }
 
     private long syncNow() {
-        synchronize();
+        waitIdle();
         return System.nanoTime();
     }
+
+    @Override protected boolean multiTensorAdamW() { return true; }
 
     @Override protected boolean attentionInBf16() { return precision == Precision.BF16; }
 
@@ -362,7 +364,7 @@ public final class CudaBackend extends GpuBackend {
         }
     }
 
-    @Override public void synchronize() {
+    @Override protected void waitIdle() {
         current();
         try {
             cu.check((int) cu.ctxSynchronize.invokeExact(), "cuCtxSynchronize");

@@ -283,7 +283,7 @@ public final class OpenClBackend extends GpuBackend {
                 c, offC, ldc, strideC, m, n, k, ta ? 1 : 0, tb ? 1 : 0, alpha, beta);
     }
 
-    @Override public void synchronize() {
+    @Override protected void waitIdle() {
         try {
             check((int) cl.finish.invokeExact(queue), "clFinish");
         } catch (GpuException e) {

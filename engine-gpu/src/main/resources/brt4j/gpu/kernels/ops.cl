@@ -379,10 +379,8 @@ KERNEL void k_select_back_b(const GLOBAL int* take, const GLOBAL float* dOut, GL
 
 /* ------------------------------------------------------------------ optimizers */
 
-KERNEL void k_adamw(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLOBAL float* v, int n, float lr, float b1,
-                    float b2, float eps, float wd, float c1, float c2) {
-    int i = GLOBAL_ID0;
-    if (i >= n) return;
+DEVICE void adamw_at(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLOBAL float* v, int i, float lr, float b1,
+                     float b2, float eps, float wd, float c1, float c2) {
     float gi = g[i];
     float mi = b1 * m[i] + (1.0f - b1) * gi;
     float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
@@ -391,6 +389,30 @@ KERNEL void k_adamw(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLO
     float update = (mi / c1) / (sqrtf(vi / c2) + eps);
     p[i] -= lr * (update + wd * p[i]);
 }
+
+KERNEL void k_adamw(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLOBAL float* v, int n, float lr, float b1,
+                    float b2, float eps, float wd, float c1, float c2) {
+    int i = GLOBAL_ID0;
+    if (i < n) adamw_at(p, g, m, v, i, lr, b1, b2, eps, wd, c1, c2);
+}
+
+#ifdef BRT_CUDA
+/* Every parameter of a step in one launch (CUDA only: OpenCL C 1.2 cannot follow a pointer read from memory).
+   table: per tensor five words, the addresses of p, g, m, v, then n (low half) and the weight decay's bits (high
+   half); tensor GROUP_ID(1), its elements strided over the groups of dimension 0. */
+KERNEL void k_adamw_multi(const GLOBAL ulong* table, float lr, float b1, float b2, float eps, float c1, float c2) {
+    const GLOBAL ulong* e = table + 5L * GROUP_ID(1);
+    GLOBAL float* p = (GLOBAL float*) e[0];
+    const GLOBAL float* g = (const GLOBAL float*) e[1];
+    GLOBAL float* m = (GLOBAL float*) e[2];
+    GLOBAL float* v = (GLOBAL float*) e[3];
+    int n = (int) (e[4] & 0xffffffffUL);
+    float wd = __uint_as_float((uint) (e[4] >> 32));
+    for (int i = GROUP_ID(0) * LOCAL_SIZE(0) + LOCAL_ID(0); i < n; i += NUM_GROUPS(0) * LOCAL_SIZE(0)) {
+        adamw_at(p, g, m, v, i, lr, b1, b2, eps, wd, c1, c2);
+    }
+}
+#endif
 
 /* Adafactor (ReferenceAdafactor): factored moments per row and per column, one owner each. */
 KERNEL void k_af_row(const GLOBAL float* g, GLOBAL float* vRow, int rows, int cols, float decay, float mix, float eps1) {
