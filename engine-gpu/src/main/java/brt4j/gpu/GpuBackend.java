@@ -62,6 +62,12 @@ public abstract class GpuBackend extends Backend {
     protected abstract void rawWrite(long handle, MemorySegment src, long bytes);
     protected abstract void rawRead(long handle, MemorySegment dst, long bytes);
     protected abstract void rawCopy(long src, long dst, long bytes);
+    /**
+     * A small host-to-device copy queued like a kernel (the host does not wait for the device to get there); src may
+     * be reused as soon as this returns. Default: {@link #rawWrite}. Token ids, targets and reset flags go this way,
+     * so that uploading them does not stall the host in the middle of a step.
+     */
+    protected void rawWriteQueued(long handle, MemorySegment src, long bytes) { rawWrite(handle, src, bytes); }
     /** Free and total device memory in bytes, for the out-of-memory message. */
     protected abstract long[] memoryInfo();
     /**
@@ -348,7 +354,7 @@ public abstract class GpuBackend extends Backend {
         DeviceBuffer b = allocator.allocate(data.length * 4L);
         MemorySegment s = staging(data.length * 4L);
         MemorySegment.copy(data, 0, s, ValueLayout.JAVA_INT, 0, data.length);
-        rawWrite(b.handle, s, data.length * 4L);
+        rawWriteQueued(b.handle, s, data.length * 4L);
         return b;
     }
 
@@ -472,7 +478,7 @@ public abstract class GpuBackend extends Backend {
         } else {                                        // a column sum over many rows: split the rows, then add up
             DeviceBuffer partial = allocator.allocate((long) parts * cols * 4);
             elementwise("k_rmsnorm_dscale_part", parts * cols, x, rstd, dy, partial, rows, cols, (rows + parts - 1) / parts, parts);
-            elementwise("k_colsum_add", cols, partial, dScale, parts, cols);
+            elementwise("k_colsum", cols, partial, dScale, parts, cols, overwrite(dScale, x, rstd, dy) ? 0 : 1);
             partial.recycle();
         }
     }
@@ -613,15 +619,8 @@ public abstract class GpuBackend extends Backend {
 
     private static long stride(Blocks bl, char kind) { return kind == 's' ? (long) bl.tqb * bl.tkb : bl.D; }
 
-    /** x itself, or (bf16 products) its bf16 copy: the cached one of a tensor, a new scratch one of a scratch buffer. */
-    private Object maybeBf16(Object x, long n, boolean bf16, java.util.List<DeviceBuffer> scratch) {
-        if (!bf16) return x;
-        if (x instanceof GpuTensor) return bf16(x, n);
-        DeviceBuffer o = allocator.allocate(n * 2L);
-        elementwise("k_to_bf16", (int) n, x, o, (int) n);
-        scratch.add(o);
-        return o;
-    }
+    /** x itself, or (bf16 products) its cached bf16 copy. */
+    private Object maybeBf16(Tensor x, boolean bf16) { return bf16 ? bf16(x, x.size()) : x; }
 
     @Override protected void doAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
                                          Tensor out, Tensor lse) {
@@ -629,20 +628,21 @@ public abstract class GpuBackend extends Backend {
         if (!blocked(s, tq, tk)) { simpleAttention(q, k, v, heads, temperature, s, out, lse); return; }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
         boolean bf = attentionInBf16(), drop = s != null && s.dropoutRate() > 0;
-        java.util.List<DeviceBuffer> tmp = new java.util.ArrayList<>();
         DeviceBuffer scores = allocator.allocate(bl.scores() * 4);
-        Object qa = maybeBf16(q, q.size(), bf, tmp), ka = maybeBf16(k, k.size(), bf, tmp);
+        Object qa = maybeBf16(q, bf), ka = maybeBf16(k, bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
         overwrite(lse, q, k, v);                        // every row of lse, and (the blocks cover Tq) every row of out
         overwrite(out, q, k, v);
+        // bf16 products: the softmax writes p as bf16 right away (no float p to cast afterwards)
+        DeviceBuffer p16 = bf ? allocator.allocate(bl.scores() * 2) : null;
         launch("k_attn_softmax", bl.rows(), 1, 1, LOCAL, 1, scores, temperature, s == null ? dummy : s.relBias(),
                 s == null ? dummy : bucketTable(s), lse, bl.tqb, bl.tkb, heads, bl.nb, tq, bl.W, s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
-                drop ? 1 : 0);
-        Object pa = maybeBf16(scores, bl.scores(), bf, tmp), va = maybeBf16(v, v.size(), bf, tmp);
+                drop ? 1 : 0, bf ? p16 : dummy, bf ? 1 : 0);
+        Object pa = bf ? p16 : scores, va = maybeBf16(v, bf);
         blockGemm(bl, bl.tqb, D, bl.tkb, pa, 's', false, va, 'k', false, 0f, out, 'q', bf);
         scores.recycle();
-        for (DeviceBuffer b : tmp) b.recycle();
+        if (p16 != null) p16.recycle();
     }
 
     @Override protected void doAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
@@ -656,20 +656,20 @@ public abstract class GpuBackend extends Backend {
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
         boolean bf = attentionInBf16(), drop = s != null && s.dropoutRate() > 0;
         int rows = G * heads * tq, W = bl.W;
-        java.util.List<DeviceBuffer> tmp = new java.util.ArrayList<>();
         DeviceBuffer scores = allocator.allocate(bl.scores() * 4), dP = allocator.allocate(bl.scores() * 4);
         DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);
-        Object qa = maybeBf16(q, q.size(), bf, tmp), ka = maybeBf16(k, k.size(), bf, tmp);
-        Object va = maybeBf16(v, v.size(), bf, tmp), da = maybeBf16(dOut, dOut.size(), bf, tmp);
+        Object qa = maybeBf16(q, bf), ka = maybeBf16(k, bf);
+        Object va = maybeBf16(v, bf), da = maybeBf16(dOut, bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, da, 'q', false, va, 'k', true, 0f, dP, 's', bf);
         elementwise("k_attn_dot", rows, out, dOut, dsum, G, tq, heads, D);
         Object table = s == null ? dummy : bucketTable(s);
+        DeviceBuffer p16 = bf ? allocator.allocate(bl.scores() * 2) : null, ds16 = bf ? allocator.allocate(bl.scores() * 2) : null;
         launch("k_attn_bwd_row", bl.rows(), 1, 1, LOCAL, 1, scores, dP, temperature, s == null ? dummy : s.relBias(), table,
                 lse, dsum, dTempRow, bl.tqb, bl.tkb, heads, bl.nb, tq, W, s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
-                drop ? 1 : 0);
-        Object pa = maybeBf16(scores, bl.scores(), bf, tmp), dsa = maybeBf16(dP, bl.scores(), bf, tmp);
+                drop ? 1 : 0, bf ? p16 : dummy, bf ? ds16 : dummy, bf ? 1 : 0);
+        Object pa = bf ? p16 : scores, dsa = bf ? ds16 : dP;
         // dv += P^T dOut and dk += dS^T q: a sliding block's keys overlap the next block's, so blocks run one after
         // another (in order on the one queue), never as items of one batched product.
         // Onto zeros not filled yet, a product overwrites (beta 0): dq's blocks are disjoint and cover every query;
@@ -679,15 +679,18 @@ public abstract class GpuBackend extends Backend {
         blockGemm(bl, bl.tkb, D, bl.tqb, pa, 's', true, da, 'q', false, W == 0 && overwrite(dv, in) ? 0f : 1f, dv, 'k', bf);
         blockGemm(bl, bl.tkb, D, bl.tqb, dsa, 's', true, qa, 'q', false, W == 0 && overwrite(dk, in) ? 0f : 1f, dk, 'k', bf);
         blockGemm(bl, bl.tqb, D, bl.tkb, dsa, 's', false, ka, 'k', false, overwrite(dq, in) ? 0f : 1f, dq, 'q', bf);
-        elementwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
+        rowwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
         if (W > 0) {
-            DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
-            elementwise("k_attn_dbias_offset_blk", heads * W, dP, byOffset, bl.count(), heads, W);
+            int pairs = bl.count() * W, parts = Math.min(64, pairs), chunk = (pairs + parts - 1) / parts;
+            DeviceBuffer partial = allocator.allocate((long) parts * heads * W * 4), byOffset = allocator.allocate((long) heads * W * 4);
+            elementwise("k_attn_dbias_offset_part", parts * heads * W, dP, partial, bl.count(), heads, W, chunk, parts);
+            elementwise("k_colsum", heads * W, partial, byOffset, parts, heads * W, 0);
             elementwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
+            partial.recycle();
             byOffset.recycle();
         }
         scores.recycle(); dP.recycle(); dsum.recycle(); dTempRow.recycle();
-        for (DeviceBuffer b : tmp) b.recycle();
+        if (bf) { p16.recycle(); ds16.recycle(); }
     }
 
     private void simpleAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
@@ -725,7 +728,7 @@ public abstract class GpuBackend extends Backend {
                 G, tq, tk, heads, D, W, nb, seed, thr, dscale, drop ? 1 : 0);
         elementwise("k_attn_bwd_kv", G * heads * tk, q, k, v, temperature, rel, table, lse, dOut, dsum, dk, dv,
                 G, tq, tk, heads, D, W, nb, seed, thr, dscale, drop ? 1 : 0);
-        elementwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
+        rowwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
         if (dsT != null) {
             DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
             elementwise("k_attn_dbias_offset", heads * W, dsT, byOffset, G, heads, tq, W);

@@ -314,6 +314,42 @@ public final class CudaBackend extends GpuBackend {
         }
     }
 
+    /** Pinned host memory that queued uploads copy from, used round-robin (see {@link #rawWriteQueued}). */
+    private static final long RING_BYTES = 8L << 20;
+    private MemorySegment ring;
+    private long ringAt;
+
+    /**
+     * cuMemcpyHtoD from pageable memory returns only after the device ran everything queued before it, a stall in
+     * the middle of a step; from pinned memory, cuMemcpyHtoDAsync is queued and returns at once. The data goes to
+     * the next slice of a pinned ring; when the ring wraps, the device has to have finished the copies from it.
+     */
+    @Override protected void rawWriteQueued(long handle, MemorySegment src, long bytes) {
+        if (bytes > RING_BYTES / 8) { rawWrite(handle, src, bytes); return; }
+        current();
+        try {
+            if (ring == null) {
+                MemorySegment pp = arena.allocate(ADDRESS);
+                cu.check((int) cu.memAllocHost.invokeExact(pp, RING_BYTES), "cuMemAllocHost");
+                ring = pp.get(ADDRESS, 0).reinterpret(RING_BYTES);
+            }
+            if (ringAt + bytes > RING_BYTES) {
+                waitIdle();                             // every copy queued from the ring has run
+                ringAt = 0;
+            }
+            MemorySegment slot = ring.asSlice(ringAt, bytes);
+            MemorySegment.copy(src, 0, slot, 0, bytes);
+            ringAt = (ringAt + bytes + 255) & ~255L;
+            long t0 = PROFILE ? syncNow() : 0;
+            cu.check((int) cu.memcpyHtoDAsync.invokeExact(handle, slot, bytes, MemorySegment.NULL), "cuMemcpyHtoDAsync");
+            if (PROFILE) profiled("copy host->device (queued)", syncNow() - t0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
     /** Zeros by the driver's memset (no kernel of ours to launch). */
     @Override protected void zeroFill(DeviceBuffer b) {
         current();
@@ -381,6 +417,7 @@ public final class CudaBackend extends GpuBackend {
         try {
             synchronize();
             closeScratch();
+            if (ring != null) { int e0 = (int) cu.memFreeHost.invokeExact(ring); }
             int e1 = (int) blas.destroy.invokeExact(cublasHandle);
             int e2 = (int) cu.moduleUnload.invokeExact(module);
             int e3 = (int) cu.primaryCtxRelease.invokeExact(ordinal);

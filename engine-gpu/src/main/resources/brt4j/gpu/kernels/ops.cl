@@ -173,13 +173,13 @@ KERNEL void k_rmsnorm_dscale_part(const GLOBAL float* x, const GLOBAL float* rst
     partial[idx] = s;
 }
 
-/* out[c] += sum over p of partial[p, c]. */
-KERNEL void k_colsum_add(const GLOBAL float* partial, GLOBAL float* out, int parts, int cols) {
+/* out[c] (+)= sum over p of partial[p, c]. */
+KERNEL void k_colsum(const GLOBAL float* partial, GLOBAL float* out, int parts, int cols, int accumulate) {
     int c = GLOBAL_ID0;
     if (c >= cols) return;
     float s = 0.0f;
     for (int p = 0; p < parts; p++) s += partial[(long) p * cols + c];
-    out[c] += s;
+    out[c] = accumulate ? out[c] + s : s;
 }
 
 /* Per-head L2 norm, one work-group per row of heads * hd: the threads read consecutive values (one thread per
@@ -469,13 +469,16 @@ KERNEL void k_af_update(GLOBAL float* p, const GLOBAL float* y, GLOBAL float* m,
 /* ------------------------------------------------------------------ bf16 operands for the mixed-precision matmul */
 
 /* float32 -> bfloat16, round to nearest even (NaN kept quiet). */
+DEVICE ushort bf16_bits(float x) {
+    union { float f; uint u; } cv;
+    cv.f = x;
+    uint u = cv.u;
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort) ((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (ushort) (u >> 16);
+}
+
 KERNEL void k_to_bf16(const GLOBAL float* x, GLOBAL ushort* o, int n) {
     int i = GLOBAL_ID0;
-    if (i >= n) return;
-    union { float f; uint u; } cv;
-    cv.f = x[i];
-    uint u = cv.u;
-    if ((u & 0x7fffffffu) > 0x7f800000u) { o[i] = (ushort) ((u >> 16) | 0x40u); return; }
-    u += 0x7fffu + ((u >> 16) & 1u);
-    o[i] = (ushort) (u >> 16);
+    if (i < n) o[i] = bf16_bits(x[i]);
 }
