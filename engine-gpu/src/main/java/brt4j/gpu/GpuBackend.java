@@ -93,6 +93,18 @@ public abstract class GpuBackend extends Backend {
     protected abstract void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                    boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
                                    long offC, int ldc, long strideC, boolean bf16);
+    /**
+     * Several {@link #gemmEx} items that share everything but their offsets (offA[i], offB[i], offC[i]) and whose
+     * outputs do not overlap, so they may run at once: attention's blocks. Default: one after another; CUDA makes one
+     * pointer-array batched product of them.
+     */
+    protected void gemmItems(int batch, int m, int n, int k, Object a, long[] offA, int lda, long strideA, boolean ta,
+                             Object b, long[] offB, int ldb, long strideB, boolean tb, float beta, Object c, long[] offC,
+                             int ldc, long strideC, boolean bf16) {
+        for (int i = 0; i < offA.length; i++) {
+            gemmEx(batch, m, n, k, 1f, a, offA[i], lda, strideA, ta, b, offB[i], ldb, strideB, tb, beta, c, offC[i], ldc, strideC, bf16);
+        }
+    }
     /** Whether attention's matrix products take bf16 operands (the CUDA backend in bf16 mode). */
     protected boolean attentionInBf16() { return false; }
     /** Waits for all queued work (the platform's part of {@link #synchronize}). */
@@ -510,10 +522,37 @@ public abstract class GpuBackend extends Backend {
         b.recycle();
     }
 
+    /**
+     * The rows of each distinct id (k_embedding_back's csr): [the n distinct ids ascending | n + 1 starts | row
+     * numbers grouped by id, ascending within each], by a counting sort over the vocabulary.
+     */
+    static int[] rowsById(int[] ids, int vocab) {
+        int[] count = new int[vocab];
+        for (int id : ids) count[id]++;
+        int n = 0;
+        for (int c : count) if (c > 0) n++;
+        int[] csr = new int[2 * n + 1 + ids.length];
+        int[] at = new int[vocab];
+        int u = 0, pos = 0;
+        for (int id = 0; id < vocab; id++) {
+            if (count[id] == 0) continue;
+            csr[u] = id;
+            csr[n + u] = pos;
+            at[id] = pos;
+            pos += count[id];
+            u++;
+        }
+        csr[2 * n] = pos;
+        for (int r = 0; r < ids.length; r++) csr[2 * n + 1 + at[ids[r]]++] = r;
+        return csr;
+    }
+
     @Override protected void doEmbeddingBackward(Tensor dOut, int[] ids, Tensor dTable) {
         if (dOut.size() == 0) return;
-        DeviceBuffer b = ints(modV(ids, dTable.rows()));
-        elementwise("k_embedding_back", dTable.cols(), dOut, b, dTable, ids.length, dTable.cols());
+        int[] csr = rowsById(modV(ids, dTable.rows()), dTable.rows());
+        int n = (csr.length - 1 - ids.length) / 2;
+        DeviceBuffer b = ints(csr);
+        elementwise("k_embedding_back", n * dTable.cols(), dOut, b, dTable, n, dTable.cols());
         b.recycle();
     }
 
@@ -597,16 +636,32 @@ public abstract class GpuBackend extends Backend {
         return !SIMPLE_ATTENTION && tk > 0 && tq > 0 && (s == null || tq % s.window() == 0);
     }
 
-    /** Per block o, batched over heads: c[o] = alpha op(a[o]) op(b[o]) + beta c[o] (offsets and lds per operand kind). */
+    /**
+     * Per block o, batched over heads: c[o] = op(a[o]) op(b[o]) + beta c[o] (offsets and lds per operand kind). The
+     * blocks' outputs are disjoint except for a sliding window's dk and dv ('k' outputs), where block b's keys are
+     * block b+1's too: those go in two rounds, even blocks then odd ones (disjoint within a round), so nothing races
+     * and the sums come out the same on every run.
+     */
     private void blockGemm(Blocks bl, int m, int n, int k, Object a, char aKind, boolean ta, Object b, char bKind, boolean tb,
                            float beta, Object c, char cKind, boolean bf16) {
         flushAdamW();
         materialize(bufferOf(a));
         materialize(bufferOf(b));
         written(c);
-        for (int o = 0; o < bl.count(); o++) {
-            gemmEx(bl.H, m, n, k, 1f, a, off(bl, aKind, o), ld(bl, aKind), stride(bl, aKind), ta, b, off(bl, bKind, o),
-                    ld(bl, bKind), stride(bl, bKind), tb, beta, c, off(bl, cKind, o), ld(bl, cKind), stride(bl, cKind), bf16);
+        boolean overlapping = cKind == 'k' && bl.W > 0;
+        for (int round = 0; round < (overlapping ? 2 : 1); round++) {
+            int count = 0;
+            for (int o = 0; o < bl.count(); o++) if (!overlapping || (o % bl.nb) % 2 == round) count++;
+            if (count == 0) continue;
+            long[] oa = new long[count], ob = new long[count], oc = new long[count];
+            int i = 0;
+            for (int o = 0; o < bl.count(); o++) {
+                if (overlapping && (o % bl.nb) % 2 != round) continue;
+                oa[i] = off(bl, aKind, o); ob[i] = off(bl, bKind, o); oc[i] = off(bl, cKind, o);
+                i++;
+            }
+            gemmItems(bl.H, m, n, k, a, oa, ld(bl, aKind), stride(bl, aKind), ta, b, ob, ld(bl, bKind), stride(bl, bKind), tb,
+                    beta, c, oc, ld(bl, cKind), stride(bl, cKind), bf16);
         }
     }
 

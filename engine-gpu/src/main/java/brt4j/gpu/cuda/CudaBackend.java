@@ -400,6 +400,77 @@ public final class CudaBackend extends GpuBackend {
         }
     }
 
+    /** {@code -Dbrt.gpu.batchedAttention=false}: attention's blocks one cuBLAS call each (for comparisons). */
+    private static final boolean BATCHED_ITEMS = !"false".equals(System.getProperty("brt.gpu.batchedAttention"));
+
+    /** Device arrays of device pointers for cublasGemmBatchedEx, by their contents (the same blocks come back every step). */
+    private record Pointers(long[] p) {
+        @Override public boolean equals(Object o) { return o instanceof Pointers q && java.util.Arrays.equals(p, q.p); }
+        @Override public int hashCode() { return java.util.Arrays.hashCode(p); }
+    }
+
+    private final Map<Pointers, DeviceBuffer> pointerArrays = new HashMap<>();
+
+    private DeviceBuffer pointerArray(long[] ptrs) {
+        Pointers key = new Pointers(ptrs);
+        DeviceBuffer d = pointerArrays.get(key);
+        if (d == null) {
+            if (pointerArrays.size() >= 4096) {         // bounded: a step uses far fewer; later work reuses blocks in order
+                for (DeviceBuffer x : pointerArrays.values()) x.recycle();
+                pointerArrays.clear();
+            }
+            d = scratch(ptrs.length * 8L);
+            try (Arena t = Arena.ofConfined()) {           // rawWriteQueued copies it to the pinned ring at once
+                MemorySegment host = t.allocate(ptrs.length * 8L, 8);
+                MemorySegment.copy(ptrs, 0, host, JAVA_LONG, 0, ptrs.length);
+                rawWriteQueued(d.handle(), host, ptrs.length * 8L);
+            }
+            pointerArrays.put(key, d);
+        }
+        return d;
+    }
+
+    /** All items and heads in one cublasGemmBatchedEx (items' outputs are disjoint: GpuBackend.blockGemm). */
+    @Override protected void gemmItems(int batch, int m, int n, int k, Object a, long[] offA, int lda, long strideA, boolean ta,
+                                       Object b, long[] offB, int ldb, long strideB, boolean tb, float beta, Object c,
+                                       long[] offC, int ldc, long strideC, boolean bf16) {
+        if (!BATCHED_ITEMS || offA.length == 1) {
+            super.gemmItems(batch, m, n, k, a, offA, lda, strideA, ta, b, offB, ldb, strideB, tb, beta, c, offC, ldc, strideC, bf16);
+            return;
+        }
+        current();
+        int es = bf16 ? 2 : 4, total = offA.length * batch;
+        long ba = bufferHandle(a), bb = bufferHandle(b), bc = bufferHandle(c);
+        long[] ptrs = new long[3 * total];               // [our a's items | our b's | c's]
+        for (int i = 0; i < offA.length; i++) {
+            for (int z = 0; z < batch; z++) {
+                int at = i * batch + z;
+                ptrs[at] = ba + (offA[i] + z * strideA) * es;
+                ptrs[total + at] = bb + (offB[i] + z * strideB) * es;
+                ptrs[2 * total + at] = bc + (offC[i] + z * strideC) * 4;
+            }
+        }
+        long arrays = pointerArray(ptrs).handle();
+        alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, 1f);
+        alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
+        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
+        int compute = !bf16 && precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
+        long t0 = PROFILE ? syncNow() : 0;
+        try {
+            // row-major c = op(a) op(b) is column-major c^T = op(b)^T op(a)^T: cuBLAS's A is our b
+            int st = (int) blas.gemmBatchedEx.invokeExact(cublasHandle, tb ? Cublas.OP_T : Cublas.OP_N, ta ? Cublas.OP_T : Cublas.OP_N,
+                    n, m, k, alphaBeta.asSlice(0, 4), arrays + total * 8L, type, ldb, arrays, type, lda, alphaBeta.asSlice(4, 4),
+                    arrays + 2L * total * 8, Cublas.CUDA_R_32F, ldc, total, compute, Cublas.GEMM_DEFAULT);
+            Cublas.check(st, "cublasGemmBatchedEx " + m + "x" + n + "x" + k + " batch " + total);
+            countLaunch();
+            if (PROFILE) profiled(String.format(Locale.ROOT, "attention gemm batched %dx%dx%d b%d %s%s", m, n, k, total, ta ? "T" : "N", tb ? "T" : "N"), syncNow() - t0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: cuBLAS: " + t, t);
+        }
+    }
+
     @Override protected void waitIdle() {
         current();
         try {
@@ -416,6 +487,7 @@ public final class CudaBackend extends GpuBackend {
         closed = true;
         try {
             synchronize();
+            for (DeviceBuffer x : pointerArrays.values()) x.recycle();
             closeScratch();
             if (ring != null) { int e0 = (int) cu.memFreeHost.invokeExact(ring); }
             int e1 = (int) blas.destroy.invokeExact(cublasHandle);
