@@ -88,7 +88,7 @@ public abstract class GpuBackend extends Backend {
      * The general matrix product the blocked attention needs, like cublasGemmStridedBatchedEx in row-major terms:
      * for each batch item z, c[z] = alpha op(a[z]) op(b[z]) + beta c[z], with a[z] at element offset offA + z strideA
      * and rows lda apart (likewise b, c). Operands are {@link GpuTensor}s or {@link DeviceBuffer}s; with
-     * {@code bf16} a and b hold bf16 halves (see {@link #attentionInBf16}), c is float32.
+     * {@code bf16} a and b hold bf16 halves (see {@link #productsInBf16}), c is float32.
      */
     protected abstract void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                    boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
@@ -105,8 +105,8 @@ public abstract class GpuBackend extends Backend {
             gemmEx(batch, m, n, k, 1f, a, offA[i], lda, strideA, ta, b, offB[i], ldb, strideB, tb, beta, c, offC[i], ldc, strideC, bf16);
         }
     }
-    /** Whether attention's matrix products take bf16 operands (the CUDA backend in bf16 mode). */
-    protected boolean attentionInBf16() { return false; }
+    /** Whether matrix products take bf16 operands (the CUDA backend in bf16 mode). */
+    protected boolean productsInBf16() { return false; }
     /** Waits for all queued work (the platform's part of {@link #synchronize}). */
     protected abstract void waitIdle();
 
@@ -288,6 +288,28 @@ public abstract class GpuBackend extends Backend {
     }
 
     /**
+     * For a kernel that can write its output's bf16 copy along with it (bf16 products only; else {@link #dummy}):
+     * the copy's buffer, sized for {@code out}. Call {@link #shadowWritten} after the launch.
+     */
+    private Object shadowFor(Tensor out) {
+        if (!productsInBf16()) return dummy;
+        DeviceBuffer b = g(out).buf;
+        DeviceBuffer s = b.shadow();
+        if (s == null || b.shadowValues < out.size()) {
+            if (s != null) s.recycle();
+            s = allocator.allocate(out.size() * 2L);
+            b.shadow(s);
+            b.shadowValues = out.size();
+        }
+        return s;
+    }
+
+    /** The launch wrote out and its bf16 copy: the copy holds the current version. */
+    private void shadowWritten(Tensor out) {
+        if (productsInBf16()) g(out).buf.shadowVersion = g(out).buf.version;
+    }
+
+    /**
      * The bf16 copy of the first {@code n} values of a tensor or buffer, kept with it and cast again only after a
      * write (its version moved): what the mixed-precision products read. It lives as long as the buffer.
      */
@@ -446,7 +468,9 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doActivation(Activation f, Tensor x, Tensor out) {
         overwrite(out, x);
-        elementwise("k_act", x.size(), code(f), x, out, x.size());
+        Object o16 = shadowFor(out);
+        elementwise("k_act", x.size(), code(f), x, out, x.size(), o16, o16 == dummy ? 0 : 1);
+        shadowWritten(out);
     }
 
     @Override protected void doActivationBackward(Activation f, Tensor saved, Tensor dy, Tensor dx) {
@@ -478,7 +502,9 @@ public abstract class GpuBackend extends Backend {
     @Override protected void doRmsNorm(Tensor x, Tensor scale, double eps, Tensor out, Tensor rstd) {
         overwrite(out, x, scale);
         overwrite(rstd, x, scale, out);
-        rowwise("k_rmsnorm", x.rows(), x, scale, (float) eps, out, rstd, x.cols());
+        Object o16 = shadowFor(out);
+        rowwise("k_rmsnorm", x.rows(), x, scale, (float) eps, out, rstd, x.cols(), o16, o16 == dummy ? 0 : 1);
+        shadowWritten(out);
     }
 
     @Override protected void doRmsNormBackward(Tensor x, Tensor scale, Tensor rstd, Tensor dy, Tensor dx, Tensor dScale) {
@@ -498,7 +524,9 @@ public abstract class GpuBackend extends Backend {
     @Override protected void doL2NormHeads(Tensor x, int heads, double eps, Tensor out, Tensor rnorm) {
         overwrite(out, x);
         overwrite(rnorm, x, out);
-        rowwise("k_l2heads", x.rows(), x, out, rnorm, heads, x.cols() / heads, (float) eps);
+        Object o16 = shadowFor(out);
+        rowwise("k_l2heads", x.rows(), x, out, rnorm, heads, x.cols() / heads, (float) eps, o16, o16 == dummy ? 0 : 1);
+        shadowWritten(out);
     }
 
     @Override protected void doL2NormHeadsBackward(Tensor y, Tensor rnorm, int heads, Tensor dy, Tensor dx) {
@@ -682,7 +710,7 @@ public abstract class GpuBackend extends Backend {
         int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
         if (!blocked(s, tq, tk)) { simpleAttention(q, k, v, heads, temperature, s, out, lse); return; }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
-        boolean bf = attentionInBf16(), drop = s != null && s.dropoutRate() > 0;
+        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0;
         DeviceBuffer scores = allocator.allocate(bl.scores() * 4);
         Object qa = maybeBf16(q, bf), ka = maybeBf16(k, bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
@@ -709,7 +737,7 @@ public abstract class GpuBackend extends Backend {
             return;
         }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
-        boolean bf = attentionInBf16(), drop = s != null && s.dropoutRate() > 0;
+        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0;
         int rows = G * heads * tq, W = bl.W;
         DeviceBuffer scores = allocator.allocate(bl.scores() * 4), dP = allocator.allocate(bl.scores() * 4);
         DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);

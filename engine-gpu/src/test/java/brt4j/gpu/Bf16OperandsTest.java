@@ -96,9 +96,14 @@ class Bf16OperandsTest {
         Twin a = rand(33, 130), w = rand(17, 130), c = rand(33, 17), x = rand(33, 130), scale = rand(130);
         product("before", a, w, c);
         ref.activation(Activation.RELU, x.ref, a.ref); gpu.activation(Activation.RELU, x.gpu, a.gpu);
+        assertProductOnly("relu wrote the activation and its bf16 copy", a, w, c);
         product("after relu wrote the activation", a, w, c);
         ref.rmsNorm(x.ref, scale.ref, 1e-6, a.ref, ref.zeros(33)); gpu.rmsNorm(x.gpu, scale.gpu, 1e-6, a.gpu, gpu.zeros(33));
+        assertProductOnly("rmsNorm wrote the activation and its bf16 copy", a, w, c);
         product("after rmsNorm wrote the activation", a, w, c);
+        ref.l2NormHeads(x.ref, 2, 1e-6, a.ref, ref.zeros(66)); gpu.l2NormHeads(x.gpu, 2, 1e-6, a.gpu, gpu.zeros(66));
+        assertProductOnly("l2NormHeads wrote the activation and its bf16 copy", a, w, c);
+        product("after l2NormHeads wrote the activation", a, w, c);
         ref.dropout(x.ref, a.ref, 0.5, 3, 0); gpu.dropout(x.gpu, a.gpu, 0.5, 3, 0);
         product("after dropout wrote the activation", a, w, c);
     }
@@ -138,6 +143,13 @@ class Bf16OperandsTest {
         long[] shape = java.util.Arrays.stream(t.ref.shape()).asLongStream().toArray();
         TensorDiff d = Comparison.compare(what, shape, ref.downloadDouble(t.ref), gpu.downloadDouble(t.gpu), BF16_TOL);
         assertTrue(d.pass(), d.line());
+    }
+
+    /** The kernel that wrote a also wrote its bf16 copy, and w's is cached: the product is the only launch. */
+    private void assertProductOnly(String why, Twin a, Twin w, Twin c) {
+        long before = gpu.launches();
+        gpu.matmul(a.gpu, false, w.gpu, true, c.gpu, 1, 0);
+        assertEquals(1, gpu.launches() - before, why + ": no cast");
     }
 
     private void write(String what, Twin a, Twin w, Twin c, BiConsumer<Backend, Tensor> op) {

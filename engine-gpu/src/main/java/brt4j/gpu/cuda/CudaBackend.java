@@ -373,7 +373,7 @@ public final class CudaBackend extends GpuBackend {
 
     @Override protected boolean multiTensorAdamW() { return true; }
 
-    @Override protected boolean attentionInBf16() { return precision == Precision.BF16; }
+    @Override protected boolean productsInBf16() { return precision == Precision.BF16; }
 
     @Override protected void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                     boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,

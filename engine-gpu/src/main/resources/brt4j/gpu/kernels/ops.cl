@@ -48,6 +48,16 @@ DEVICE int keep_at(ulong seed, ulong index, uint thr) {
     return (uint) (mix64(seed * 0x9e3779b97f4a7c15UL + index) >> 40) >= thr;
 }
 
+/* float32 -> bfloat16, round to nearest even (NaN kept quiet). */
+DEVICE ushort bf16_bits(float x) {
+    union { float f; uint u; } cv;
+    cv.f = x;
+    uint u = cv.u;
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort) ((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (ushort) (u >> 16);
+}
+
 /* ------------------------------------------------------------------ elementwise */
 
 KERNEL void k_fill(GLOBAL float* x, int n, float v) {
@@ -85,11 +95,14 @@ KERNEL void k_sum_broadcast(const GLOBAL float* dx, GLOBAL float* dv, int n, int
 }
 
 /* f: 0 relu, 1 tanh, 2 sigmoid. */
-KERNEL void k_act(int f, const GLOBAL float* x, GLOBAL float* o, int n) {
+/* With out16, o's bf16 copy (what the next bf16 product reads) is written too: no cast launch afterwards. */
+KERNEL void k_act(int f, const GLOBAL float* x, GLOBAL float* o, int n, GLOBAL ushort* o16, int out16) {
     int i = GLOBAL_ID0;
     if (i >= n) return;
     float v = x[i];
-    o[i] = f == 0 ? fmaxf(v, 0.0f) : f == 1 ? tanhf(v) : sigmoidf_(v);
+    float y = f == 0 ? fmaxf(v, 0.0f) : f == 1 ? tanhf(v) : sigmoidf_(v);
+    o[i] = y;
+    if (out16) o16[i] = bf16_bits(y);
 }
 
 KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n, int accumulate) {
@@ -123,7 +136,8 @@ KERNEL void k_reduce_final(const GLOBAL float* partials, int count, GLOBAL float
 
 /* ------------------------------------------------------------------ norms */
 
-KERNEL void k_rmsnorm(const GLOBAL float* x, const GLOBAL float* g, float eps, GLOBAL float* o, GLOBAL float* rstd, int cols) {
+KERNEL void k_rmsnorm(const GLOBAL float* x, const GLOBAL float* g, float eps, GLOBAL float* o, GLOBAL float* rstd, int cols,
+                      GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     const GLOBAL float* xr = x + (long) r * cols;
@@ -132,7 +146,11 @@ KERNEL void k_rmsnorm(const GLOBAL float* x, const GLOBAL float* g, float eps, G
     s = group_sum(buf, s);
     float inv = 1.0f / sqrtf(s / cols + eps);
     if (LOCAL_ID(0) == 0) rstd[r] = inv;
-    for (int c = LOCAL_ID(0); c < cols; c += RED) o[(long) r * cols + c] = xr[c] * inv * g[c];
+    for (int c = LOCAL_ID(0); c < cols; c += RED) {
+        float y = xr[c] * inv * g[c];
+        o[(long) r * cols + c] = y;
+        if (out16) o16[(long) r * cols + c] = bf16_bits(y);
+    }
 }
 
 KERNEL void k_rmsnorm_back(const GLOBAL float* x, const GLOBAL float* g, const GLOBAL float* rstd, const GLOBAL float* dy,
@@ -184,7 +202,8 @@ KERNEL void k_colsum(const GLOBAL float* partial, GLOBAL float* out, int parts, 
 
 /* Per-head L2 norm, one work-group per row of heads * hd: the threads read consecutive values (one thread per
    head segment read hd values apart and was the slowest kernel of a step); one group sum per head. */
-KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int heads, int hd, float eps) {
+KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int heads, int hd, float eps,
+                      GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     for (int h = 0; h < heads; h++) {
@@ -194,7 +213,11 @@ KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnor
         ss = group_sum(buf, ss);
         float inv = 1.0f / sqrtf(ss + eps);
         if (LOCAL_ID(0) == 0) rnorm[(long) r * heads + h] = inv;
-        for (int i = LOCAL_ID(0); i < hd; i += RED) o[b + i] = x[b + i] * inv;
+        for (int i = LOCAL_ID(0); i < hd; i += RED) {
+            float y = x[b + i] * inv;
+            o[b + i] = y;
+            if (out16) o16[b + i] = bf16_bits(y);
+        }
     }
 }
 
@@ -476,16 +499,6 @@ KERNEL void k_af_update(GLOBAL float* p, const GLOBAL float* y, GLOBAL float* m,
 }
 
 /* ------------------------------------------------------------------ bf16 operands for the mixed-precision matmul */
-
-/* float32 -> bfloat16, round to nearest even (NaN kept quiet). */
-DEVICE ushort bf16_bits(float x) {
-    union { float f; uint u; } cv;
-    cv.f = x;
-    uint u = cv.u;
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort) ((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (ushort) (u >> 16);
-}
 
 KERNEL void k_to_bf16(const GLOBAL float* x, GLOBAL ushort* o, int n) {
     int i = GLOBAL_ID0;
