@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Packs what the H200 run needs into .device/jre.tar.xz (a jlink'd JDK 25 runtime) and .device/bundle.tar.xz (the
 # jars, engine-gpu's test classes, the JUnit console launcher and the golden fixtures. Build first:
+#   (M2_REPO: the local Maven repository that holds the JUnit console launcher; default ~/.m2/repository)
 #   mvn -B -ntp -DskipTests install && mvn -B -ntp -pl engine-gpu test-compile && mvn -B -ntp -pl cli package -DskipTests
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -15,7 +16,7 @@ if [ ! -f .device/jre.tar.xz ]; then                 # the runtime: built once, 
   tar -C .device/jre-stage -cJf .device/jre.tar.xz jre
 fi
 cp cli/target/brt4j-cli-0.1.0-SNAPSHOT.jar cli/target/lib/*.jar "$stage/lib/"
-cp ~/.m2/repository/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar "$stage/"
+cp "${M2_REPO:-$HOME/.m2/repository}"/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar "$stage/"
 cp -r engine-gpu/target/test-classes "$stage/test-classes"
 mkdir -p "$stage/shared/fixtures" && cp -r ../shared/fixtures/brt "$stage/shared/fixtures/"
 tar -C .device -cJf .device/bundle.tar.xz stage

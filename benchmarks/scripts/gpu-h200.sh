@@ -4,6 +4,8 @@
 #   2. brt check cpu,cuda on the four fixture checkpoints (fp32) and on one in tf32 and bf16,
 #   3. GpuBench: medium_150M training throughput, Rec:fixed:skip, Slide:13L, XL:2048.
 #   profile: GpuBench with -Dbrt.gpu.profile=true (per-kernel device times; FAMILIES, STEPS).
+#   bench takes BENCH_FAMILIES (default all three) and JAVA_EXTRA (more JVM flags, e.g. -Dbrt.gpu.batchedAttention=false);
+#   BENCH_APPEND=1 appends to bench.txt instead of replacing it.
 # Writes logs under $OUT (tests.txt, check.txt, bench.txt, profile.txt).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,5 +40,6 @@ if [ "${1:-all}" = profile ]; then                  # per-kernel times, device-s
     ${FAMILIES:-Rec:fixed:skip Slide:13L} 2>&1 | tee "$OUT/profile.txt"
 fi
 if [ "${1:-all}" = all ] || [ "$1" = bench ]; then
-  timeout ${BENCH_TIMEOUT:-250} $J $FLAGS -Xmx48g -cp "$CP" brt4j.gpu.GpuBench cuda ${PRECISION:-bf16} ${STEPS:-4} 2>&1 | tee "$OUT/bench.txt" | grep -v "step [0-9]"
+  timeout ${BENCH_TIMEOUT:-250} $J $FLAGS ${JAVA_EXTRA:-} -Xmx48g -cp "$CP" brt4j.gpu.GpuBench cuda ${PRECISION:-bf16} ${STEPS:-4} \
+    ${BENCH_FAMILIES:-} 2>&1 | tee ${BENCH_APPEND:+-a} "$OUT/bench.txt" | grep -v "step [0-9]"
 fi

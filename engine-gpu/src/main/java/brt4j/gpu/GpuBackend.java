@@ -24,6 +24,22 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  *
  * <p>Work is queued in order on one queue (CUDA's default stream, one in-order OpenCL queue), so a scratch buffer
  * can go back to the cache as soon as the kernels that use it are queued.
+ *
+ * <p>Work that is not done (a training step is thousands of small launches, so each one saved counts):
+ * <ul>
+ * <li>Lazy zeros. {@link #zeros} and {@code fill(t, 0)} only mark the buffer ({@link DeviceBuffer#pendingZero});
+ * the fill is queued just before something reads it. An op that writes its whole output without reading it
+ * ({@link #overwrite}) drops the mark instead; an accumulating op whose target is still pending zeros runs in its
+ * overwrite mode (a product with beta 0, a kernel's {@code accumulate = 0}).
+ * <li>bf16 operands. The mixed-precision products read a bf16 copy of each operand kept with its buffer
+ * ({@link #bf16}); it is cast again only when the buffer's {@link DeviceBuffer#version} moved, which every write
+ * bumps (kernel arguments the kernel may write, as {@link Kernels#writes} reads them off the sources; product
+ * outputs; copies; uploads; fills). So a weight is cast once per optimizer step and an activation once, however
+ * many products read it.
+ * <li>One AdamW launch a step. {@link #doAdamW} only collects the update; the updates go out together (one
+ * {@code k_adamw_multi} over a table of device pointers on CUDA, one k_adamw each on OpenCL) before anything else
+ * touches the device: every launch, product, copy, read and sync calls {@link #flushAdamW} first.
+ * </ul>
  */
 public abstract class GpuBackend extends Backend {
     /** Work-group size of the element and row kernels (ops.cl's RED). */
@@ -46,13 +62,25 @@ public abstract class GpuBackend extends Backend {
     protected abstract void rawWrite(long handle, MemorySegment src, long bytes);
     protected abstract void rawRead(long handle, MemorySegment dst, long bytes);
     protected abstract void rawCopy(long src, long dst, long bytes);
+    /**
+     * A small host-to-device copy queued like a kernel (the host does not wait for the device to get there); src may
+     * be reused as soon as this returns. Default: {@link #rawWrite}. Token ids, targets and reset flags go this way,
+     * so that uploading them does not stall the host in the middle of a step.
+     */
+    protected void rawWriteQueued(long handle, MemorySegment src, long bytes) { rawWrite(handle, src, bytes); }
     /** Free and total device memory in bytes, for the out-of-memory message. */
     protected abstract long[] memoryInfo();
     /**
      * Launches a kernel over groups (gx, gy, gz) of (lx, ly) work-items. Arguments: {@link GpuTensor} or
-     * {@link DeviceBuffer} (a device pointer), Integer, Float, Long.
+     * {@link DeviceBuffer} (a device pointer), Integer, Float, Long. Called by {@link #launch} only, which keeps
+     * the buffers' bookkeeping.
      */
-    protected abstract void launch(String kernel, int gx, int gy, int gz, int lx, int ly, Object... args);
+    protected abstract void enqueue(String kernel, int gx, int gy, int gz, int lx, int ly, Object... args);
+    /** Queues writing zeros over the whole block (k_fill here; a driver memset where the platform has one). */
+    protected void zeroFill(DeviceBuffer b) {
+        long n = b.bytes / 4;
+        enqueue("k_fill", (int) ((n + LOCAL - 1) / LOCAL), 1, 1, LOCAL, 1, b, (int) n, 0f);
+    }
     /** Row-major batched c = alpha op(a) op(b) + beta c (see {@link Backend#matmul}). */
     protected abstract void gemm(int batch, int m, int n, int k, GpuTensor a, boolean ta, GpuTensor b, boolean tb,
                                  GpuTensor c, float alpha, float beta);
@@ -60,15 +88,39 @@ public abstract class GpuBackend extends Backend {
      * The general matrix product the blocked attention needs, like cublasGemmStridedBatchedEx in row-major terms:
      * for each batch item z, c[z] = alpha op(a[z]) op(b[z]) + beta c[z], with a[z] at element offset offA + z strideA
      * and rows lda apart (likewise b, c). Operands are {@link GpuTensor}s or {@link DeviceBuffer}s; with
-     * {@code bf16} a and b hold bf16 halves (see {@link #attentionInBf16}), c is float32.
+     * {@code bf16} a and b hold bf16 halves (see {@link #productsInBf16}), c is float32.
      */
     protected abstract void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                    boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
                                    long offC, int ldc, long strideC, boolean bf16);
-    /** Whether attention's matrix products take bf16 operands (the CUDA backend in bf16 mode). */
-    protected boolean attentionInBf16() { return false; }
+    /**
+     * Several {@link #gemmEx} items that share everything but their offsets (offA[i], offB[i], offC[i]) and whose
+     * outputs do not overlap, so they may run at once: attention's blocks. Default: one after another; CUDA makes one
+     * pointer-array batched product of them.
+     */
+    protected void gemmItems(int batch, int m, int n, int k, Object a, long[] offA, int lda, long strideA, boolean ta,
+                             Object b, long[] offB, int ldb, long strideB, boolean tb, float beta, Object c, long[] offC,
+                             int ldc, long strideC, boolean bf16) {
+        for (int i = 0; i < offA.length; i++) {
+            gemmEx(batch, m, n, k, 1f, a, offA[i], lda, strideA, ta, b, offB[i], ldb, strideB, tb, beta, c, offC[i], ldc, strideC, bf16);
+        }
+    }
+    /** Whether matrix products take bf16 operands (the CUDA backend in bf16 mode). */
+    protected boolean productsInBf16() { return false; }
+    /** Waits for all queued work (the platform's part of {@link #synchronize}). */
+    protected abstract void waitIdle();
+
     /** Waits for all queued work. */
-    public abstract void synchronize();
+    public final void synchronize() {
+        flushAdamW();
+        waitIdle();
+    }
+
+    /**
+     * Where the platform can launch one AdamW over many tensors ({@code k_adamw_multi}, CUDA: a table of device
+     * pointers; OpenCL C 1.2 cannot follow pointers read from memory): the table's device address.
+     */
+    protected boolean multiTensorAdamW() { return false; }
     /** One line: device name, memory, precision mode. */
     public abstract String describe();
 
@@ -165,6 +217,7 @@ public abstract class GpuBackend extends Backend {
     }
 
     protected final void closeScratch() {
+        if (adamWTable != null) adamWTable.recycle();
         for (DeviceBuffer b : bucketTables.values()) b.recycle();
         bucketTables.clear();
         if (scalars != null) { scalars.recycle(); partials.recycle(); dummy.recycle(); }
@@ -176,8 +229,107 @@ public abstract class GpuBackend extends Backend {
         long n = 1;
         for (int d : shape) n *= Math.max(d, 0);
         GpuTensor t = new GpuTensor(this, allocator.allocate(n * 4), shape);
-        if (n > 0) fillRaw(t, (int) n, 0f);
+        t.buf.pendingZero = true;                       // filled when first read, or never (see the class comment)
         return t;
+    }
+
+    // ---------------------------------------------------------------- buffer bookkeeping
+
+    private static DeviceBuffer bufferOf(Object o) {
+        if (o instanceof GpuTensor t) { t.handle(); return t.buf; }
+        if (o instanceof DeviceBuffer b) return b;
+        return null;
+    }
+
+    /** Queues the fill of a buffer that is still pending zeros (something is about to read it). */
+    private void materialize(DeviceBuffer b) {
+        if (!b.pendingZero) return;
+        flushAdamW();
+        b.pendingZero = false;
+        b.version++;
+        zeroFill(b);
+    }
+
+    /**
+     * The next op writes every value of {@code out} without reading it (nor reading it through {@code reads}):
+     * a pending fill is dropped. Returns whether it was pending, i.e. whether {@code out} held zeros, so that an
+     * accumulating op can run in its overwrite mode instead.
+     */
+    protected final boolean overwrite(Object out, Object... reads) {
+        DeviceBuffer b = bufferOf(out);
+        if (!b.pendingZero) return false;
+        for (Object r : reads) if (r != null && bufferOf(r) == b) return false;
+        b.pendingZero = false;
+        return true;
+    }
+
+    /** {@code x} is about to be written in part or read-modify-written: pending zeros are filled first. */
+    private void written(Object x) {
+        DeviceBuffer b = bufferOf(x);
+        materialize(b);
+        b.version++;
+    }
+
+    /**
+     * Every launch goes through here: buffers still pending zeros are filled first (the kernel reads them or writes
+     * them in part; callers drop the mark beforehand with {@link #overwrite} where the kernel writes it all), and
+     * the arguments the kernel may write get a new version.
+     */
+    protected final void launch(String kernel, int gx, int gy, int gz, int lx, int ly, Object... args) {
+        flushAdamW();
+        boolean[] w = Kernels.writes(kernel);
+        for (int i = 0; i < args.length; i++) {
+            DeviceBuffer b = bufferOf(args[i]);
+            if (b == null) continue;
+            materialize(b);
+            if (i < w.length && w[i]) b.version++;
+        }
+        enqueue(kernel, gx, gy, gz, lx, ly, args);
+    }
+
+    /**
+     * For a kernel that can write its output's bf16 copy along with it (bf16 products only; else {@link #dummy}):
+     * the copy's buffer, sized for {@code out}. Call {@link #shadowWritten} after the launch.
+     */
+    private Object shadowFor(Tensor out) {
+        if (!productsInBf16()) return dummy;
+        DeviceBuffer b = g(out).buf;
+        DeviceBuffer s = b.shadow();
+        if (s == null || b.shadowValues < out.size()) {
+            if (s != null) s.recycle();
+            s = allocator.allocate(out.size() * 2L);
+            b.shadow(s);
+            b.shadowValues = out.size();
+        }
+        return s;
+    }
+
+    /** The launch wrote out and its bf16 copy: the copy holds the current version. */
+    private void shadowWritten(Tensor out) {
+        if (productsInBf16()) g(out).buf.shadowVersion = g(out).buf.version;
+    }
+
+    /**
+     * The bf16 copy of the first {@code n} values of a tensor or buffer, kept with it and cast again only after a
+     * write (its version moved): what the mixed-precision products read. It lives as long as the buffer.
+     */
+    protected final DeviceBuffer bf16(Object x, long n) {
+        DeviceBuffer b = bufferOf(x);
+        materialize(b);
+        DeviceBuffer s = b.shadow();
+        if (s == null || b.shadowValues < n) {
+            if (s != null) s.recycle();
+            s = allocator.allocate(n * 2);
+            b.shadow(s);
+            b.shadowValues = n;
+            b.shadowVersion = b.version - 1;
+        }
+        if (b.shadowVersion != b.version) {
+            flushAdamW();
+            enqueue("k_to_bf16", (int) ((n + LOCAL - 1) / LOCAL), 1, 1, LOCAL, 1, b, s, (int) n);
+            b.shadowVersion = b.version;
+        }
+        return s;
     }
 
     @Override public void free(Tensor t) { ((GpuTensor) t).free(); }
@@ -200,6 +352,9 @@ public abstract class GpuBackend extends Backend {
     }
 
     @Override protected void doUpload(float[] data, Tensor t) {
+        flushAdamW();
+        overwrite(t);
+        written(t);
         MemorySegment s = staging(data.length * 4L);
         MemorySegment.copy(data, 0, s, ValueLayout.JAVA_FLOAT, 0, data.length);
         rawWrite(g(t).handle(), s, data.length * 4L);
@@ -213,6 +368,8 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected float[] doDownload(Tensor t) {
         float[] r = new float[t.size()];
+        if (g(t).buf.pendingZero) return r;              // zeros never filled: nothing to read
+        flushAdamW();
         MemorySegment s = staging(r.length * 4L);
         rawRead(g(t).handle(), s, r.length * 4L);
         MemorySegment.copy(s, ValueLayout.JAVA_FLOAT, 0, r, 0, r.length);
@@ -227,22 +384,35 @@ public abstract class GpuBackend extends Backend {
     }
 
     private DeviceBuffer ints(int[] data) {
+        flushAdamW();
         DeviceBuffer b = allocator.allocate(data.length * 4L);
         MemorySegment s = staging(data.length * 4L);
         MemorySegment.copy(data, 0, s, ValueLayout.JAVA_INT, 0, data.length);
-        rawWrite(b.handle, s, data.length * 4L);
+        rawWriteQueued(b.handle, s, data.length * 4L);
         return b;
     }
 
     @Override protected Tensor doView(Tensor t, int[] shape) { return new GpuTensor(this, g(t).buf, shape); }
 
     @Override protected void doCopy(Tensor src, Tensor dst) {
-        if (src.size() > 0) rawCopy(g(src).handle(), g(dst).handle(), src.size() * 4L);
+        if (src.size() == 0) return;
+        flushAdamW();
+        materialize(g(src).buf);
+        overwrite(dst, src);
+        written(dst);
+        rawCopy(g(src).handle(), g(dst).handle(), src.size() * 4L);
     }
 
-    @Override protected void doFill(Tensor t, double value) { if (t.size() > 0) fillRaw(g(t), t.size(), (float) value); }
-
-    private void fillRaw(GpuTensor t, int n, float v) { elementwise("k_fill", n, t, n, v); }
+    @Override protected void doFill(Tensor t, double value) {
+        if (t.size() == 0) return;
+        if (value == 0) {                               // zeroGrad and the like: a mark, filled when read
+            g(t).buf.pendingZero = true;
+            g(t).buf.version++;
+        } else {
+            overwrite(t);
+            elementwise("k_fill", t.size(), t, t.size(), (float) value);
+        }
+    }
 
     private void elementwise(String kernel, int n, Object... args) {
         if (n == 0) return;
@@ -263,18 +433,30 @@ public abstract class GpuBackend extends Backend {
             if (beta == 0) doFill(c, 0); else doScale(c, beta);
             return;
         }
+        flushAdamW();
+        materialize(g(a).buf);
+        materialize(g(b).buf);
+        if (overwrite(c, a, b)) beta = 0;               // c += a b onto zeros not yet filled: c = a b
+        written(c);
         gemm(batch, m, n, k, g(a), transA, g(b), transB, g(c), (float) alpha, (float) beta);
     }
 
     // ---------------------------------------------------------------- elementwise
 
-    @Override protected void doAdd(Tensor a, Tensor b, Tensor out) { elementwise("k_add", a.size(), a, b, out, a.size()); }
+    @Override protected void doAdd(Tensor a, Tensor b, Tensor out) {
+        overwrite(out, a, b);
+        elementwise("k_add", a.size(), a, b, out, a.size());
+    }
 
-    @Override protected void doAxpy(double alpha, Tensor x, Tensor y) { elementwise("k_axpy", x.size(), (float) alpha, x, y, x.size()); }
+    @Override protected void doAxpy(double alpha, Tensor x, Tensor y) {
+        int acc = overwrite(y, x) ? 0 : 1;
+        elementwise("k_axpy", x.size(), (float) alpha, x, y, x.size(), acc);
+    }
 
     @Override protected void doScale(Tensor x, double alpha) { elementwise("k_scale", x.size(), x, (float) alpha, x.size()); }
 
     @Override protected void doAddBroadcast(Tensor x, Tensor v, Tensor out) {
+        overwrite(out, x, v);
         elementwise("k_add_broadcast", x.size(), x, v, out, x.size(), v.size());
     }
 
@@ -285,11 +467,15 @@ public abstract class GpuBackend extends Backend {
     private static int code(Activation f) { return switch (f) { case RELU -> 0; case TANH -> 1; case SIGMOID -> 2; }; }
 
     @Override protected void doActivation(Activation f, Tensor x, Tensor out) {
-        elementwise("k_act", x.size(), code(f), x, out, x.size());
+        overwrite(out, x);
+        Object o16 = shadowFor(out);
+        elementwise("k_act", x.size(), code(f), x, out, x.size(), o16, o16 == dummy ? 0 : 1);
+        shadowWritten(out);
     }
 
     @Override protected void doActivationBackward(Activation f, Tensor saved, Tensor dy, Tensor dx) {
-        elementwise("k_act_back", saved.size(), code(f), saved, dy, dx, saved.size());
+        int acc = overwrite(dx, saved, dy) ? 0 : 1;
+        elementwise("k_act_back", saved.size(), code(f), saved, dy, dx, saved.size(), acc);
     }
 
     /** scalars[slot] = sum of x (of x^2 when square), on the device. */
@@ -304,7 +490,7 @@ public abstract class GpuBackend extends Backend {
         int n = x.size();
         int groups = Math.max(1, Math.min(PARTIALS, (n + LOCAL - 1) / LOCAL));
         launch("k_reduce_partial", groups, 1, 1, LOCAL, 1, x, n, 1, partials);
-        MemorySegment s = staging(groups * 4L);
+        MemorySegment s = staging(groups * 4L);       // (launch flushed the AdamW updates)
         rawRead(partials.handle, s, groups * 4L);
         double sum = 0;
         for (int i = 0; i < groups; i++) sum += s.getAtIndex(ValueLayout.JAVA_FLOAT, i);
@@ -314,30 +500,38 @@ public abstract class GpuBackend extends Backend {
     // ---------------------------------------------------------------- normalization
 
     @Override protected void doRmsNorm(Tensor x, Tensor scale, double eps, Tensor out, Tensor rstd) {
-        rowwise("k_rmsnorm", x.rows(), x, scale, (float) eps, out, rstd, x.cols());
+        overwrite(out, x, scale);
+        overwrite(rstd, x, scale, out);
+        Object o16 = shadowFor(out);
+        rowwise("k_rmsnorm", x.rows(), x, scale, (float) eps, out, rstd, x.cols(), o16, o16 == dummy ? 0 : 1);
+        shadowWritten(out);
     }
 
     @Override protected void doRmsNormBackward(Tensor x, Tensor scale, Tensor rstd, Tensor dy, Tensor dx, Tensor dScale) {
-        rowwise("k_rmsnorm_back", x.rows(), x, scale, rstd, dy, dx, x.cols());
+        int acc = overwrite(dx, x, scale, rstd, dy) ? 0 : 1;
+        rowwise("k_rmsnorm_back", x.rows(), x, scale, rstd, dy, dx, x.cols(), acc);
         int rows = x.rows(), cols = x.cols(), parts = Math.max(1, Math.min(64, rows / 64));
         if (parts == 1) {
             elementwise("k_rmsnorm_dscale", cols, x, rstd, dy, dScale, rows, cols);
         } else {                                        // a column sum over many rows: split the rows, then add up
             DeviceBuffer partial = allocator.allocate((long) parts * cols * 4);
             elementwise("k_rmsnorm_dscale_part", parts * cols, x, rstd, dy, partial, rows, cols, (rows + parts - 1) / parts, parts);
-            elementwise("k_colsum_add", cols, partial, dScale, parts, cols);
+            elementwise("k_colsum", cols, partial, dScale, parts, cols, overwrite(dScale, x, rstd, dy) ? 0 : 1);
             partial.recycle();
         }
     }
 
     @Override protected void doL2NormHeads(Tensor x, int heads, double eps, Tensor out, Tensor rnorm) {
-        int segs = x.rows() * heads;
-        elementwise("k_l2heads", segs, x, out, rnorm, segs, x.cols() / heads, (float) eps);
+        overwrite(out, x);
+        overwrite(rnorm, x, out);
+        Object o16 = shadowFor(out);
+        rowwise("k_l2heads", x.rows(), x, out, rnorm, heads, x.cols() / heads, (float) eps, o16, o16 == dummy ? 0 : 1);
+        shadowWritten(out);
     }
 
     @Override protected void doL2NormHeadsBackward(Tensor y, Tensor rnorm, int heads, Tensor dy, Tensor dx) {
-        int segs = y.rows() * heads;
-        elementwise("k_l2heads_back", segs, y, rnorm, dy, dx, segs, y.cols() / heads);
+        int acc = overwrite(dx, y, rnorm, dy) ? 0 : 1;
+        rowwise("k_l2heads_back", y.rows(), y, rnorm, dy, dx, heads, y.cols() / heads, acc);
     }
 
     // ---------------------------------------------------------------- embedding
@@ -350,21 +544,50 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doEmbedding(Tensor table, int[] ids, Tensor out) {
         if (out.size() == 0) return;
+        overwrite(out, table);
         DeviceBuffer b = ints(modV(ids, table.rows()));
         elementwise("k_embedding", out.size(), table, b, out, out.size(), table.cols());
         b.recycle();
     }
 
+    /**
+     * The rows of each distinct id (k_embedding_back's csr): [the n distinct ids ascending | n + 1 starts | row
+     * numbers grouped by id, ascending within each], by a counting sort over the vocabulary.
+     */
+    static int[] rowsById(int[] ids, int vocab) {
+        int[] count = new int[vocab];
+        for (int id : ids) count[id]++;
+        int n = 0;
+        for (int c : count) if (c > 0) n++;
+        int[] csr = new int[2 * n + 1 + ids.length];
+        int[] at = new int[vocab];
+        int u = 0, pos = 0;
+        for (int id = 0; id < vocab; id++) {
+            if (count[id] == 0) continue;
+            csr[u] = id;
+            csr[n + u] = pos;
+            at[id] = pos;
+            pos += count[id];
+            u++;
+        }
+        csr[2 * n] = pos;
+        for (int r = 0; r < ids.length; r++) csr[2 * n + 1 + at[ids[r]]++] = r;
+        return csr;
+    }
+
     @Override protected void doEmbeddingBackward(Tensor dOut, int[] ids, Tensor dTable) {
         if (dOut.size() == 0) return;
-        DeviceBuffer b = ints(modV(ids, dTable.rows()));
-        elementwise("k_embedding_back", dTable.cols(), dOut, b, dTable, ids.length, dTable.cols());
+        int[] csr = rowsById(modV(ids, dTable.rows()), dTable.rows());
+        int n = (csr.length - 1 - ids.length) / 2;
+        DeviceBuffer b = ints(csr);
+        elementwise("k_embedding_back", n * dTable.cols(), dOut, b, dTable, n, dTable.cols());
         b.recycle();
     }
 
     // ---------------------------------------------------------------- gates
 
     @Override protected void doGateFixed(Tensor c, Tensor z, Tensor bias, Tensor out) {
+        overwrite(out, c, z, bias);
         elementwise("k_gate_fixed", c.size(), c, z, bias, out, c.size(), c.cols());
     }
 
@@ -374,6 +597,7 @@ public abstract class GpuBackend extends Backend {
     }
 
     @Override protected void doGateLstm(Tensor c, Tensor z, Tensor fPre, Tensor iPre, Tensor out) {
+        overwrite(out, c, z, fPre, iPre);
         elementwise("k_gate_lstm", c.size(), c, z, fPre, iPre, out, c.size());
     }
 
@@ -388,8 +612,9 @@ public abstract class GpuBackend extends Backend {
     static int threshold(double rate) { return (int) Math.ceil(rate * 0x1.0p24); }
 
     @Override protected void doDropout(Tensor x, Tensor out, double rate, long seed, int tileRows, boolean accumulate) {
+        boolean acc = !overwrite(out, x) && accumulate;
         elementwise("k_dropout", x.size(), x, out, x.size(), x.cols(), tileRows, seed, threshold(rate),
-                (float) (1 / (1 - rate)), accumulate ? 1 : 0);
+                (float) (1 / (1 - rate)), acc ? 1 : 0);
     }
 
     // ---------------------------------------------------------------- attention
@@ -439,12 +664,32 @@ public abstract class GpuBackend extends Backend {
         return !SIMPLE_ATTENTION && tk > 0 && tq > 0 && (s == null || tq % s.window() == 0);
     }
 
-    /** Per block o, batched over heads: c[o] = alpha op(a[o]) op(b[o]) + beta c[o] (offsets and lds per operand kind). */
+    /**
+     * Per block o, batched over heads: c[o] = op(a[o]) op(b[o]) + beta c[o] (offsets and lds per operand kind). The
+     * blocks' outputs are disjoint except for a sliding window's dk and dv ('k' outputs), where block b's keys are
+     * block b+1's too: those go in two rounds, even blocks then odd ones (disjoint within a round), so nothing races
+     * and the sums come out the same on every run.
+     */
     private void blockGemm(Blocks bl, int m, int n, int k, Object a, char aKind, boolean ta, Object b, char bKind, boolean tb,
                            float beta, Object c, char cKind, boolean bf16) {
-        for (int o = 0; o < bl.count(); o++) {
-            gemmEx(bl.H, m, n, k, 1f, a, off(bl, aKind, o), ld(bl, aKind), stride(bl, aKind), ta, b, off(bl, bKind, o),
-                    ld(bl, bKind), stride(bl, bKind), tb, beta, c, off(bl, cKind, o), ld(bl, cKind), stride(bl, cKind), bf16);
+        flushAdamW();
+        materialize(bufferOf(a));
+        materialize(bufferOf(b));
+        written(c);
+        boolean overlapping = cKind == 'k' && bl.W > 0;
+        for (int round = 0; round < (overlapping ? 2 : 1); round++) {
+            int count = 0;
+            for (int o = 0; o < bl.count(); o++) if (!overlapping || (o % bl.nb) % 2 == round) count++;
+            if (count == 0) continue;
+            long[] oa = new long[count], ob = new long[count], oc = new long[count];
+            int i = 0;
+            for (int o = 0; o < bl.count(); o++) {
+                if (overlapping && (o % bl.nb) % 2 != round) continue;
+                oa[i] = off(bl, aKind, o); ob[i] = off(bl, bKind, o); oc[i] = off(bl, cKind, o);
+                i++;
+            }
+            gemmItems(bl.H, m, n, k, a, oa, ld(bl, aKind), stride(bl, aKind), ta, b, ob, ld(bl, bKind), stride(bl, bKind), tb,
+                    beta, c, oc, ld(bl, cKind), stride(bl, cKind), bf16);
         }
     }
 
@@ -457,32 +702,30 @@ public abstract class GpuBackend extends Backend {
 
     private static long stride(Blocks bl, char kind) { return kind == 's' ? (long) bl.tqb * bl.tkb : bl.D; }
 
-    private Object maybeBf16(Object x, long n, boolean bf16, java.util.List<DeviceBuffer> scratch) {
-        if (!bf16) return x;
-        DeviceBuffer o = allocator.allocate(n * 2L);
-        elementwise("k_to_bf16", (int) n, x, o, (int) n);
-        scratch.add(o);
-        return o;
-    }
+    /** x itself, or (bf16 products) its cached bf16 copy. */
+    private Object maybeBf16(Tensor x, boolean bf16) { return bf16 ? bf16(x, x.size()) : x; }
 
     @Override protected void doAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
                                          Tensor out, Tensor lse) {
         int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
         if (!blocked(s, tq, tk)) { simpleAttention(q, k, v, heads, temperature, s, out, lse); return; }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
-        boolean bf = attentionInBf16(), drop = s != null && s.dropoutRate() > 0;
-        java.util.List<DeviceBuffer> tmp = new java.util.ArrayList<>();
+        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0;
         DeviceBuffer scores = allocator.allocate(bl.scores() * 4);
-        Object qa = maybeBf16(q, q.size(), bf, tmp), ka = maybeBf16(k, k.size(), bf, tmp);
+        Object qa = maybeBf16(q, bf), ka = maybeBf16(k, bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
+        overwrite(lse, q, k, v);                        // every row of lse, and (the blocks cover Tq) every row of out
+        overwrite(out, q, k, v);
+        // bf16 products: the softmax writes p as bf16 right away (no float p to cast afterwards)
+        DeviceBuffer p16 = bf ? allocator.allocate(bl.scores() * 2) : null;
         launch("k_attn_softmax", bl.rows(), 1, 1, LOCAL, 1, scores, temperature, s == null ? dummy : s.relBias(),
                 s == null ? dummy : bucketTable(s), lse, bl.tqb, bl.tkb, heads, bl.nb, tq, bl.W, s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
-                drop ? 1 : 0);
-        Object pa = maybeBf16(scores, bl.scores(), bf, tmp), va = maybeBf16(v, v.size(), bf, tmp);
+                drop ? 1 : 0, bf ? p16 : dummy, bf ? 1 : 0);
+        Object pa = bf ? p16 : scores, va = maybeBf16(v, bf);
         blockGemm(bl, bl.tqb, D, bl.tkb, pa, 's', false, va, 'k', false, 0f, out, 'q', bf);
         scores.recycle();
-        for (DeviceBuffer b : tmp) b.recycle();
+        if (p16 != null) p16.recycle();
     }
 
     @Override protected void doAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
@@ -494,36 +737,43 @@ public abstract class GpuBackend extends Backend {
             return;
         }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
-        boolean bf = attentionInBf16(), drop = s != null && s.dropoutRate() > 0;
+        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0;
         int rows = G * heads * tq, W = bl.W;
-        java.util.List<DeviceBuffer> tmp = new java.util.ArrayList<>();
         DeviceBuffer scores = allocator.allocate(bl.scores() * 4), dP = allocator.allocate(bl.scores() * 4);
         DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);
-        Object qa = maybeBf16(q, q.size(), bf, tmp), ka = maybeBf16(k, k.size(), bf, tmp);
-        Object va = maybeBf16(v, v.size(), bf, tmp), da = maybeBf16(dOut, dOut.size(), bf, tmp);
+        Object qa = maybeBf16(q, bf), ka = maybeBf16(k, bf);
+        Object va = maybeBf16(v, bf), da = maybeBf16(dOut, bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, da, 'q', false, va, 'k', true, 0f, dP, 's', bf);
         elementwise("k_attn_dot", rows, out, dOut, dsum, G, tq, heads, D);
         Object table = s == null ? dummy : bucketTable(s);
+        DeviceBuffer p16 = bf ? allocator.allocate(bl.scores() * 2) : null, ds16 = bf ? allocator.allocate(bl.scores() * 2) : null;
         launch("k_attn_bwd_row", bl.rows(), 1, 1, LOCAL, 1, scores, dP, temperature, s == null ? dummy : s.relBias(), table,
                 lse, dsum, dTempRow, bl.tqb, bl.tkb, heads, bl.nb, tq, W, s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
-                drop ? 1 : 0);
-        Object pa = maybeBf16(scores, bl.scores(), bf, tmp), dsa = maybeBf16(dP, bl.scores(), bf, tmp);
+                drop ? 1 : 0, bf ? p16 : dummy, bf ? ds16 : dummy, bf ? 1 : 0);
+        Object pa = bf ? p16 : scores, dsa = bf ? ds16 : dP;
         // dv += P^T dOut and dk += dS^T q: a sliding block's keys overlap the next block's, so blocks run one after
         // another (in order on the one queue), never as items of one batched product.
-        blockGemm(bl, bl.tkb, D, bl.tqb, pa, 's', true, da, 'q', false, 1f, dv, 'k', bf);
-        blockGemm(bl, bl.tkb, D, bl.tqb, dsa, 's', true, qa, 'q', false, 1f, dk, 'k', bf);
-        blockGemm(bl, bl.tqb, D, bl.tkb, dsa, 's', false, ka, 'k', false, 1f, dq, 'q', bf);
-        elementwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
+        // Onto zeros not filled yet, a product overwrites (beta 0): dq's blocks are disjoint and cover every query;
+        // without a window there is one block per group, covering every key too. Each test right before its own
+        // product, so that gradients which are one tensor (dk == dq) still add up.
+        Object[] in = {q, k, v, out, lse, dOut};
+        blockGemm(bl, bl.tkb, D, bl.tqb, pa, 's', true, da, 'q', false, W == 0 && overwrite(dv, in) ? 0f : 1f, dv, 'k', bf);
+        blockGemm(bl, bl.tkb, D, bl.tqb, dsa, 's', true, qa, 'q', false, W == 0 && overwrite(dk, in) ? 0f : 1f, dk, 'k', bf);
+        blockGemm(bl, bl.tqb, D, bl.tkb, dsa, 's', false, ka, 'k', false, overwrite(dq, in) ? 0f : 1f, dq, 'q', bf);
+        rowwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
         if (W > 0) {
-            DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
-            elementwise("k_attn_dbias_offset_blk", heads * W, dP, byOffset, bl.count(), heads, W);
+            int pairs = bl.count() * W, parts = Math.min(64, pairs), chunk = (pairs + parts - 1) / parts;
+            DeviceBuffer partial = allocator.allocate((long) parts * heads * W * 4), byOffset = allocator.allocate((long) heads * W * 4);
+            elementwise("k_attn_dbias_offset_part", parts * heads * W, dP, partial, bl.count(), heads, W, chunk, parts);
+            elementwise("k_colsum", heads * W, partial, byOffset, parts, heads * W, 0);
             elementwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
+            partial.recycle();
             byOffset.recycle();
         }
         scores.recycle(); dP.recycle(); dsum.recycle(); dTempRow.recycle();
-        for (DeviceBuffer b : tmp) b.recycle();
+        if (bf) { p16.recycle(); ds16.recycle(); }
     }
 
     private void simpleAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
@@ -533,6 +783,8 @@ public abstract class GpuBackend extends Backend {
         int rows = G * heads * tq;
         if (rows == 0) return;
         boolean drop = s != null && s.dropoutRate() > 0;
+        overwrite(out, q, k, v);
+        overwrite(lse, q, k, v, out);
         elementwise("k_attn_fwd", rows, q, k, v, temperature, s == null ? dummy : s.relBias(), s == null ? dummy : bucketTable(s),
                 out, lse, G, tq, tk, heads, D, s == null ? 0 : s.window(), s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
@@ -559,7 +811,7 @@ public abstract class GpuBackend extends Backend {
                 G, tq, tk, heads, D, W, nb, seed, thr, dscale, drop ? 1 : 0);
         elementwise("k_attn_bwd_kv", G * heads * tk, q, k, v, temperature, rel, table, lse, dOut, dsum, dk, dv,
                 G, tq, tk, heads, D, W, nb, seed, thr, dscale, drop ? 1 : 0);
-        elementwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
+        rowwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
         if (dsT != null) {
             DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
             elementwise("k_attn_dbias_offset", heads * W, dsT, byOffset, G, heads, tq, W);
@@ -582,6 +834,7 @@ public abstract class GpuBackend extends Backend {
     @Override protected double doCrossEntropy(Tensor logits, int[] targets, boolean[] mask, Tensor rowLoss) {
         if (targets.length == 0) return 0;
         DeviceBuffer t = targets(targets, mask, logits.cols());
+        overwrite(rowLoss, logits);
         rowwise("k_ce", logits.rows(), logits, t, rowLoss, logits.cols());
         t.recycle();
         float[] rl = doDownload(rowLoss);
@@ -592,8 +845,9 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits) {
         if (targets.length == 0) return;
+        int acc = overwrite(dLogits, logits) ? 0 : 1;
         DeviceBuffer t = targets(targets, mask, logits.cols());
-        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols());
+        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols(), acc);
         t.recycle();
     }
 
@@ -601,14 +855,16 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doRowSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
         Tensor whole = intoWhole ? to : from, part = intoWhole ? from : to;
+        boolean acc = (intoWhole || !overwrite(to, from)) && accumulate;    // out of the whole: every value of part
         elementwise("k_row_slice", part.size(), from, to, part.size(), whole.dim(1), part.dim(1), whole.cols(), start,
-                intoWhole ? 1 : 0, accumulate ? 1 : 0);
+                intoWhole ? 1 : 0, acc ? 1 : 0);
     }
 
     @Override protected void doColSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
         Tensor whole = intoWhole ? to : from, part = intoWhole ? from : to;
+        boolean acc = (intoWhole || !overwrite(to, from)) && accumulate;
         elementwise("k_col_slice", part.size(), from, to, part.size(), whole.cols(), part.cols(), start,
-                intoWhole ? 1 : 0, accumulate ? 1 : 0);
+                intoWhole ? 1 : 0, acc ? 1 : 0);
     }
 
     private DeviceBuffer flags(boolean[] f) {
@@ -619,6 +875,7 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doSelectBatch(boolean[] takeA, Tensor a, Tensor b, Tensor out) {
         if (out.size() == 0) return;
+        overwrite(out, a, b);
         DeviceBuffer f = flags(takeA);
         elementwise("k_select", out.size(), f, a, b, out, out.size(), a.size());
         f.recycle();
@@ -634,11 +891,74 @@ public abstract class GpuBackend extends Backend {
 
     // ---------------------------------------------------------------- optimizers
 
+    /**
+     * One collected AdamW update: the buffers (a tensor may be freed before the flush: its block is only reused by
+     * work queued after the flush), n, the weight decay; lr, betas, eps, c1, c2 are shared by a batch.
+     */
+    private record AdamWUpdate(DeviceBuffer p, DeviceBuffer g, DeviceBuffer m, DeviceBuffer v, int n, float wd) {}
+
+    private final java.util.List<AdamWUpdate> adamW = new java.util.ArrayList<>();
+    private float[] adamWHyper;
+    private long[] adamWTableKey;
+    private DeviceBuffer adamWTable;
+
     @Override protected void doAdamW(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2,
                                      double eps, double weightDecay, long step) {
+        if (param.size() == 0) return;
         double c1 = 1 - Math.pow(beta1, step), c2 = 1 - Math.pow(beta2, step);
-        elementwise("k_adamw", param.size(), param, grad, m, v, param.size(), (float) lr, (float) beta1, (float) beta2,
-                (float) eps, (float) weightDecay, (float) c1, (float) c2);
+        float[] hyper = {(float) lr, (float) beta1, (float) beta2, (float) eps, (float) c1, (float) c2};
+        GpuTensor[] ts = {g(param), g(grad), g(m), g(v)};
+        boolean clash = adamWHyper != null && !java.util.Arrays.equals(hyper, adamWHyper) || adamW.size() == 65535;
+        for (GpuTensor t : ts) {
+            clash |= t.buf.pendingZero;                 // filled below: after the updates already collected
+            for (AdamWUpdate u : adamW) clash |= t.buf == u.p || t.buf == u.g || t.buf == u.m || t.buf == u.v;
+        }
+        if (clash) flushAdamW();
+        for (GpuTensor t : ts) materialize(t.buf);
+        g(param).buf.version++;                         // written by the update (the bf16 copy goes stale now)
+        g(m).buf.version++;
+        g(v).buf.version++;
+        adamW.add(new AdamWUpdate(g(param).buf, g(grad).buf, g(m).buf, g(v).buf, param.size(), (float) weightDecay));
+        adamWHyper = hyper;
+    }
+
+    /** Queues the collected AdamW updates: one launch on a platform with k_adamw_multi, one per tensor otherwise. */
+    protected final void flushAdamW() {
+        if (adamW.isEmpty()) return;
+        java.util.List<AdamWUpdate> todo = new java.util.ArrayList<>(adamW);
+        float[] h = adamWHyper;
+        adamW.clear();
+        adamWHyper = null;
+        if (!multiTensorAdamW() || todo.size() == 1) {
+            for (AdamWUpdate u : todo) {
+                int n = u.n;
+                enqueue("k_adamw", (n + LOCAL - 1) / LOCAL, 1, 1, LOCAL, 1, u.p, u.g, u.m, u.v, n, h[0], h[1], h[2], h[3], u.wd, h[4], h[5]);
+            }
+            return;
+        }
+        // The table: per tensor the four device addresses, then n and the weight decay's bits; uploaded only when
+        // it differs from the last one (a training run updates the same tensors every step).
+        long[] table = new long[5 * todo.size()];
+        int maxN = 0;
+        for (int i = 0; i < todo.size(); i++) {
+            AdamWUpdate u = todo.get(i);
+            table[5 * i] = u.p.handle;
+            table[5 * i + 1] = u.g.handle;
+            table[5 * i + 2] = u.m.handle;
+            table[5 * i + 3] = u.v.handle;
+            table[5 * i + 4] = (u.n & 0xffffffffL) | ((long) Float.floatToRawIntBits(u.wd) << 32);
+            maxN = Math.max(maxN, u.n);
+        }
+        if (!java.util.Arrays.equals(table, adamWTableKey)) {
+            if (adamWTable != null) adamWTable.recycle();
+            adamWTable = allocator.allocate(table.length * 8L);
+            MemorySegment s = staging(table.length * 8L);
+            MemorySegment.copy(table, 0, s, ValueLayout.JAVA_LONG, 0, table.length);
+            rawWrite(adamWTable.handle, s, table.length * 8L);
+            adamWTableKey = table;
+        }
+        int gx = Math.max(1, Math.min(1024, (maxN + LOCAL - 1) / LOCAL));
+        enqueue("k_adamw_multi", gx, todo.size(), 1, LOCAL, 1, adamWTable, h[0], h[1], h[2], h[3], h[4], h[5]);
     }
 
     @Override protected void doAdafactor(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor vRow, Tensor vCol,
@@ -663,15 +983,6 @@ public abstract class GpuBackend extends Backend {
         elementwise("k_af_update", n, param, y, m == null ? dummy : m, n, scalars, (float) lr, (float) s.epsilon2(),
                 s.multiplyByParameterScale() ? 1 : 0, (float) s.clipThreshold(), (float) s.beta1(), m == null ? 0 : 1);
         y.recycle();
-    }
-
-    // ---------------------------------------------------------------- bf16 helper for subclasses
-
-    /** o[i] = bf16(x[i]) with o a scratch buffer of n halves. */
-    protected final DeviceBuffer toBf16(GpuTensor x, int n) {
-        DeviceBuffer o = allocator.allocate(n * 2L);
-        elementwise("k_to_bf16", n, x, o, n);
-        return o;
     }
 
     protected final DeviceBuffer scratch(long bytes) { return allocator.allocate(bytes); }

@@ -62,12 +62,13 @@ public final class GpuBench {
             sync(be);
             if (s == 2 && be instanceof GpuBackend g) g.resetProfile();
             if (be instanceof GpuBackend g) launches0 = g.launches();
-            long t0 = System.nanoTime();
+            long t0 = System.nanoTime(), tFwd;
             m.parameters().zeroGrads();
             double loss;
             try (Graph g = new Graph(be, true, s)) {
                 var res = m.forward(g, b, mem, false);
                 loss = res.loss();
+                tFwd = System.nanoTime();                   // the loss was read back: the forward is done on the device
                 g.backward();
                 mem = res.memory();
             }
@@ -76,11 +77,16 @@ public final class GpuBench {
                 Tensor[] mv = opt.get(i++);
                 if (p.grad() != null) be.adamW(p.value, p.grad(), mv[0], mv[1], 1e-4, 0.9, 0.98, 1e-8, 0.0, s + 1);
             }
+            long tQueued = System.nanoTime();
             sync(be);
-            double ms = (System.nanoTime() - t0) / 1e6;
+            long tEnd = System.nanoTime();
+            double ms = (tEnd - t0) / 1e6;
             if (be instanceof GpuBackend g) launches1 = g.launches();
             if (s >= 2) times.add(ms);
-            System.out.printf(Locale.ROOT, "  %s step %d: %.1f ms, loss %.4f%n", family, s, ms, loss);
+            // Backward and optimizer: how long the host took to queue them against how long until the device finished
+            // them (queued ~ done: the host is the bottleneck; queued << done: the device is).
+            System.out.printf(Locale.ROOT, "  %s step %d: %.1f ms, loss %.4f (forward %.1f ms; backward + AdamW queued in %.1f ms, done after %.1f ms)%n",
+                    family, s, ms, loss, (tFwd - t0) / 1e6, (tQueued - tFwd) / 1e6, (tEnd - tFwd) / 1e6);
         }
         if (be instanceof GpuBackend g && !g.profile().isEmpty()) printProfile(g, family, steps);
         times.sort(Double::compare);

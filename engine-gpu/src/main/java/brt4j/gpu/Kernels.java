@@ -6,7 +6,11 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** The kernel sources (resources under brt4j/gpu/kernels), written once, with the prelude of one platform in front. */
 public final class Kernels {
@@ -21,6 +25,37 @@ public final class Kernels {
         StringBuilder sb = new StringBuilder(read(p == Platform.CUDA ? "prelude_cuda.h" : "prelude_opencl.h"));
         for (String f : FILES) sb.append("\n#line 1 \"").append(f).append("\"\n").append(read(f));
         return sb.toString();
+    }
+
+    private static final Pattern SIGNATURE = Pattern.compile("KERNEL\\s+void\\s+(\\w+)\\s*\\(([^)]*)\\)");
+    private static volatile Map<String, boolean[]> writes;
+
+    /**
+     * Per kernel, which arguments it may write: the GLOBAL pointers not declared const (the sources declare every
+     * read-only buffer const). GpuBackend bumps the version of those buffers on each launch, so a cached bf16 copy
+     * is never read after its float32 values changed.
+     */
+    public static boolean[] writes(String kernel) {
+        Map<String, boolean[]> w = writes;
+        if (w == null) {
+            w = new HashMap<>();
+            for (String f : FILES) {
+                Matcher m = SIGNATURE.matcher(read(f));
+                while (m.find()) {
+                    String[] params = m.group(2).split(",");
+                    boolean[] b = new boolean[params.length];
+                    for (int i = 0; i < params.length; i++) {
+                        String p = params[i];
+                        b[i] = p.contains("*") && p.contains("GLOBAL") && !p.contains("const");
+                    }
+                    w.put(m.group(1), b);
+                }
+            }
+            writes = w;
+        }
+        boolean[] b = w.get(kernel);
+        if (b == null) throw new IllegalArgumentException("no kernel named " + kernel + " in " + String.join(", ", FILES));
+        return b;
     }
 
     static String read(String name) {

@@ -29,6 +29,10 @@ final class Gpus {
                         if (CudaBackend.deviceCount() == 0) yield "no CUDA device found";
                         yield new CudaBackend(0, CudaBackend.Precision.FP32);
                     }
+                    case "cuda-bf16" -> {                   // training's mode: bf16 operands, cached per buffer
+                        if (CudaBackend.deviceCount() == 0) yield "no CUDA device found";
+                        yield new CudaBackend(0, CudaBackend.Precision.BF16);
+                    }
                     default -> throw new IllegalArgumentException(k);
                 };
             } catch (GpuException e) {

@@ -358,6 +358,119 @@ class OpsVsOracleTest {
         if (w > 0) check(what + " dRelBias", dRel);
     }
 
+    // ---------------------------------------------------------------- lazy zeros (GpuBackend: fills wait for a reader)
+
+    /**
+     * Every op that adds into its output, onto fresh zeros (and onto a tensor zeroed by fill(0), as zeroGrads does):
+     * the GPU backend has not filled those yet and runs such an op in its overwrite mode (beta 0, accumulate 0), or
+     * fills first where the op writes only part of the target. Also aliasing: the pending tensor as an input too.
+     */
+    @Test
+    void accumulatingOpsOntoFreshZeros() {
+        for (int t = 0; t < 4; t++) {
+            boolean ta = (t & 1) != 0, tb = (t & 2) != 0;
+            Twin a = ta ? rand(2, 17, 33) : rand(2, 33, 17), b = tb ? rand(2, 5, 17) : rand(2, 17, 5), c = zeros(2, 33, 5);
+            ref.batchedMatmul(2, a.ref, ta, b.ref, tb, c.ref, -0.5, 1); gpu.batchedMatmul(2, a.gpu, ta, b.gpu, tb, c.gpu, -0.5, 1);
+            check("matmul beta 1 onto zeros", c);
+            ref.fill(c.ref, 0); gpu.fill(c.gpu, 0);
+            ref.batchedMatmul(2, a.ref, ta, b.ref, tb, c.ref, 2, 0.5); gpu.batchedMatmul(2, a.gpu, ta, b.gpu, tb, c.gpu, 2, 0.5);
+            check("matmul beta 0.5 onto fill(0)", c);
+            ref.batchedMatmul(2, a.ref, ta, b.ref, tb, c.ref, 1, 1); gpu.batchedMatmul(2, a.gpu, ta, b.gpu, tb, c.gpu, 1, 1);
+            check("matmul beta 1 onto a filled result", c);
+        }
+        Twin x = rand(33, 7), y = zeros(33, 7);
+        ref.axpy(-0.7, x.ref, y.ref); gpu.axpy(-0.7, x.gpu, y.gpu);
+        check("axpy onto zeros", y);
+        ref.axpy(1.5, x.ref, y.ref); gpu.axpy(1.5, x.gpu, y.gpu);
+        check("axpy onto values", y);
+        Twin z = zeros(33, 7);
+        ref.axpy(1, z.ref, z.ref); gpu.axpy(1, z.gpu, z.gpu);
+        check("axpy of pending zeros onto themselves", z);
+        ref.add(z.ref, x.ref, z.ref); gpu.add(z.gpu, x.gpu, z.gpu);
+        check("add with the pending output as an input", z);
+        Twin sq = zeros(130);
+        checkScalar("sumSquares of zeros", gpu.sumSquares(sq.gpu), 0);
+        check("download of zeros", sq);
+        Twin cp = rand(33, 7);
+        ref.copy(zeros(33, 7).ref, cp.ref); gpu.copy(zeros(33, 7).gpu, cp.gpu);
+        check("copy of zeros", cp);
+
+        for (Activation f : Activation.values()) {
+            Twin in = rand(4.0, 17, 7), out = zeros(17, 7), dy = rand(17, 7), dx = zeros(17, 7);
+            ref.activation(f, in.ref, out.ref); gpu.activation(f, in.gpu, out.gpu);
+            Twin saved = f == Activation.RELU ? in : out;
+            ref.activationBackward(f, saved.ref, dy.ref, dx.ref); gpu.activationBackward(f, saved.gpu, dy.gpu, dx.gpu);
+            check(f + " backward onto zeros", dx);
+        }
+        Twin xr = rand(17, 130), g = rand(130), out = zeros(17, 130), rstd = zeros(17), dy = rand(17, 130);
+        ref.rmsNorm(xr.ref, g.ref, 1e-6, out.ref, rstd.ref); gpu.rmsNorm(xr.gpu, g.gpu, 1e-6, out.gpu, rstd.gpu);
+        Twin dx = zeros(17, 130), dg = zeros(130);
+        ref.rmsNormBackward(xr.ref, g.ref, rstd.ref, dy.ref, dx.ref, dg.ref); gpu.rmsNormBackward(xr.gpu, g.gpu, rstd.gpu, dy.gpu, dx.gpu, dg.gpu);
+        check("rmsNormBackward dx onto zeros", dx); check("rmsNormBackward dScale onto zeros", dg);
+        Twin xh = rand(17, 3 * 33), yh = zeros(17, 3 * 33), rn = zeros(17 * 3), dyh = rand(17, 3 * 33), dxh = zeros(17, 3 * 33);
+        ref.l2NormHeads(xh.ref, 3, 1e-6, yh.ref, rn.ref); gpu.l2NormHeads(xh.gpu, 3, 1e-6, yh.gpu, rn.gpu);
+        ref.l2NormHeadsBackward(yh.ref, rn.ref, 3, dyh.ref, dxh.ref); gpu.l2NormHeadsBackward(yh.gpu, rn.gpu, 3, dyh.gpu, dxh.gpu);
+        check("l2NormHeadsBackward onto zeros", dxh);
+
+        Twin logits = rand(8.0, 17, 130), dl = zeros(17, 130);
+        int[] targets = new int[17];
+        boolean[] mask = new boolean[17];
+        for (int r = 0; r < 17; r++) { targets[r] = rnd.nextInt(130); mask[r] = r % 4 != 1; }
+        ref.crossEntropyBackward(logits.ref, targets, mask, 0.37, dl.ref); gpu.crossEntropyBackward(logits.gpu, targets, mask, 0.37, dl.gpu);
+        check("crossEntropyBackward onto zeros (masked rows stay zero)", dl);
+        Twin dyd = rand(17, 33), ddx = zeros(17, 33);
+        ref.dropoutBackward(dyd.ref, ddx.ref, 0.3, 7, 3); gpu.dropoutBackward(dyd.gpu, ddx.gpu, 0.3, 7, 3);
+        check("dropoutBackward onto zeros", ddx);
+
+        Twin whole = rand(3, 7, 17), part = zeros(3, 4, 17), dWhole = zeros(3, 7, 17), dPart = rand(3, 4, 17);
+        ref.sliceRowsAccumulate(whole.ref, 2, part.ref); gpu.sliceRowsAccumulate(whole.gpu, 2, part.gpu);
+        check("sliceRowsAccumulate onto zeros", part);
+        ref.sliceRowsBackward(dPart.ref, 3, dWhole.ref); gpu.sliceRowsBackward(dPart.gpu, 3, dWhole.gpu);
+        check("sliceRowsBackward onto zeros (the other rows stay zero)", dWhole);
+        Twin cw = rand(33, 20), cpart = zeros(33, 17), dcw = zeros(33, 20), dcp = rand(33, 17);
+        ref.sliceColsAccumulate(cw.ref, 2, cpart.ref); gpu.sliceColsAccumulate(cw.gpu, 2, cpart.gpu);
+        check("sliceColsAccumulate onto zeros", cpart);
+        ref.sliceColsBackward(dcp.ref, 1, dcw.ref); gpu.sliceColsBackward(dcp.gpu, 1, dcw.gpu);
+        check("sliceColsBackward onto zeros", dcw);
+
+        Twin cg = rand(17, 33), zg = rand(17, 33), bias = rand(3.0, 33), dOut = rand(17, 33);
+        Twin dc = zeros(17, 33), dz = zeros(17, 33), db = zeros(33);
+        ref.gateFixedBackward(cg.ref, zg.ref, bias.ref, dOut.ref, dc.ref, dz.ref, db.ref);
+        gpu.gateFixedBackward(cg.gpu, zg.gpu, bias.gpu, dOut.gpu, dc.gpu, dz.gpu, db.gpu);
+        check("gateFixedBackward dc onto zeros", dc); check("gateFixedBackward dz onto zeros", dz);
+        check("gateFixedBackward dBias onto zeros", db);
+        Twin table = rand(17, 33), dTable = zeros(17, 33);
+        int[] ids = {0, 5, -1, 16, 33, 5, 5, 2};
+        Twin dEmb = rand(ids.length, 33);
+        ref.embeddingBackward(dEmb.ref, ids, dTable.ref); gpu.embeddingBackward(dEmb.gpu, ids, dTable.gpu);
+        check("embeddingBackward onto zeros", dTable);
+    }
+
+    /** Attention backward onto fresh gradients: dq (and dk, dv without a window) by beta-0 products, dk dv otherwise filled. */
+    @Test
+    void attentionBackwardOntoFreshZeros() {
+        for (int w : new int[]{0, 4}) {
+            int g = 2, h = 3, d = 16, tq = 8, tk = w == 0 ? 11 : 12;
+            String what = "attention onto zeros W=" + w;
+            Twin q = rand(g, tq, h * d), k = rand(g, tk, h * d), v = rand(g, tk, h * d), temp = rand(4.0, h), rel = rand(2.0, h, 32);
+            Sliding sr = w == 0 ? null : new Sliding(w, rel.ref, 128, 0.1, 99);
+            Sliding sg = w == 0 ? null : new Sliding(w, rel.gpu, 128, 0.1, 99);
+            Twin out = zeros(g, tq, h * d), lse = zeros(g, h, tq);
+            ref.attention(q.ref, k.ref, v.ref, h, temp.ref, sr, out.ref, lse.ref);
+            gpu.attention(q.gpu, k.gpu, v.gpu, h, temp.gpu, sg, out.gpu, lse.gpu);
+            check(what + " out", out); check(what + " lse", lse);
+            Twin dOut = rand(g, tq, h * d), dq = zeros(g, tq, h * d), dk = zeros(g, tk, h * d), dv = zeros(g, tk, h * d);
+            Twin dTemp = zeros(h), dRel = zeros(h, 32);
+            ref.attentionBackward(q.ref, k.ref, v.ref, h, temp.ref, sr, out.ref, lse.ref, dOut.ref, dq.ref, dk.ref, dv.ref,
+                    dTemp.ref, w == 0 ? null : dRel.ref);
+            gpu.attentionBackward(q.gpu, k.gpu, v.gpu, h, temp.gpu, sg, out.gpu, lse.gpu, dOut.gpu, dq.gpu, dk.gpu, dv.gpu,
+                    dTemp.gpu, w == 0 ? null : dRel.gpu);
+            check(what + " dq", dq); check(what + " dk", dk); check(what + " dv", dv);
+            check(what + " dTemperature", dTemp, 3 * TOL);
+            if (w > 0) check(what + " dRelBias", dRel);
+        }
+    }
+
     // ---------------------------------------------------------------- optimizers
 
     @Test
@@ -369,6 +482,29 @@ class OpsVsOracleTest {
                 gpu.adamW(p.gpu, g.gpu, m.gpu, v.gpu, 1e-2, 0.9, 0.98, 1e-8, 0.1, step);
             }
             check("adamW param", p); check("adamW m", m); check("adamW v", v);
+        }
+    }
+
+    /** Updates of many tensors in a row (one k_adamw_multi launch on CUDA), sizes past one launch's grid, decay per tensor. */
+    @Test
+    void adamWManyTensorsAtOnce() {
+        int[] sizes = {1, 119, 70_001, 600_003};
+        Twin[][] ts = new Twin[sizes.length][];
+        for (int i = 0; i < sizes.length; i++) {
+            ts[i] = new Twin[]{rand(sizes[i]), rand(sizes[i]), zeros(sizes[i]), zeros(sizes[i])};
+        }
+        for (long step = 1; step <= 3; step++) {
+            for (int i = 0; i < sizes.length; i++) {
+                Twin[] t = ts[i];
+                double wd = i % 2 == 0 ? 0.1 : 0;
+                ref.adamW(t[0].ref, t[1].ref, t[2].ref, t[3].ref, 1e-2, 0.9, 0.98, 1e-8, wd, step);
+                gpu.adamW(t[0].gpu, t[1].gpu, t[2].gpu, t[3].gpu, 1e-2, 0.9, 0.98, 1e-8, wd, step);
+            }
+            ref.scale(ts[1][1].ref, -1); gpu.scale(ts[1][1].gpu, -1);      // another op between steps
+        }
+        for (int i = 0; i < sizes.length; i++) {
+            check("adamW of many, param " + sizes[i], ts[i][0]); check("adamW of many, m " + sizes[i], ts[i][2]);
+            check("adamW of many, v " + sizes[i], ts[i][3]);
         }
     }
 

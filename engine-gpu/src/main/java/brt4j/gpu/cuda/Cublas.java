@@ -21,7 +21,7 @@ public final class Cublas {
 
     private static volatile Cublas instance;
 
-    final MethodHandle create, destroy, gemmStridedBatchedEx, gemmEx;
+    final MethodHandle create, destroy, gemmStridedBatchedEx, gemmEx, gemmBatchedEx;
 
     private Cublas(Ffm f) {
         create = f.fn("cublasCreate_v2", JAVA_INT, ADDRESS);
@@ -31,6 +31,15 @@ public final class Cublas {
                 JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT);
         gemmEx = f.fn("cublasGemmEx", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG,
                 JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
+        gemmBatchedEx = batched(f);
+    }
+
+    private static MethodHandle batched(Ffm f) {
+        // cublasGemmBatchedEx(handle, opA, opB, m, n, k, alpha, A[], typeA, lda, B[], typeB, ldb, beta, C[], typeC, ldc,
+        //                     batchCount, computeType, algo): the arrays are device memory holding device pointers
+        return f.fn("cublasGemmBatchedEx", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS,
+                JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_INT);
     }
 
     public static Cublas get() {

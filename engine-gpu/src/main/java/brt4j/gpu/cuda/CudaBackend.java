@@ -264,7 +264,7 @@ public final class CudaBackend extends GpuBackend {
         return f;
     }
 
-    @Override protected void launch(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
+    @Override protected void enqueue(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
         current();
         try {
             MemorySegment f = function(name);
@@ -302,14 +302,11 @@ public final class CudaBackend extends GpuBackend {
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
         int opB = tb ? Cublas.OP_T : Cublas.OP_N, ldb = tb ? k : n;
         int opA = ta ? Cublas.OP_T : Cublas.OP_N, lda = ta ? m : k;
-        DeviceBuffer a16 = null, b16 = null;
         long pa = handleOf(a), pb = handleOf(b);
         int type = Cublas.CUDA_R_32F, compute = precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
-        if (precision == Precision.BF16) {
-            a16 = toBf16(a, a.size());
-            b16 = toBf16(b, b.size());
-            pa = a16.handle();
-            pb = b16.handle();
+        if (precision == Precision.BF16) {             // the operands' cached bf16 copies (cast only after a write)
+            pa = bf16(a, a.size()).handle();
+            pb = bf16(b, b.size()).handle();
             type = Cublas.CUDA_R_16BF;
         }
         long t0 = PROFILE ? syncNow() : 0;
@@ -324,17 +321,69 @@ public final class CudaBackend extends GpuBackend {
             throw e;
         } catch (Throwable t) {
             throw new GpuException("cuda: cuBLAS: " + t, t);
-        } finally {
-            if (a16 != null) { a16.recycle(); b16.recycle(); }
+        }
+    }
+
+    /** Pinned host memory that queued uploads copy from, used round-robin (see {@link #rawWriteQueued}). */
+    private static final long RING_BYTES = 8L << 20;
+    private MemorySegment ring;
+    private long ringAt;
+
+    /**
+     * cuMemcpyHtoD from pageable memory returns only after the device ran everything queued before it, a stall in
+     * the middle of a step; from pinned memory, cuMemcpyHtoDAsync is queued and returns at once. The data goes to
+     * the next slice of a pinned ring; when the ring wraps, the device has to have finished the copies from it.
+     */
+    @Override protected void rawWriteQueued(long handle, MemorySegment src, long bytes) {
+        if (bytes > RING_BYTES / 8) { rawWrite(handle, src, bytes); return; }
+        current();
+        try {
+            if (ring == null) {
+                MemorySegment pp = arena.allocate(ADDRESS);
+                cu.check((int) cu.memAllocHost.invokeExact(pp, RING_BYTES), "cuMemAllocHost");
+                ring = pp.get(ADDRESS, 0).reinterpret(RING_BYTES);
+            }
+            if (ringAt + bytes > RING_BYTES) {
+                waitIdle();                             // every copy queued from the ring has run
+                ringAt = 0;
+            }
+            MemorySegment slot = ring.asSlice(ringAt, bytes);
+            MemorySegment.copy(src, 0, slot, 0, bytes);
+            ringAt = (ringAt + bytes + 255) & ~255L;
+            long t0 = PROFILE ? syncNow() : 0;
+            cu.check((int) cu.memcpyHtoDAsync.invokeExact(handle, slot, bytes, MemorySegment.NULL), "cuMemcpyHtoDAsync");
+            if (PROFILE) profiled("copy host->device (queued)", syncNow() - t0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
+    /** Zeros by the driver's memset (no kernel of ours to launch). */
+    @Override protected void zeroFill(DeviceBuffer b) {
+        current();
+        try {
+            long t0 = PROFILE ? syncNow() : 0;
+            cu.check((int) cu.memsetD32Async.invokeExact(b.handle(), 0, b.bytes() / 4, MemorySegment.NULL),
+                    "cuMemsetD32Async");
+            countLaunch();
+            if (PROFILE) profiled("memset zeros", syncNow() - t0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
         }
     }
 
     private long syncNow() {
-        synchronize();
+        waitIdle();
         return System.nanoTime();
     }
 
-    @Override protected boolean attentionInBf16() { return precision == Precision.BF16; }
+    @Override protected boolean multiTensorAdamW() { return true; }
+
+    @Override protected boolean productsInBf16() { return precision == Precision.BF16; }
 
     @Override protected void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                     boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
@@ -361,7 +410,78 @@ public final class CudaBackend extends GpuBackend {
         }
     }
 
-    @Override public void synchronize() {
+    /** {@code -Dbrt.gpu.batchedAttention=false}: attention's blocks one cuBLAS call each (for comparisons). */
+    private static final boolean BATCHED_ITEMS = !"false".equals(System.getProperty("brt.gpu.batchedAttention"));
+
+    /** Device arrays of device pointers for cublasGemmBatchedEx, by their contents (the same blocks come back every step). */
+    private record Pointers(long[] p) {
+        @Override public boolean equals(Object o) { return o instanceof Pointers q && java.util.Arrays.equals(p, q.p); }
+        @Override public int hashCode() { return java.util.Arrays.hashCode(p); }
+    }
+
+    private final Map<Pointers, DeviceBuffer> pointerArrays = new HashMap<>();
+
+    private DeviceBuffer pointerArray(long[] ptrs) {
+        Pointers key = new Pointers(ptrs);
+        DeviceBuffer d = pointerArrays.get(key);
+        if (d == null) {
+            if (pointerArrays.size() >= 4096) {         // bounded: a step uses far fewer; later work reuses blocks in order
+                for (DeviceBuffer x : pointerArrays.values()) x.recycle();
+                pointerArrays.clear();
+            }
+            d = scratch(ptrs.length * 8L);
+            try (Arena t = Arena.ofConfined()) {           // rawWriteQueued copies it to the pinned ring at once
+                MemorySegment host = t.allocate(ptrs.length * 8L, 8);
+                MemorySegment.copy(ptrs, 0, host, JAVA_LONG, 0, ptrs.length);
+                rawWriteQueued(d.handle(), host, ptrs.length * 8L);
+            }
+            pointerArrays.put(key, d);
+        }
+        return d;
+    }
+
+    /** All items and heads in one cublasGemmBatchedEx (items' outputs are disjoint: GpuBackend.blockGemm). */
+    @Override protected void gemmItems(int batch, int m, int n, int k, Object a, long[] offA, int lda, long strideA, boolean ta,
+                                       Object b, long[] offB, int ldb, long strideB, boolean tb, float beta, Object c,
+                                       long[] offC, int ldc, long strideC, boolean bf16) {
+        if (!BATCHED_ITEMS || offA.length == 1) {
+            super.gemmItems(batch, m, n, k, a, offA, lda, strideA, ta, b, offB, ldb, strideB, tb, beta, c, offC, ldc, strideC, bf16);
+            return;
+        }
+        current();
+        int es = bf16 ? 2 : 4, total = offA.length * batch;
+        long ba = bufferHandle(a), bb = bufferHandle(b), bc = bufferHandle(c);
+        long[] ptrs = new long[3 * total];               // [our a's items | our b's | c's]
+        for (int i = 0; i < offA.length; i++) {
+            for (int z = 0; z < batch; z++) {
+                int at = i * batch + z;
+                ptrs[at] = ba + (offA[i] + z * strideA) * es;
+                ptrs[total + at] = bb + (offB[i] + z * strideB) * es;
+                ptrs[2 * total + at] = bc + (offC[i] + z * strideC) * 4;
+            }
+        }
+        long arrays = pointerArray(ptrs).handle();
+        alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, 1f);
+        alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
+        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
+        int compute = !bf16 && precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
+        long t0 = PROFILE ? syncNow() : 0;
+        try {
+            // row-major c = op(a) op(b) is column-major c^T = op(b)^T op(a)^T: cuBLAS's A is our b
+            int st = (int) blas.gemmBatchedEx.invokeExact(cublasHandle, tb ? Cublas.OP_T : Cublas.OP_N, ta ? Cublas.OP_T : Cublas.OP_N,
+                    n, m, k, alphaBeta.asSlice(0, 4), arrays + total * 8L, type, ldb, arrays, type, lda, alphaBeta.asSlice(4, 4),
+                    arrays + 2L * total * 8, Cublas.CUDA_R_32F, ldc, total, compute, Cublas.GEMM_DEFAULT);
+            Cublas.check(st, "cublasGemmBatchedEx " + m + "x" + n + "x" + k + " batch " + total);
+            countLaunch();
+            if (PROFILE) profiled(String.format(Locale.ROOT, "attention gemm batched %dx%dx%d b%d %s%s", m, n, k, total, ta ? "T" : "N", tb ? "T" : "N"), syncNow() - t0);
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: cuBLAS: " + t, t);
+        }
+    }
+
+    @Override protected void waitIdle() {
         current();
         try {
             cu.check((int) cu.ctxSynchronize.invokeExact(), "cuCtxSynchronize");
@@ -377,7 +497,9 @@ public final class CudaBackend extends GpuBackend {
         closed = true;
         try {
             synchronize();
+            for (DeviceBuffer x : pointerArrays.values()) x.recycle();
             closeScratch();
+            if (ring != null) { int e0 = (int) cu.memFreeHost.invokeExact(ring); }
             int e1 = (int) blas.destroy.invokeExact(cublasHandle);
             int e2 = (int) cu.moduleUnload.invokeExact(module);
             int e3 = (int) cu.primaryCtxRelease.invokeExact(ordinal);

@@ -27,7 +27,7 @@ public final class CudaDriver {
 
     final MethodHandle init, deviceGetCount, deviceGet, deviceGetName, deviceGetAttribute, deviceTotalMem,
             primaryCtxRetain, primaryCtxRelease, ctxSetCurrent, ctxSynchronize, memAlloc, memFree, memcpyHtoD, memcpyDtoH,
-            memcpyDtoDAsync, memGetInfo, moduleLoadData, moduleGetFunction, launchKernel, getErrorName, getErrorString,
+            memcpyDtoDAsync, memsetD32Async, memcpyHtoDAsync, memAllocHost, memFreeHost, memGetInfo, moduleLoadData, moduleGetFunction, launchKernel, getErrorName, getErrorString,
             moduleUnload;
 
     private CudaDriver(Ffm f) {
@@ -46,6 +46,10 @@ public final class CudaDriver {
         memcpyHtoD = f.fn("cuMemcpyHtoD_v2", JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG);
         memcpyDtoH = f.fn("cuMemcpyDtoH_v2", JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG);
         memcpyDtoDAsync = f.fn("cuMemcpyDtoDAsync_v2", JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS);
+        memcpyHtoDAsync = f.fn("cuMemcpyHtoDAsync_v2", JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS);
+        memAllocHost = f.fn("cuMemAllocHost_v2", JAVA_INT, ADDRESS, JAVA_LONG);
+        memFreeHost = f.fn("cuMemFreeHost", JAVA_INT, ADDRESS);
+        memsetD32Async = f.fn("cuMemsetD32Async", JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS);
         memGetInfo = f.fn("cuMemGetInfo_v2", JAVA_INT, ADDRESS, ADDRESS);
         moduleLoadData = f.fn("cuModuleLoadData", JAVA_INT, ADDRESS, ADDRESS);
         moduleUnload = f.fn("cuModuleUnload", JAVA_INT, ADDRESS);

@@ -237,7 +237,7 @@ public final class OpenClBackend extends GpuBackend {
         return k;
     }
 
-    @Override protected void launch(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
+    @Override protected void enqueue(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
         try {
             MemorySegment k = kernel(name);
             for (int i = 0; i < args.length; i++) {
@@ -283,7 +283,7 @@ public final class OpenClBackend extends GpuBackend {
                 c, offC, ldc, strideC, m, n, k, ta ? 1 : 0, tb ? 1 : 0, alpha, beta);
     }
 
-    @Override public void synchronize() {
+    @Override protected void waitIdle() {
         try {
             check((int) cl.finish.invokeExact(queue), "clFinish");
         } catch (GpuException e) {

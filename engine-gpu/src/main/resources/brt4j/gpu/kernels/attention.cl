@@ -125,13 +125,17 @@ KERNEL void k_attn_bwd_kv(const GLOBAL float* q, const GLOBAL float* k, const GL
     for (int e = 0; e < D; e++) { dk[ko + e] += ak[e] * t; dv[ko + e] += av[e]; }
 }
 
-/* dTemp[h] += sum over (g, i) of dTempRow. */
+/* dTemp[h] += sum over (g, i) of dTempRow: one work-group per head (one thread per head looped over every row). */
 KERNEL void k_attn_dtemp(const GLOBAL float* dTempRow, GLOBAL float* dTemp, int G, int H, int Tq) {
-    int h = GLOBAL_ID0;
-    if (h >= H) return;
+    LOCAL float buf[RED];
+    int h = GROUP_ID(0);
     float s = 0.0f;
-    for (int g = 0; g < G; g++) for (int i = 0; i < Tq; i++) s += dTempRow[((long) g * H + h) * Tq + i];
-    dTemp[h] += s;
+    for (int t = LOCAL_ID(0); t < G * Tq; t += RED) {
+        int g = t / Tq, i = t - g * Tq;
+        s += dTempRow[((long) g * H + h) * Tq + i];
+    }
+    s = group_sum(buf, s);
+    if (LOCAL_ID(0) == 0) dTemp[h] += s;
 }
 
 /* byOffset[h, o] = sum over (g, i) of dsT[g, h, i, o]: the score gradient per key offset o = j - i. */
@@ -171,9 +175,10 @@ DEVICE int attn_row_index(int row, int tqb, int H, int nb, int Tq, int W, int* h
 }
 
 /* Scores (q . k) in, probabilities (times the dropout keep factor) out; lse saved. One work-group of RED per row. */
+/* With out16, p goes to P16 as bf16 (what the bf16 product P V reads) instead of back into S. */
 KERNEL void k_attn_softmax(GLOBAL float* S, const GLOBAL float* temp, const GLOBAL float* relBias,
                            const GLOBAL int* bucketOf, GLOBAL float* lse, int tqb, int tkb, int H, int nb, int Tq,
-                           int W, int nbk, ulong seed, uint thr, float dscale, int dropOn) {
+                           int W, int nbk, ulong seed, uint thr, float dscale, int dropOn, GLOBAL ushort* P16, int out16) {
     LOCAL float buf[RED];
     int row = GROUP_ID(0), tid = LOCAL_ID(0);
     int h, r, i;
@@ -198,7 +203,11 @@ KERNEL void k_attn_softmax(GLOBAL float* S, const GLOBAL float* temp, const GLOB
     for (int c = tid; c < tkb; c += RED) sum += expf(s[c] - mx);
     sum = group_sum(buf, sum) + expf(-1000.0f - mx);
     float inv = 1.0f / sum;
-    for (int c = tid; c < tkb; c += RED) s[c] = expf(s[c] - mx) * inv * attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
+    GLOBAL ushort* p16 = P16 + (long) row * tkb;
+    for (int c = tid; c < tkb; c += RED) {
+        float p = expf(s[c] - mx) * inv * attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
+        if (out16) p16[c] = bf16_bits(p); else s[c] = p;
+    }
     if (tid == 0) lse[idx] = mx + logf(sum);
 }
 
@@ -206,10 +215,11 @@ KERNEL void k_attn_softmax(GLOBAL float* S, const GLOBAL float* temp, const GLOB
  * Backward per score row: S holds q . k (recomputed), dP holds dOut . v. Out: S = p keep (for dv), dP = ds t
  * (for dq and dk, and the relative bias by offset); dTempRow = sum ds raw. dsum: Di = out . dOut (k_attn_dot).
  */
+/* With out16, p keep and ds t also go to P16 and dS16 as bf16 (S is then left as it was: nothing reads it). */
 KERNEL void k_attn_bwd_row(GLOBAL float* S, GLOBAL float* dP, const GLOBAL float* temp, const GLOBAL float* relBias,
                            const GLOBAL int* bucketOf, const GLOBAL float* lse, const GLOBAL float* dsum,
                            GLOBAL float* dTempRow, int tqb, int tkb, int H, int nb, int Tq, int W, int nbk, ulong seed,
-                           uint thr, float dscale, int dropOn) {
+                           uint thr, float dscale, int dropOn, GLOBAL ushort* P16, GLOBAL ushort* dS16, int out16) {
     LOCAL float buf[RED];
     int row = GROUP_ID(0), tid = LOCAL_ID(0);
     int h, r, i;
@@ -217,35 +227,48 @@ KERNEL void k_attn_bwd_row(GLOBAL float* S, GLOBAL float* dP, const GLOBAL float
     int j0 = W > 0 ? i - r : 0;
     GLOBAL float* s = S + (long) row * tkb;
     GLOBAL float* dp = dP + (long) row * tkb;
+    GLOBAL ushort* p16 = P16 + (long) row * tkb;
+    GLOBAL ushort* ds16 = dS16 + (long) row * tkb;
     float t = temp[h], l = lse[idx], di = dsum[idx];
     float dT = 0.0f;
     for (int c = tid; c < tkb; c += RED) {
         float raw = s[c];
+        float pk = 0.0f, dst = 0.0f;
+        int masked = 0;
         if (W > 0) {
             int d = r + W - c;
-            if (d < 1 || d > W) { s[c] = 0.0f; dp[c] = 0.0f; continue; }
-            raw += relBias[h * nbk + bucketOf[d]];
+            if (d < 1 || d > W) masked = 1; else raw += relBias[h * nbk + bucketOf[d]];
         }
-        float p = expf(raw * t - l);
-        float keep = attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
-        float ds = p * (keep * dp[c] - di);
-        s[c] = p * keep;
-        dp[c] = ds * t;
-        dT += ds * raw;
+        if (!masked) {
+            float p = expf(raw * t - l);
+            float keep = attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
+            float ds = p * (keep * dp[c] - di);
+            pk = p * keep;
+            dst = ds * t;
+            dT += ds * raw;
+        }
+        dp[c] = dst;
+        if (out16) { p16[c] = bf16_bits(pk); ds16[c] = bf16_bits(dst); } else s[c] = pk;
     }
     dT = group_sum(buf, dT);
     if (tid == 0) dTempRow[idx] = dT;
 }
 
-/* byOffset[h, o] = sum over blocks and rows r of dSt[block, h, r, r + o]: the score gradient per key offset o = j - i. */
-KERNEL void k_attn_dbias_offset_blk(const GLOBAL float* dSt, GLOBAL float* byOffset, int blocks, int H, int W) {
+/*
+ * partial[p, h, o] = sum over the p-th chunk of (block, row r) pairs of dSt[block, h, r, r + o]: the score gradient
+ * per key offset o = j - i, in parts (k_colsum adds them up) so that more than H * W threads share the rows.
+ */
+KERNEL void k_attn_dbias_offset_part(const GLOBAL float* dSt, GLOBAL float* partial, int blocks, int H, int W, int chunk,
+                                     int parts) {
     int idx = GLOBAL_ID0;
-    if (idx >= H * W) return;
-    int o = idx % W, h = idx / W;
+    if (idx >= parts * H * W) return;
+    int hw = idx % (H * W), p = idx / (H * W);
+    int o = hw % W, h = hw / W;
+    int t0 = p * chunk, t1 = t0 + chunk < blocks * W ? t0 + chunk : blocks * W;
     float s = 0.0f;
-    for (int b = 0; b < blocks; b++) {
-        const GLOBAL float* base = dSt + ((long) b * H + h) * W * (2L * W);
-        for (int r = 0; r < W; r++) s += base[(long) r * (2 * W) + r + o];
+    for (int t = t0; t < t1; t++) {
+        int b = t / W, r = t - b * W;
+        s += dSt[(((long) b * H + h) * W + r) * (2L * W) + r + o];
     }
-    byOffset[idx] = s;
+    partial[idx] = s;
 }

@@ -4,6 +4,7 @@
  * The meaning of each op is brt4j.backend.ref.ReferenceBackend's; comments name the op.
  * Invariants: no atomics anywhere (every reduction has one owner per output element, so results are
  * deterministic); row kernels run one work-group of exactly RED threads per row; element kernels check their bound.
+ * An accumulate flag (0: write, 1: add) lets an op whose target is known to hold zeros skip filling it first.
  */
 #define RED 256
 
@@ -47,6 +48,16 @@ DEVICE int keep_at(ulong seed, ulong index, uint thr) {
     return (uint) (mix64(seed * 0x9e3779b97f4a7c15UL + index) >> 40) >= thr;
 }
 
+/* float32 -> bfloat16, round to nearest even (NaN kept quiet). */
+DEVICE ushort bf16_bits(float x) {
+    union { float f; uint u; } cv;
+    cv.f = x;
+    uint u = cv.u;
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (ushort) ((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (ushort) (u >> 16);
+}
+
 /* ------------------------------------------------------------------ elementwise */
 
 KERNEL void k_fill(GLOBAL float* x, int n, float v) {
@@ -59,9 +70,9 @@ KERNEL void k_add(const GLOBAL float* a, const GLOBAL float* b, GLOBAL float* o,
     if (i < n) o[i] = a[i] + b[i];
 }
 
-KERNEL void k_axpy(float alpha, const GLOBAL float* x, GLOBAL float* y, int n) {
+KERNEL void k_axpy(float alpha, const GLOBAL float* x, GLOBAL float* y, int n, int accumulate) {
     int i = GLOBAL_ID0;
-    if (i < n) y[i] += alpha * x[i];
+    if (i < n) y[i] = accumulate ? y[i] + alpha * x[i] : alpha * x[i];
 }
 
 KERNEL void k_scale(GLOBAL float* x, float alpha, int n) {
@@ -84,19 +95,22 @@ KERNEL void k_sum_broadcast(const GLOBAL float* dx, GLOBAL float* dv, int n, int
 }
 
 /* f: 0 relu, 1 tanh, 2 sigmoid. */
-KERNEL void k_act(int f, const GLOBAL float* x, GLOBAL float* o, int n) {
+/* With out16, o's bf16 copy (what the next bf16 product reads) is written too: no cast launch afterwards. */
+KERNEL void k_act(int f, const GLOBAL float* x, GLOBAL float* o, int n, GLOBAL ushort* o16, int out16) {
     int i = GLOBAL_ID0;
     if (i >= n) return;
     float v = x[i];
-    o[i] = f == 0 ? fmaxf(v, 0.0f) : f == 1 ? tanhf(v) : sigmoidf_(v);
+    float y = f == 0 ? fmaxf(v, 0.0f) : f == 1 ? tanhf(v) : sigmoidf_(v);
+    o[i] = y;
+    if (out16) o16[i] = bf16_bits(y);
 }
 
-KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n) {
+KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n, int accumulate) {
     int i = GLOBAL_ID0;
     if (i >= n) return;
     float v = s[i];
     float g = f == 0 ? (v > 0.0f ? 1.0f : 0.0f) : f == 1 ? 1.0f - v * v : v * (1.0f - v);
-    dx[i] += dy[i] * g;
+    dx[i] = accumulate ? dx[i] + dy[i] * g : dy[i] * g;
 }
 
 /* Partial sums (of squares when square != 0) per work-group; k_reduce_final adds them into scalars[slot]. */
@@ -122,7 +136,8 @@ KERNEL void k_reduce_final(const GLOBAL float* partials, int count, GLOBAL float
 
 /* ------------------------------------------------------------------ norms */
 
-KERNEL void k_rmsnorm(const GLOBAL float* x, const GLOBAL float* g, float eps, GLOBAL float* o, GLOBAL float* rstd, int cols) {
+KERNEL void k_rmsnorm(const GLOBAL float* x, const GLOBAL float* g, float eps, GLOBAL float* o, GLOBAL float* rstd, int cols,
+                      GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     const GLOBAL float* xr = x + (long) r * cols;
@@ -131,11 +146,15 @@ KERNEL void k_rmsnorm(const GLOBAL float* x, const GLOBAL float* g, float eps, G
     s = group_sum(buf, s);
     float inv = 1.0f / sqrtf(s / cols + eps);
     if (LOCAL_ID(0) == 0) rstd[r] = inv;
-    for (int c = LOCAL_ID(0); c < cols; c += RED) o[(long) r * cols + c] = xr[c] * inv * g[c];
+    for (int c = LOCAL_ID(0); c < cols; c += RED) {
+        float y = xr[c] * inv * g[c];
+        o[(long) r * cols + c] = y;
+        if (out16) o16[(long) r * cols + c] = bf16_bits(y);
+    }
 }
 
 KERNEL void k_rmsnorm_back(const GLOBAL float* x, const GLOBAL float* g, const GLOBAL float* rstd, const GLOBAL float* dy,
-                           GLOBAL float* dx, int cols) {
+                           GLOBAL float* dx, int cols, int accumulate) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     long o = (long) r * cols;
@@ -144,7 +163,10 @@ KERNEL void k_rmsnorm_back(const GLOBAL float* x, const GLOBAL float* g, const G
     for (int c = LOCAL_ID(0); c < cols; c += RED) dot += dy[o + c] * g[c] * x[o + c];
     dot = group_sum(buf, dot);
     float k = inv * inv * dot / cols;
-    for (int c = LOCAL_ID(0); c < cols; c += RED) dx[o + c] += inv * (dy[o + c] * g[c] - x[o + c] * k);
+    for (int c = LOCAL_ID(0); c < cols; c += RED) {
+        float d = inv * (dy[o + c] * g[c] - x[o + c] * k);
+        dx[o + c] = accumulate ? dx[o + c] + d : d;
+    }
 }
 
 /* dScale[c] += sum_r dy * x * rstd: one owner per column. */
@@ -169,35 +191,51 @@ KERNEL void k_rmsnorm_dscale_part(const GLOBAL float* x, const GLOBAL float* rst
     partial[idx] = s;
 }
 
-/* out[c] += sum over p of partial[p, c]. */
-KERNEL void k_colsum_add(const GLOBAL float* partial, GLOBAL float* out, int parts, int cols) {
+/* out[c] (+)= sum over p of partial[p, c]. */
+KERNEL void k_colsum(const GLOBAL float* partial, GLOBAL float* out, int parts, int cols, int accumulate) {
     int c = GLOBAL_ID0;
     if (c >= cols) return;
     float s = 0.0f;
     for (int p = 0; p < parts; p++) s += partial[(long) p * cols + c];
-    out[c] += s;
+    out[c] = accumulate ? out[c] + s : s;
 }
 
-KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int segs, int hd, float eps) {
-    int s = GLOBAL_ID0;
-    if (s >= segs) return;
-    long b = (long) s * hd;
-    float ss = 0.0f;
-    for (int i = 0; i < hd; i++) ss += x[b + i] * x[b + i];
-    float inv = 1.0f / sqrtf(ss + eps);
-    rnorm[s] = inv;
-    for (int i = 0; i < hd; i++) o[b + i] = x[b + i] * inv;
+/* Per-head L2 norm, one work-group per row of heads * hd: the threads read consecutive values (one thread per
+   head segment read hd values apart and was the slowest kernel of a step); one group sum per head. */
+KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int heads, int hd, float eps,
+                      GLOBAL ushort* o16, int out16) {
+    LOCAL float buf[RED];
+    int r = GROUP_ID(0);
+    for (int h = 0; h < heads; h++) {
+        long b = ((long) r * heads + h) * hd;
+        float ss = 0.0f;
+        for (int i = LOCAL_ID(0); i < hd; i += RED) ss += x[b + i] * x[b + i];
+        ss = group_sum(buf, ss);
+        float inv = 1.0f / sqrtf(ss + eps);
+        if (LOCAL_ID(0) == 0) rnorm[(long) r * heads + h] = inv;
+        for (int i = LOCAL_ID(0); i < hd; i += RED) {
+            float y = x[b + i] * inv;
+            o[b + i] = y;
+            if (out16) o16[b + i] = bf16_bits(y);
+        }
+    }
 }
 
 KERNEL void k_l2heads_back(const GLOBAL float* y, const GLOBAL float* rnorm, const GLOBAL float* dy, GLOBAL float* dx,
-                           int segs, int hd) {
-    int s = GLOBAL_ID0;
-    if (s >= segs) return;
-    long b = (long) s * hd;
-    float dot = 0.0f;
-    for (int i = 0; i < hd; i++) dot += y[b + i] * dy[b + i];
-    float rn = rnorm[s];
-    for (int i = 0; i < hd; i++) dx[b + i] += (dy[b + i] - y[b + i] * dot) * rn;
+                           int heads, int hd, int accumulate) {
+    LOCAL float buf[RED];
+    int r = GROUP_ID(0);
+    for (int h = 0; h < heads; h++) {
+        long b = ((long) r * heads + h) * hd;
+        float dot = 0.0f;
+        for (int i = LOCAL_ID(0); i < hd; i += RED) dot += y[b + i] * dy[b + i];
+        dot = group_sum(buf, dot);
+        float rn = rnorm[(long) r * heads + h];
+        for (int i = LOCAL_ID(0); i < hd; i += RED) {
+            float d = (dy[b + i] - y[b + i] * dot) * rn;
+            dx[b + i] = accumulate ? dx[b + i] + d : d;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ embedding (ids already reduced mod V) */
@@ -209,11 +247,20 @@ KERNEL void k_embedding(const GLOBAL float* table, const GLOBAL int* ids, GLOBAL
     o[i] = table[(long) ids[r] * cols + c];
 }
 
-/* One owner per column, rows in order: repeated ids accumulate without atomics. */
-KERNEL void k_embedding_back(const GLOBAL float* dOut, const GLOBAL int* ids, GLOBAL float* dTable, int rows, int cols) {
-    int c = GLOBAL_ID0;
-    if (c >= cols) return;
-    for (int r = 0; r < rows; r++) dTable[(long) ids[r] * cols + c] += dOut[(long) r * cols + c];
+/*
+ * The rows of each distinct id, grouped on the host: csr = [ids of the n distinct | n + 1 starts | rows, ascending
+ * per id]. One owner per (id, column) adds that id's rows in order: repeated ids accumulate without atomics, and
+ * every distinct id and column is a thread of its own (one thread per column over all rows was a whole 1.8 ms).
+ */
+KERNEL void k_embedding_back(const GLOBAL float* dOut, const GLOBAL int* csr, GLOBAL float* dTable, int n, int cols) {
+    int idx = GLOBAL_ID0;
+    if (idx >= n * cols) return;
+    int u = idx / cols, c = idx - u * cols;
+    const GLOBAL int* start = csr + n;
+    const GLOBAL int* rows = csr + 2 * n + 1;
+    float s = 0.0f;
+    for (int j = start[u]; j < start[u + 1]; j++) s += dOut[(long) rows[j] * cols + c];
+    dTable[(long) csr[u] * cols + c] += s;
 }
 
 /* ------------------------------------------------------------------ gates */
@@ -292,7 +339,8 @@ KERNEL void k_ce(const GLOBAL float* logits, const GLOBAL int* tgt, GLOBAL float
     }
 }
 
-KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float gradScale, GLOBAL float* dl, int cols) {
+KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float gradScale, GLOBAL float* dl, int cols,
+                      int accumulate) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     int t = tgt[r];                         /* no early return: every work-item reaches the barriers */
@@ -306,7 +354,12 @@ KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float g
     float lse = m + logf(s);
     GLOBAL float* d = dl + (long) r * cols;
     if (t >= 0) {
-        for (int c = LOCAL_ID(0); c < cols; c += RED) d[c] += gradScale * expf(l[c] - lse) - (c == t ? gradScale : 0.0f);
+        for (int c = LOCAL_ID(0); c < cols; c += RED) {
+            float g = gradScale * expf(l[c] - lse) - (c == t ? gradScale : 0.0f);
+            d[c] = accumulate ? d[c] + g : g;
+        }
+    } else if (!accumulate) {
+        for (int c = LOCAL_ID(0); c < cols; c += RED) d[c] = 0.0f;
     }
 }
 
@@ -358,10 +411,8 @@ KERNEL void k_select_back_b(const GLOBAL int* take, const GLOBAL float* dOut, GL
 
 /* ------------------------------------------------------------------ optimizers */
 
-KERNEL void k_adamw(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLOBAL float* v, int n, float lr, float b1,
-                    float b2, float eps, float wd, float c1, float c2) {
-    int i = GLOBAL_ID0;
-    if (i >= n) return;
+DEVICE void adamw_at(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLOBAL float* v, int i, float lr, float b1,
+                     float b2, float eps, float wd, float c1, float c2) {
     float gi = g[i];
     float mi = b1 * m[i] + (1.0f - b1) * gi;
     float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
@@ -370,6 +421,30 @@ KERNEL void k_adamw(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLO
     float update = (mi / c1) / (sqrtf(vi / c2) + eps);
     p[i] -= lr * (update + wd * p[i]);
 }
+
+KERNEL void k_adamw(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLOBAL float* v, int n, float lr, float b1,
+                    float b2, float eps, float wd, float c1, float c2) {
+    int i = GLOBAL_ID0;
+    if (i < n) adamw_at(p, g, m, v, i, lr, b1, b2, eps, wd, c1, c2);
+}
+
+#ifdef BRT_CUDA
+/* Every parameter of a step in one launch (CUDA only: OpenCL C 1.2 cannot follow a pointer read from memory).
+   table: per tensor five words, the addresses of p, g, m, v, then n (low half) and the weight decay's bits (high
+   half); tensor GROUP_ID(1), its elements strided over the groups of dimension 0. */
+KERNEL void k_adamw_multi(const GLOBAL ulong* table, float lr, float b1, float b2, float eps, float c1, float c2) {
+    const GLOBAL ulong* e = table + 5L * GROUP_ID(1);
+    GLOBAL float* p = (GLOBAL float*) e[0];
+    const GLOBAL float* g = (const GLOBAL float*) e[1];
+    GLOBAL float* m = (GLOBAL float*) e[2];
+    GLOBAL float* v = (GLOBAL float*) e[3];
+    int n = (int) (e[4] & 0xffffffffUL);
+    float wd = __uint_as_float((uint) (e[4] >> 32));
+    for (int i = GROUP_ID(0) * LOCAL_SIZE(0) + LOCAL_ID(0); i < n; i += NUM_GROUPS(0) * LOCAL_SIZE(0)) {
+        adamw_at(p, g, m, v, i, lr, b1, b2, eps, wd, c1, c2);
+    }
+}
+#endif
 
 /* Adafactor (ReferenceAdafactor): factored moments per row and per column, one owner each. */
 KERNEL void k_af_row(const GLOBAL float* g, GLOBAL float* vRow, int rows, int cols, float decay, float mix, float eps1) {
@@ -425,14 +500,7 @@ KERNEL void k_af_update(GLOBAL float* p, const GLOBAL float* y, GLOBAL float* m,
 
 /* ------------------------------------------------------------------ bf16 operands for the mixed-precision matmul */
 
-/* float32 -> bfloat16, round to nearest even (NaN kept quiet). */
 KERNEL void k_to_bf16(const GLOBAL float* x, GLOBAL ushort* o, int n) {
     int i = GLOBAL_ID0;
-    if (i >= n) return;
-    union { float f; uint u; } cv;
-    cv.f = x[i];
-    uint u = cv.u;
-    if ((u & 0x7fffffffu) > 0x7f800000u) { o[i] = (ushort) ((u >> 16) | 0x40u); return; }
-    u += 0x7fffu + ((u >> 16) & 1u);
-    o[i] = (ushort) (u >> 16);
+    if (i < n) o[i] = bf16_bits(x[i]);
 }

@@ -1,4 +1,5 @@
 /* CUDA prelude (NVRTC): maps the kernel sources' portable words onto CUDA C++. */
+#define BRT_CUDA 1
 #define KERNEL extern "C" __global__
 #define GLOBAL
 #define LOCAL __shared__

@@ -1,0 +1,163 @@
+package brt4j.gpu;
+
+import brt4j.backend.Backend;
+import brt4j.backend.Backend.Activation;
+import brt4j.backend.ref.ReferenceBackend;
+import brt4j.check.Comparison;
+import brt4j.check.TensorDiff;
+import brt4j.tensor.Tensor;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.SplittableRandom;
+import java.util.function.BiConsumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * CUDA in bf16 mode (training's): products read a bf16 copy of each operand kept with its buffer and cast again only
+ * after a write. Checked: a product with unchanged operands casts nothing (one launch: the product), and after every
+ * kind of write to an operand (kernel output, product output, copy, fill, view, optimizer step) the next product
+ * sees the new values. The writes move the product by far more than bf16's tolerance, so a stale copy fails.
+ */
+class Bf16OperandsTest {
+    /** brt check's bf16 threshold (engine-gpu/README.md), relative to the product's scale. */
+    static final double BF16_TOL = 5e-2;
+
+    Backend ref;
+    GpuBackend gpu;
+    SplittableRandom rnd;
+
+    @BeforeEach
+    void setUp() {
+        gpu = Gpus.require("cuda-bf16");
+        ref = new ReferenceBackend();
+        rnd = new SplittableRandom(7);
+    }
+
+    record Twin(Tensor ref, Tensor gpu) {}
+
+    Twin rand(int... shape) {
+        int n = 1;
+        for (int d : shape) n *= d;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (rnd.nextDouble() * 2 - 1);
+        return new Twin(ref.upload(x, shape), gpu.upload(x, shape));
+    }
+
+    void product(String what, Twin a, Twin w, Twin c) {
+        ref.matmul(a.ref, false, w.ref, true, c.ref, 1, 0);
+        gpu.matmul(a.gpu, false, w.gpu, true, c.gpu, 1, 0);
+        compare(what, c);
+    }
+
+    @Test
+    void unchangedOperandsAreCastOnce() {
+        Twin a = rand(33, 130), w = rand(17, 130), c = rand(33, 17);
+        product("first product", a, w, c);
+        gpu.synchronize();
+        long before = gpu.launches();
+        gpu.matmul(a.gpu, false, w.gpu, true, c.gpu, 1, 0);
+        assertEquals(1, gpu.launches() - before, "a second product of the same operands casts nothing");
+        gpu.axpy(1, c.gpu, c.gpu);                      // c is written, a and w are not
+        before = gpu.launches();
+        gpu.matmul(a.gpu, false, w.gpu, true, c.gpu, 1, 0);
+        assertEquals(1, gpu.launches() - before, "writing the output does not recast the operands");
+    }
+
+    @Test
+    void everyWriteRecastsTheWeight() {
+        Twin a = rand(33, 130), w = rand(17, 130), c = rand(33, 17), x = rand(17, 130), g = rand(17, 130);
+        Twin m = rand(17, 130), v = rand(17, 130);
+        ref.fill(m.ref, 0); gpu.fill(m.gpu, 0);
+        ref.fill(v.ref, 0); gpu.fill(v.gpu, 0);
+        product("before any write", a, w, c);
+        write("axpy", a, w, c, (be, t) -> be.axpy(3, pick(be, x), t));
+        write("scale", a, w, c, (be, t) -> be.scale(t, -2));
+        write("adamW", a, w, c, (be, t) -> be.adamW(t, pick(be, g), pick(be, m), pick(be, v), 0.5, 0.9, 0.98, 1e-8, 0.1, 1));
+        write("copy", a, w, c, (be, t) -> be.copy(pick(be, x), t));
+        write("fill 0.25", a, w, c, (be, t) -> be.fill(t, 0.25));
+        write("fill 0", a, w, c, (be, t) -> be.fill(t, 0));
+        write("activation output", a, w, c, (be, t) -> be.activation(Activation.TANH, pick(be, g), t));
+        write("through a view", a, w, c, (be, t) -> be.scale(be.view(t, 130, 17), 4));
+        Twin e = rand(17, 9), f = rand(9, 130);
+        write("product output", a, w, c, (be, t) -> be.matmul(pick(be, e), false, pick(be, f), false, t, 1, 0));
+        write("upload", a, w, c, (be, t) -> {
+            float[] y = new float[t.size()];
+            for (int i = 0; i < y.length; i++) y[i] = (float) Math.sin(i);
+            Tensor u = be.upload(y, t.shape());
+            be.copy(u, t);
+        });
+    }
+
+    @Test
+    void everyWriteRecastsTheActivation() {
+        Twin a = rand(33, 130), w = rand(17, 130), c = rand(33, 17), x = rand(33, 130), scale = rand(130);
+        product("before", a, w, c);
+        ref.activation(Activation.RELU, x.ref, a.ref); gpu.activation(Activation.RELU, x.gpu, a.gpu);
+        assertProductOnly("relu wrote the activation and its bf16 copy", a, w, c);
+        product("after relu wrote the activation", a, w, c);
+        ref.rmsNorm(x.ref, scale.ref, 1e-6, a.ref, ref.zeros(33)); gpu.rmsNorm(x.gpu, scale.gpu, 1e-6, a.gpu, gpu.zeros(33));
+        assertProductOnly("rmsNorm wrote the activation and its bf16 copy", a, w, c);
+        product("after rmsNorm wrote the activation", a, w, c);
+        ref.l2NormHeads(x.ref, 2, 1e-6, a.ref, ref.zeros(66)); gpu.l2NormHeads(x.gpu, 2, 1e-6, a.gpu, gpu.zeros(66));
+        assertProductOnly("l2NormHeads wrote the activation and its bf16 copy", a, w, c);
+        product("after l2NormHeads wrote the activation", a, w, c);
+        ref.dropout(x.ref, a.ref, 0.5, 3, 0); gpu.dropout(x.gpu, a.gpu, 0.5, 3, 0);
+        product("after dropout wrote the activation", a, w, c);
+    }
+
+    /**
+     * Blocked attention in bf16 mode: the softmax and the backward row kernels write p and ds as bf16 for the
+     * products (the same rounding k_to_bf16 did afterwards). Against the float64 oracle at the bf16 threshold; inputs
+     * of scale 1 keep the absolute errors (about 1e-2 at most) well under it.
+     */
+    @Test
+    void attentionWithBf16ScoresMatchesTheOracle() {
+        for (int w : new int[]{0, 4, 8}) {
+            int g = 2, h = 3, d = 16, tq = w == 0 ? 8 : 2 * w, tk = w == 0 ? 11 : 3 * w;
+            String what = "bf16 attention W=" + w;
+            Twin q = rand(g, tq, h * d), k = rand(g, tk, h * d), v = rand(g, tk, h * d), temp = rand(h), rel = rand(h, 32);
+            brt4j.backend.Sliding sr = w == 0 ? null : new brt4j.backend.Sliding(w, rel.ref, 128, 0.1, 5);
+            brt4j.backend.Sliding sg = w == 0 ? null : new brt4j.backend.Sliding(w, rel.gpu, 128, 0.1, 5);
+            Twin out = zeros(g, tq, h * d), lse = zeros(g, h, tq);
+            ref.attention(q.ref, k.ref, v.ref, h, temp.ref, sr, out.ref, lse.ref);
+            gpu.attention(q.gpu, k.gpu, v.gpu, h, temp.gpu, sg, out.gpu, lse.gpu);
+            compare(what + " out", out); compare(what + " lse", lse);
+            Twin dOut = rand(g, tq, h * d), dq = rand(g, tq, h * d), dk = zeros(g, tk, h * d), dv = rand(g, tk, h * d);
+            Twin dTemp = rand(h), dRel = zeros(h, 32);
+            ref.attentionBackward(q.ref, k.ref, v.ref, h, temp.ref, sr, out.ref, lse.ref, dOut.ref, dq.ref, dk.ref, dv.ref,
+                    dTemp.ref, w == 0 ? null : dRel.ref);
+            gpu.attentionBackward(q.gpu, k.gpu, v.gpu, h, temp.gpu, sg, out.gpu, lse.gpu, dOut.gpu, dq.gpu, dk.gpu, dv.gpu,
+                    dTemp.gpu, w == 0 ? null : dRel.gpu);
+            compare(what + " dq", dq); compare(what + " dk", dk); compare(what + " dv", dv);
+            compare(what + " dTemperature", dTemp);
+            if (w > 0) compare(what + " dRelBias", dRel);
+        }
+    }
+
+    Twin zeros(int... shape) { return new Twin(ref.zeros(shape), gpu.zeros(shape)); }
+
+    void compare(String what, Twin t) {
+        long[] shape = java.util.Arrays.stream(t.ref.shape()).asLongStream().toArray();
+        TensorDiff d = Comparison.compare(what, shape, ref.downloadDouble(t.ref), gpu.downloadDouble(t.gpu), BF16_TOL);
+        assertTrue(d.pass(), d.line());
+    }
+
+    /** The kernel that wrote a also wrote its bf16 copy, and w's is cached: the product is the only launch. */
+    private void assertProductOnly(String why, Twin a, Twin w, Twin c) {
+        long before = gpu.launches();
+        gpu.matmul(a.gpu, false, w.gpu, true, c.gpu, 1, 0);
+        assertEquals(1, gpu.launches() - before, why + ": no cast");
+    }
+
+    private void write(String what, Twin a, Twin w, Twin c, BiConsumer<Backend, Tensor> op) {
+        op.accept(ref, w.ref);
+        op.accept(gpu, w.gpu);
+        product("product after " + what + " wrote the weight", a, w, c);
+    }
+
+    /** The twin's tensor on the given backend. */
+    private Tensor pick(Backend be, Twin t) { return be == ref ? t.ref : t.gpu; }
+}
