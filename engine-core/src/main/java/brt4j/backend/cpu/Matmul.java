@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
  * same kernel on zero-padded copies into a scratch tile and only their valid part is written.
  *
  * <p>Threads split c by columns (whole NR panels) so each packs only its own part of b and reads a shared; products
- * too narrow for that split by rows. Per-thread scratch lives as long as the backend: nothing is allocated per tile.
+ * too narrow for that, and those with a transposed a (whose packing costs more than b's), split by rows. Per-thread scratch lives as long as the backend: nothing is allocated per tile.
  *
  * <p>Numerics: each element is a float32 sum over one k block in order, then fused into c (c + alpha * sum); the k
  * blocks depend on k only, and the tile an element falls in computes it the same way, so the bits do not depend on
@@ -71,7 +71,7 @@ final class Matmul {
             int nPanels = (n + NR - 1) / NR, mSlivers = (m + MR - 1) / MR;
             if (parts == 1) {
                 pool.parallelFor(1, 1, (s, e, w) -> block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta, 0, m, 0, n, w));
-            } else if (nPanels >= 2 * parts || nPanels >= mSlivers) {
+            } else if (!(transA && mSlivers >= 2 * parts) && (nPanels >= 2 * parts || nPanels >= mSlivers)) {
                 int per = (nPanels + parts - 1) / parts;
                 pool.parallelFor(parts, 1, (s, e, w) -> {
                     for (int p = s; p < e; p++) {
