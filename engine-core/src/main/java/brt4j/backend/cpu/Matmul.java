@@ -7,12 +7,13 @@ import jdk.incubator.vector.VectorSpecies;
  * Single-precision GEMM, c = alpha * op(a) . op(b) + beta * c, in the GotoBLAS/BLIS shape: the k dimension in
  * blocks of at most KC, a kc x NC block of op(b) packed into NR-wide column panels, MC rows of op(a) at a time, and a
  * register-tiled MR x NR microkernel (5 rows times two vectors: 10 independent FMA accumulators). op(a) is read in
- * place, MR rows at a time (each row a contiguous stream), when it is not transposed; a transposed a is packed into
- * row-major MR x kc slivers first, so one microkernel serves all four transpose combinations. Edge tiles run the
+ * place, MR rows at a time (each row a contiguous stream), when it is not transposed; a transposed a is first packed
+ * into mc row-major rows of kc values, so one microkernel serves all four transpose combinations. Edge tiles run the
  * same kernel on zero-padded copies into a scratch tile and only their valid part is written.
  *
  * <p>Threads split c by columns (whole NR panels) so each packs only its own part of b and reads a shared; products
- * too narrow for that, and those with a transposed a (whose packing costs more than b's), split by rows. Per-thread scratch lives as long as the backend: nothing is allocated per tile.
+ * too narrow for that, and those with a transposed a (whose packing costs more than b's), split by rows. Per-thread
+ * scratch lives as long as the backend: nothing is allocated per tile.
  *
  * <p>Numerics: each element is a float32 sum over one k block in order, then fused into c (c + alpha * sum); the k
  * blocks depend on k only, and the tile an element falls in computes it the same way, so the bits do not depend on
@@ -181,8 +182,8 @@ final class Matmul {
 
     /**
      * Packs op(b)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel p holds kc rows of NR values, zero padded. A
-     * transposed b (stored n x k) is read a row at a time and scattered with stride NR inside the panel, which stays
-     * in L1 (kc x NR floats).
+     * transposed b (stored n x k) is read a row at a time and scattered with stride NR inside the panel (kc x NR
+     * floats, 32 KiB at kc 512); filling a panel row at a time, or eight columns at a time, measured 3-6% slower.
      */
     private static void packB(float[] b, int bo, boolean transB, int k, int n, int pc, int kc, int jc, int nc, float[] pb) {
         for (int jr = 0; jr < nc; jr += NR) {
