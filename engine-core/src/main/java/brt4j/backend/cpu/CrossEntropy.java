@@ -5,10 +5,10 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Softmax cross-entropy over rows of a [rows, V] logit matrix (V ~ 32k), parallel over rows. The log-sum-exp is one
- * pass per row with a running maximum and sum per vector lane, rescaled once per chunk of four vectors (about one
- * exp per element); backward makes a second pass that writes the gradient. Everything is float32 except the final
- * lane combination and the returned total, which are double.
+ * Softmax cross-entropy over rows of a [rows, V] logit matrix (V ~ 32k), parallel over rows. The log-sum-exp is two
+ * passes per row (the maximum, then the sum of exps per vector lane: one exp per element); backward makes one more
+ * pass that writes the gradient. Everything is float32 except the final lane combination and the returned total,
+ * which are double.
  */
 final class CrossEntropy {
     private static final VectorSpecies<Float> F = Vec.F;
@@ -16,28 +16,25 @@ final class CrossEntropy {
 
     private CrossEntropy() {}
 
-    /** log(sum_i exp(x[o + i])), i < n. */
+    /**
+     * log(sum_i exp(x[o + i])), i < n: a pass for the maximum, then one for the sum of exp(x - max), one exp per
+     * vector. Not one pass with a running maximum: its five exps per step made the method too large for C2 to
+     * inline them, and the vector blend inside exp then ran as an interpreted-speed fallback (8% of a training
+     * step). The row (V floats) is in L1/L2 for the second pass.
+     */
     static double logSumExp(float[] x, int o, int n) {
-        FloatVector m = FloatVector.broadcast(F, -Float.MAX_VALUE), s = FloatVector.zero(F);
-        int i = 0;
-        for (; i + 4 * L <= n; i += 4 * L) {
-            FloatVector v0 = FloatVector.fromArray(F, x, o + i), v1 = FloatVector.fromArray(F, x, o + i + L);
-            FloatVector v2 = FloatVector.fromArray(F, x, o + i + 2 * L), v3 = FloatVector.fromArray(F, x, o + i + 3 * L);
-            FloatVector nm = m.max(v0.max(v1).max(v2.max(v3)));
-            s = s.mul(Vec.exp(m.sub(nm)))
-                    .add(Vec.exp(v0.sub(nm))).add(Vec.exp(v1.sub(nm)))
-                    .add(Vec.exp(v2.sub(nm))).add(Vec.exp(v3.sub(nm)));
-            m = nm;
+        int ub = Vec.bound(n);
+        float mx = -Float.MAX_VALUE;
+        if (ub > 0) {
+            FloatVector m = FloatVector.fromArray(F, x, o);
+            for (int i = L; i < ub; i += L) m = m.max(FloatVector.fromArray(F, x, o + i));
+            mx = m.reduceLanes(VectorOperators.MAX);
         }
-        for (; i + L <= n; i += L) {
-            FloatVector v = FloatVector.fromArray(F, x, o + i), nm = m.max(v);
-            s = s.mul(Vec.exp(m.sub(nm))).add(Vec.exp(v.sub(nm)));
-            m = nm;
-        }
-        float mx = m.reduceLanes(VectorOperators.MAX);
-        for (int t = i; t < n; t++) mx = Math.max(mx, x[o + t]);
-        double sum = Vec.sum(s.mul(Vec.exp(m.sub(mx))));
-        for (int t = i; t < n; t++) sum += StrictMath.exp(x[o + t] - mx);
+        for (int t = ub; t < n; t++) mx = Math.max(mx, x[o + t]);
+        FloatVector s = FloatVector.zero(F);
+        for (int i = 0; i < ub; i += L) s = s.add(Vec.exp(FloatVector.fromArray(F, x, o + i).sub(mx)));
+        double sum = Vec.sum(s);
+        for (int t = ub; t < n; t++) sum += StrictMath.exp(x[o + t] - mx);
         return mx + StrictMath.log(sum);
     }
 

@@ -1,0 +1,83 @@
+package brt4j.backend.cpu;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The blocked GEMM's own paths against a float64 loop: edge rows (m not a multiple of MR) and edge columns (n not
+ * a multiple of NR), k over several blocks with and without a remainder, a transposed a over several MC blocks,
+ * the column and the row split of two and three threads; and the same bits for every thread count.
+ */
+class MatmulTest {
+    static float[] rand(SplittableRandom r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) (r.nextDouble() * 2 - 1);
+        return x;
+    }
+
+    /** c = alpha op(a) op(b) + beta c in float64, rounded once. */
+    static float[] oracle(int m, int n, int k, float[] a, boolean ta, float[] b, boolean tb, float[] c0, float alpha, float beta) {
+        float[] c = new float[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) s += (double) (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+                c[i * n + j] = (float) (alpha * s + (beta == 0 ? 0 : (double) beta * c0[i * n + j]));
+            }
+        }
+        return c;
+    }
+
+    static float[] run(int threads, int m, int n, int k, float[] a, boolean ta, float[] b, boolean tb, float[] c0, float alpha, float beta) {
+        float[] c = c0.clone();
+        try (CpuPool pool = new CpuPool(threads)) {
+            new Matmul(pool).gemm(1, m, n, k, a, ta, b, tb, c, alpha, beta);
+        }
+        return c;
+    }
+
+    @Test
+    void edgesBlocksTransposesAndSplitsAgainstFloat64() {
+        SplittableRandom r = new SplittableRandom(11);
+        int[][] shapes = {{1, 1, 1}, {4, 15, 17}, {6, 16, 16}, {11, 17, 33}, {131, 33, 520}, {7, 300, 1100},
+                {300, 40, 130}, {257, 250, 96}, {Matmul.MC + 3, 2 * Matmul.NR + 1, Matmul.KC + Matmul.UNROLL + 3}};
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            for (int t = 0; t < 4; t++) {
+                boolean ta = (t & 1) != 0, tb = (t & 2) != 0;
+                float[] a = rand(r, m * k), b = rand(r, k * n), c0 = rand(r, m * n);
+                float alpha = t == 3 ? -0.5f : 1f, beta = t == 1 ? 0.25f : t == 2 ? 1f : 0f;
+                float[] want = oracle(m, n, k, a, ta, b, tb, c0, alpha, beta);
+                for (int threads : new int[]{1, 2, 3}) {
+                    float[] got = run(threads, m, n, k, a, ta, b, tb, c0, alpha, beta);
+                    double worst = 0, scale = 1e-30;
+                    for (int i = 0; i < want.length; i++) {
+                        worst = Math.max(worst, Math.abs(got[i] - want[i]));
+                        scale = Math.max(scale, Math.abs(want[i]));
+                    }
+                    String what = m + "x" + k + (ta ? "^T" : "") + " . " + k + "x" + n + (tb ? "^T" : "") + " on " + threads;
+                    assertTrue(worst / scale < 1e-5, what + ": relative error " + worst / scale);
+                }
+            }
+        }
+    }
+
+    @Test
+    void sameBitsForEveryThreadCount() {
+        SplittableRandom r = new SplittableRandom(12);
+        // wide (split by columns) and tall-narrow (split by rows), both with edge tiles and two k blocks
+        int[][] shapes = {{203, 517, Matmul.KC + 40}, {1003, 21, Matmul.KC + 40}};
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            float[] a = rand(r, m * k), b = rand(r, k * n), c0 = rand(r, m * n);
+            float[] one = run(1, m, n, k, a, false, b, true, c0, 0.75f, 0.5f);
+            for (int threads : new int[]{2, 3}) {
+                assertArrayEquals(one, run(threads, m, n, k, a, false, b, true, c0, 0.75f, 0.5f), m + "x" + n + " on " + threads);
+            }
+        }
+    }
+}
