@@ -55,6 +55,7 @@ public class CpuVsOracleTest {
         matmulCase(2, 33, 70, 17, false, true, 1.0, 1.0);
         matmulCase(1, 200, 300, 600, false, false, 1.0, 0.5);   // several KC blocks and MC blocks, both threads
         matmulCase(1, 97, 1100, 64, true, true, 1.0, 0.0);      // wider than one NC block
+        matmulCase(1, 1, 1031, 300, false, true, 1.0, 0.5);      // one token: rows of b in fours plus a tail, two chunks
     }
 
     @Test

@@ -87,7 +87,7 @@ public final class CpuBackend extends Backend {
     @Override protected void doMatmul(int batch, int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB,
                                       Tensor c, double alpha, double beta) {
         if (b instanceof Int8Tensor q) {
-            Int8Kernels.matmulTransB(pool, m, n, k, f(a), q, f(c), (float) alpha, (float) beta);
+            Int8Kernels.matmulTransB(pool, matmul, m, n, k, f(a), q, f(c), (float) alpha, (float) beta);
             return;
         }
         if (batch == 1 && !transA && transB && m == 1) {
