@@ -25,8 +25,11 @@ final class DecodeAttention {
     private static final VectorSpecies<Float> F = Vec.F;
     private static final int L = Vec.L;
     private static final float PHANTOM = -1000f;
-    /** Multiply-adds a chunk must hold before another thread is woken for it (a hand-off costs tens of microseconds). */
-    static final int MIN_CHUNK_MACS = 1 << 17;
+    /**
+     * Multiply-adds a chunk must hold before another thread is woken for it: a hand-off costs tens of microseconds,
+     * about what one core needs to stream the 1 MB of keys and values that 256k multiply-adds read.
+     */
+    static final int MIN_CHUNK_MACS = 1 << 18;
 
     private final CpuPool pool;
     private final Scratch[] scratch;
@@ -78,10 +81,25 @@ final class DecodeAttention {
         });
     }
 
-    /** One query over its w keys (bias null: none); writes out[qo .. qo + d) and returns max + log(denominator). */
+    /**
+     * One query over its w keys (bias null: none); writes out[qo .. qo + d) and returns max + log(denominator).
+     * Split into small methods so that C2 inlines each whole and keeps the vectors in registers.
+     */
     private static float query(float[] q, int qo, float[] k, float[] v, int ko, int hd, int w, int d, float temp,
-                              float[] bias, int bo, float[] out, Scratch sc) {
-        float[] sc0 = sc.scores;
+                               float[] bias, int bo, float[] out, Scratch sc) {
+        float[] s = sc.scores;
+        scores(q, qo, k, ko, hd, w, d, s, sc.lanes);
+        float mx = logitsAndMax(s, w, bias, bo, temp);
+        float sum = expShift(s, w, mx);
+        double denom = sum + StrictMath.exp(PHANTOM - (double) mx);
+        weightedSum(s, v, ko, hd, w, d, sc.acc);
+        float inv = (float) (1 / denom);
+        for (int e = 0; e < d; e++) out[qo + e] = sc.acc[e] * inv;
+        return (float) (mx + StrictMath.log(denom));
+    }
+
+    /** s[x] = q . k_x for the w keys, four at a time (each key summed in the same order either way). */
+    private static void scores(float[] q, int qo, float[] k, int ko, int hd, int w, int d, float[] s, float[] lanes) {
         int ub = Vec.bound(d), x = 0;
         for (; x + 4 <= w; x += 4) {
             int r0 = ko + x * hd, r1 = r0 + hd, r2 = r1 + hd, r3 = r2 + hd;
@@ -93,55 +111,69 @@ final class DecodeAttention {
                 a2 = qv.fma(FloatVector.fromArray(F, k, r2 + e), a2);
                 a3 = qv.fma(FloatVector.fromArray(F, k, r3 + e), a3);
             }
-            a0.intoArray(sc.lanes, 0);
-            a1.intoArray(sc.lanes, L);
-            a2.intoArray(sc.lanes, 2 * L);
-            a3.intoArray(sc.lanes, 3 * L);
-            for (int j = 0; j < 4; j++) sc0[x + j] = finishDot(sc.lanes, j * L, q, qo, k, ko + (x + j) * hd, ub, d);
+            a0.intoArray(lanes, 0);
+            a1.intoArray(lanes, L);
+            a2.intoArray(lanes, 2 * L);
+            a3.intoArray(lanes, 3 * L);
+            s[x] = finishDot(lanes, 0, q, qo, k, r0, ub, d);
+            s[x + 1] = finishDot(lanes, L, q, qo, k, r1, ub, d);
+            s[x + 2] = finishDot(lanes, 2 * L, q, qo, k, r2, ub, d);
+            s[x + 3] = finishDot(lanes, 3 * L, q, qo, k, r3, ub, d);
         }
         for (; x < w; x++) {
             int r = ko + x * hd;
             FloatVector a = FloatVector.zero(F);
             for (int e = 0; e < ub; e += L) a = FloatVector.fromArray(F, q, qo + e).fma(FloatVector.fromArray(F, k, r + e), a);
-            a.intoArray(sc.lanes, 0);
-            sc0[x] = finishDot(sc.lanes, 0, q, qo, k, r, ub, d);
+            a.intoArray(lanes, 0);
+            s[x] = finishDot(lanes, 0, q, qo, k, r, ub, d);
         }
-        // a = (q.k + bias) * temperature, and its maximum (at least the phantom logit)
+    }
+
+    /** s = (s + bias) * temperature in place; returns the maximum, at least the phantom logit. */
+    private static float logitsAndMax(float[] s, int w, float[] bias, int bo, float temp) {
         FloatVector vmax = FloatVector.broadcast(F, PHANTOM);
-        int wb = Vec.bound(w);
-        for (x = 0; x < wb; x += L) {
-            FloatVector a = FloatVector.fromArray(F, sc0, x);
+        int wb = Vec.bound(w), x = 0;
+        for (; x < wb; x += L) {
+            FloatVector a = FloatVector.fromArray(F, s, x);
             if (bias != null) a = a.add(FloatVector.fromArray(F, bias, bo + x));
             a = a.mul(temp);
-            a.intoArray(sc0, x);
+            a.intoArray(s, x);
             vmax = vmax.max(a);
         }
         float mx = vmax.reduceLanes(VectorOperators.MAX);   // a maximum is exact in any order
         for (; x < w; x++) {
-            float a = (sc0[x] + (bias != null ? bias[bo + x] : 0f)) * temp;
-            sc0[x] = a;
+            float a = (s[x] + (bias != null ? bias[bo + x] : 0f)) * temp;
+            s[x] = a;
             mx = Math.max(mx, a);
         }
-        // e = exp(a - max); out = sum e v / (sum e + exp(phantom - max))
+        return mx;
+    }
+
+    /** s = exp(s - mx) in place; returns their sum. */
+    private static float expShift(float[] s, int w, float mx) {
         FloatVector esum = FloatVector.zero(F);
-        for (x = 0; x < wb; x += L) {
-            FloatVector e = Vec.exp(FloatVector.fromArray(F, sc0, x).sub(mx));
-            e.intoArray(sc0, x);
+        int wb = Vec.bound(w), x = 0;
+        for (; x < wb; x += L) {
+            FloatVector e = Vec.exp(FloatVector.fromArray(F, s, x).sub(mx));
+            e.intoArray(s, x);
             esum = esum.add(e);
         }
         float sum = Vec.sum(esum);
         for (; x < w; x++) {
-            float e = (float) StrictMath.exp(sc0[x] - mx);
-            sc0[x] = e;
+            float e = (float) StrictMath.exp(s[x] - mx);
+            s[x] = e;
             sum += e;
         }
-        double denom = sum + StrictMath.exp(PHANTOM - (double) mx);
-        float inv = (float) (1 / denom);
-        float[] acc = sc.acc;
+        return sum;
+    }
+
+    /** acc[0 .. d) = sum_x p[x] v_x, four value rows at a time. */
+    private static void weightedSum(float[] p, float[] v, int ko, int hd, int w, int d, float[] acc) {
+        int ub = Vec.bound(d), x = 0;
         java.util.Arrays.fill(acc, 0, d, 0f);
-        for (x = 0; x + 4 <= w; x += 4) {
+        for (; x + 4 <= w; x += 4) {
             int r0 = ko + x * hd, r1 = r0 + hd, r2 = r1 + hd, r3 = r2 + hd;
-            float p0 = sc0[x], p1 = sc0[x + 1], p2 = sc0[x + 2], p3 = sc0[x + 3];
+            float p0 = p[x], p1 = p[x + 1], p2 = p[x + 2], p3 = p[x + 3];
             FloatVector b0 = FloatVector.broadcast(F, p0), b1 = FloatVector.broadcast(F, p1);
             FloatVector b2 = FloatVector.broadcast(F, p2), b3 = FloatVector.broadcast(F, p3);
             int e = 0;
@@ -157,14 +189,12 @@ final class DecodeAttention {
         }
         for (; x < w; x++) {
             int r = ko + x * hd;
-            float p = sc0[x];
-            FloatVector bp = FloatVector.broadcast(F, p);
+            float px = p[x];
+            FloatVector bp = FloatVector.broadcast(F, px);
             int e = 0;
             for (; e < ub; e += L) FloatVector.fromArray(F, v, r + e).fma(bp, FloatVector.fromArray(F, acc, e)).intoArray(acc, e);
-            for (; e < d; e++) acc[e] += v[r + e] * p;
+            for (; e < d; e++) acc[e] += v[r + e] * px;
         }
-        for (int e = 0; e < d; e++) out[qo + e] = acc[e] * inv;
-        return (float) (mx + StrictMath.log(denom));
     }
 
     /** The lanes of one key's vector dot product added left to right, then the scalar tail [ub, d). */

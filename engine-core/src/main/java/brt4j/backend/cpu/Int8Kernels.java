@@ -44,6 +44,12 @@ final class Int8Kernels {
 
     /** From this many rows of x (a prompt's block), dequantized panels of W go through {@link Matmul}. */
     static final int BLOCKED_ROWS = 16;
+    /**
+     * Int8 weights a one-token chunk must hold before it is handed to another thread. Widening bytes to floats makes
+     * this kernel compute-bound (about 13 G weights/s on one core here, from cache), so a second core helps it more
+     * than it helps the float32 kernel: half a million weights is some 40 microseconds, above a hand-off's cost.
+     */
+    static final int MIN_CHUNK_WEIGHTS = 1 << 19;
     /** Weight rows dequantized at a time on the blocked path. */
     static final int PANEL_ROWS = 256;
 
@@ -84,7 +90,7 @@ final class Int8Kernels {
      */
     private static void oneRow(CpuPool pool, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
         byte[] q = w.q;
-        pool.parallelFor(n, SkinnyGemm.grain(pool, n, k), (n0, n1, worker) -> {
+        pool.parallelFor(n, SkinnyGemm.grain(pool, n, k, MIN_CHUNK_WEIGHTS), (n0, n1, worker) -> {
             float[] lanes = new float[4 * L];
             int bound = vectorBound(k), j = n0;
             for (; j + 4 <= n1; j += 4) {
@@ -117,7 +123,7 @@ final class Int8Kernels {
 
     /** A few rows of x (a short chunk, a small batch): each weight row read once and dotted with up to four rows. */
     private static void fewRows(CpuPool pool, int m, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
-        pool.parallelFor(n, SkinnyGemm.grain(pool, n, (long) k * Math.min(m, 4)), (n0, n1, worker) -> {
+        pool.parallelFor(n, SkinnyGemm.grain(pool, n, (long) k * m, MIN_CHUNK_WEIGHTS), (n0, n1, worker) -> {
             float[] lanes = new float[4 * L];
             int bound = vectorBound(k);
             for (int j = n0; j < n1; j++) {

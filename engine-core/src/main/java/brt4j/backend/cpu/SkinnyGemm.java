@@ -29,14 +29,14 @@ final class SkinnyGemm {
      */
     static final int MIN_CHUNK_BYTES = 1 << 20;
 
-    /** Rows of b per chunk for a product reading {@code bytesPerRow} per row: a multiple of 4, at least MIN_CHUNK_BYTES. */
-    static int grain(CpuPool pool, int n, long bytesPerRow) {
-        long rows = Math.max(pool.grain(n, 16), (MIN_CHUNK_BYTES + bytesPerRow - 1) / Math.max(1, bytesPerRow));
+    /** Rows of b per chunk: a multiple of 4, with at least {@code minPerChunk} of what a row holds {@code perRow} of. */
+    static int grain(CpuPool pool, int n, long perRow, long minPerChunk) {
+        long rows = Math.max(pool.grain(n, 16), (minPerChunk + perRow - 1) / Math.max(1, perRow));
         return (int) Math.min(n, (rows + 3) / 4 * 4);
     }
 
     static void vectorTimesTransposed(CpuPool pool, int n, int k, float[] a, float[] b, float[] c, float alpha, float beta) {
-        pool.parallelFor(n, grain(pool, n, 4L * k), (n0, n1, worker) -> {
+        pool.parallelFor(n, grain(pool, n, 4L * k, MIN_CHUNK_BYTES), (n0, n1, worker) -> {
             float[] lanes = new float[4 * L];
             int ub = Vec.bound(k), j = n0;
             for (; j + 4 <= n1; j += 4) {
