@@ -13,9 +13,10 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link FusedAttention} packs q, k^T and v per (group, head) before a blocked product, which pays off for a block
  * of queries but for one token copies every key and value of the window again; here nothing is copied.
  *
- * <p>Per (group, head, query): scores q . k over the W allowed keys, four keys at a time (the query's slice loaded
- * once per four keys, four independent FMA chains), plus the T5 bias, times the temperature; the safe softmax with
- * the phantom -1000 logit; out = (sum_j e_j v_j) / denominator, four value rows at a time.
+ * <p>Per (group, query, run of heads): scores q . k over the W allowed keys, four keys at a time (the query's slice
+ * loaded once per four keys, four independent FMA chains), plus the T5 bias, times the temperature; the safe softmax
+ * with the phantom -1000 logit; out = sum_j p_j v_j, four value rows at a time. Key and value rows are visited in
+ * memory order, every head of the run within each four rows.
  *
  * <p>Every key's dot product is summed in one fixed order (lanes left to right, then the scalar tail), whichever
  * group of four it falls in and however the work is split over threads, so the bits do not depend on the thread
@@ -64,137 +65,155 @@ final class DecodeAttention {
             for (int h = 0; h < heads; h++) for (int x = 0; x < w; x++) bias[h * w + x] = relBias[h * buckets + bk[x]];
         }
         float[] biasH = bias;
-        int units = groups * heads * tq;
-        long macsPerUnit = 2L * Math.max(w, 1) * Math.max(d, 1);
-        int grain = (int) Math.max(1, Math.min(units, MIN_CHUNK_MACS / macsPerUnit));
+        // A unit is (group, query, a run of heads): its loops go over key rows and, within four rows, over its heads,
+        // so the keys and values stream through memory in order (one head at a time would read 256 bytes of every
+        // 2 KB row, which the prefetchers follow badly once the window is out of cache). A unit holds enough heads to
+        // be worth a hand-off; a call too small for one stays on the calling thread.
+        long macsPerHead = 2L * Math.max(w, 1) * Math.max(d, 1);
+        int perUnit = (int) Math.min(heads, Math.max(1, (MIN_CHUNK_MACS + macsPerHead - 1) / macsPerHead));
+        int runs = (heads + perUnit - 1) / perUnit, units = groups * tq * runs;
+        int grain = (int) Math.max(1, Math.min(units, MIN_CHUNK_MACS / (macsPerHead * perUnit)));
         pool.parallelFor(units, grain, (u0, u1, worker) -> {
             Scratch sc = scratch[worker];
-            if (sc.scores.length < w + L) sc.scores = new float[w + L];
-            if (sc.acc.length < d + L) sc.acc = new float[d + L];
+            if (sc.scores.length < perUnit * w + L) sc.scores = new float[perUnit * w + L];
+            if (sc.acc.length < perUnit * d + L) sc.acc = new float[perUnit * d + L];
             for (int u = u0; u < u1; u++) {
-                int g = u / (heads * tq), h = (u / tq) % heads, i = u % tq;
-                int qo = (g * tq + i) * hd + h * d;
-                int ko = (g * t + start + step * i) * hd + h * d;   // key x of this query is at ko + x * hd
-                float l = query(q, qo, k, v, ko, hd, w, d, temp[h], biasH, h * w, out, sc);
-                if (lse != null) lse[(g * heads + h) * tq + i] = l;
+                int g = u / (tq * runs), i = (u / runs) % tq, h0 = (u % runs) * perUnit, h1 = Math.min(heads, h0 + perUnit);
+                int qo = (g * tq + i) * hd;
+                int ko = (g * t + start + step * i) * hd;   // row of key x of this query: ko + x * hd
+                query(q, qo, k, v, ko, hd, w, d, h0, h1, temp, biasH, out, lse, (g * heads) * tq + i, tq, sc);
             }
         });
     }
 
     /**
-     * One query over its w keys (bias null: none); writes out[qo .. qo + d) and returns max + log(denominator).
-     * Split into small methods so that C2 inlines each whole and keeps the vectors in registers.
+     * One query, heads [h0, h1), over its w keys (bias null: none): writes out[qo + h*d ..] and, when lse is not
+     * null, lse[lseAt + h * tq] = max + log(denominator). Split into small methods that C2 inlines whole.
      */
-    private static float query(float[] q, int qo, float[] k, float[] v, int ko, int hd, int w, int d, float temp,
-                               float[] bias, int bo, float[] out, Scratch sc) {
-        float[] s = sc.scores;
-        scores(q, qo, k, ko, hd, w, d, s, sc.lanes);
-        float mx = logitsAndMax(s, w, bias, bo, temp);
-        float sum = expShift(s, w, mx);
-        double denom = sum + StrictMath.exp(PHANTOM - (double) mx);
-        weightedSum(s, v, ko, hd, w, d, sc.acc);
-        float inv = (float) (1 / denom);
-        for (int e = 0; e < d; e++) out[qo + e] = sc.acc[e] * inv;
-        return (float) (mx + StrictMath.log(denom));
-    }
-
-    /** s[x] = q . k_x for the w keys, four at a time (each key summed in the same order either way). */
-    private static void scores(float[] q, int qo, float[] k, int ko, int hd, int w, int d, float[] s, float[] lanes) {
-        int ub = Vec.bound(d), x = 0;
+    private static void query(float[] q, int qo, float[] k, float[] v, int ko, int hd, int w, int d, int h0, int h1,
+                              float[] temp, float[] bias, float[] out, float[] lse, int lseAt, int tq, Scratch sc) {
+        float[] s = sc.scores, acc = sc.acc;
+        int x = 0;
         for (; x + 4 <= w; x += 4) {
-            int r0 = ko + x * hd, r1 = r0 + hd, r2 = r1 + hd, r3 = r2 + hd;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int e = 0; e < ub; e += L) {
-                FloatVector qv = FloatVector.fromArray(F, q, qo + e);
-                a0 = qv.fma(FloatVector.fromArray(F, k, r0 + e), a0);
-                a1 = qv.fma(FloatVector.fromArray(F, k, r1 + e), a1);
-                a2 = qv.fma(FloatVector.fromArray(F, k, r2 + e), a2);
-                a3 = qv.fma(FloatVector.fromArray(F, k, r3 + e), a3);
-            }
-            a0.intoArray(lanes, 0);
-            a1.intoArray(lanes, L);
-            a2.intoArray(lanes, 2 * L);
-            a3.intoArray(lanes, 3 * L);
-            s[x] = finishDot(lanes, 0, q, qo, k, r0, ub, d);
-            s[x + 1] = finishDot(lanes, L, q, qo, k, r1, ub, d);
-            s[x + 2] = finishDot(lanes, 2 * L, q, qo, k, r2, ub, d);
-            s[x + 3] = finishDot(lanes, 3 * L, q, qo, k, r3, ub, d);
+            for (int h = h0; h < h1; h++) scores4(q, qo + h * d, k, ko + x * hd + h * d, hd, d, s, (h - h0) * w + x, sc.lanes);
         }
         for (; x < w; x++) {
-            int r = ko + x * hd;
-            FloatVector a = FloatVector.zero(F);
-            for (int e = 0; e < ub; e += L) a = FloatVector.fromArray(F, q, qo + e).fma(FloatVector.fromArray(F, k, r + e), a);
-            a.intoArray(lanes, 0);
-            s[x] = finishDot(lanes, 0, q, qo, k, r, ub, d);
+            for (int h = h0; h < h1; h++) s[(h - h0) * w + x] = dot(q, qo + h * d, k, ko + x * hd + h * d, d, sc.lanes);
         }
+        for (int h = h0; h < h1; h++) {
+            int so = (h - h0) * w;
+            float mx = logitsAndMax(s, so, w, bias, h * w, temp[h]);
+            float sum = expShift(s, so, w, mx);
+            double denom = sum + StrictMath.exp(PHANTOM - (double) mx);
+            if (lse != null) lse[lseAt + h * tq] = (float) (mx + StrictMath.log(denom));
+            scaleRange(s, so, w, (float) (1 / denom));
+        }
+        java.util.Arrays.fill(acc, 0, (h1 - h0) * d, 0f);
+        for (x = 0; x + 4 <= w; x += 4) {
+            for (int h = h0; h < h1; h++) accumulate4(s, (h - h0) * w + x, v, ko + x * hd + h * d, hd, d, acc, (h - h0) * d);
+        }
+        for (; x < w; x++) {
+            for (int h = h0; h < h1; h++) accumulate1(s[(h - h0) * w + x], v, ko + x * hd + h * d, d, acc, (h - h0) * d);
+        }
+        for (int h = h0; h < h1; h++) System.arraycopy(acc, (h - h0) * d, out, qo + h * d, d);
     }
 
-    /** s = (s + bias) * temperature in place; returns the maximum, at least the phantom logit. */
-    private static float logitsAndMax(float[] s, int w, float[] bias, int bo, float temp) {
+    /** s[so .. so + 4) = q . k for four consecutive key rows (at r0, r0 + hd, ..), each summed as {@link #dot} does. */
+    private static void scores4(float[] q, int qo, float[] k, int r0, int hd, int d, float[] s, int so, float[] lanes) {
+        int ub = Vec.bound(d), r1 = r0 + hd, r2 = r1 + hd, r3 = r2 + hd;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int e = 0; e < ub; e += L) {
+            FloatVector qv = FloatVector.fromArray(F, q, qo + e);
+            a0 = qv.fma(FloatVector.fromArray(F, k, r0 + e), a0);
+            a1 = qv.fma(FloatVector.fromArray(F, k, r1 + e), a1);
+            a2 = qv.fma(FloatVector.fromArray(F, k, r2 + e), a2);
+            a3 = qv.fma(FloatVector.fromArray(F, k, r3 + e), a3);
+        }
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        s[so] = finishDot(lanes, 0, q, qo, k, r0, ub, d);
+        s[so + 1] = finishDot(lanes, L, q, qo, k, r1, ub, d);
+        s[so + 2] = finishDot(lanes, 2 * L, q, qo, k, r2, ub, d);
+        s[so + 3] = finishDot(lanes, 3 * L, q, qo, k, r3, ub, d);
+    }
+
+    /** q . k for one key row: vector partial sums, their lanes left to right, then the scalar tail. */
+    private static float dot(float[] q, int qo, float[] k, int r, int d, float[] lanes) {
+        int ub = Vec.bound(d);
+        FloatVector a = FloatVector.zero(F);
+        for (int e = 0; e < ub; e += L) a = FloatVector.fromArray(F, q, qo + e).fma(FloatVector.fromArray(F, k, r + e), a);
+        a.intoArray(lanes, 0);
+        return finishDot(lanes, 0, q, qo, k, r, ub, d);
+    }
+
+    /** s[so ..] = (s + bias[bo ..]) * temperature over w entries, in place; returns the maximum, at least the phantom. */
+    private static float logitsAndMax(float[] s, int so, int w, float[] bias, int bo, float temp) {
         FloatVector vmax = FloatVector.broadcast(F, PHANTOM);
         int wb = Vec.bound(w), x = 0;
         for (; x < wb; x += L) {
-            FloatVector a = FloatVector.fromArray(F, s, x);
+            FloatVector a = FloatVector.fromArray(F, s, so + x);
             if (bias != null) a = a.add(FloatVector.fromArray(F, bias, bo + x));
             a = a.mul(temp);
-            a.intoArray(s, x);
+            a.intoArray(s, so + x);
             vmax = vmax.max(a);
         }
         float mx = vmax.reduceLanes(VectorOperators.MAX);   // a maximum is exact in any order
         for (; x < w; x++) {
-            float a = (s[x] + (bias != null ? bias[bo + x] : 0f)) * temp;
-            s[x] = a;
+            float a = (s[so + x] + (bias != null ? bias[bo + x] : 0f)) * temp;
+            s[so + x] = a;
             mx = Math.max(mx, a);
         }
         return mx;
     }
 
-    /** s = exp(s - mx) in place; returns their sum. */
-    private static float expShift(float[] s, int w, float mx) {
+    /** s[so ..] = exp(s - mx) over w entries, in place; returns their sum. */
+    private static float expShift(float[] s, int so, int w, float mx) {
         FloatVector esum = FloatVector.zero(F);
         int wb = Vec.bound(w), x = 0;
         for (; x < wb; x += L) {
-            FloatVector e = Vec.exp(FloatVector.fromArray(F, s, x).sub(mx));
-            e.intoArray(s, x);
+            FloatVector e = Vec.exp(FloatVector.fromArray(F, s, so + x).sub(mx));
+            e.intoArray(s, so + x);
             esum = esum.add(e);
         }
         float sum = Vec.sum(esum);
         for (; x < w; x++) {
-            float e = (float) StrictMath.exp(s[x] - mx);
-            s[x] = e;
+            float e = (float) StrictMath.exp(s[so + x] - mx);
+            s[so + x] = e;
             sum += e;
         }
         return sum;
     }
 
-    /** acc[0 .. d) = sum_x p[x] v_x, four value rows at a time. */
-    private static void weightedSum(float[] p, float[] v, int ko, int hd, int w, int d, float[] acc) {
-        int ub = Vec.bound(d), x = 0;
-        java.util.Arrays.fill(acc, 0, d, 0f);
-        for (; x + 4 <= w; x += 4) {
-            int r0 = ko + x * hd, r1 = r0 + hd, r2 = r1 + hd, r3 = r2 + hd;
-            float p0 = p[x], p1 = p[x + 1], p2 = p[x + 2], p3 = p[x + 3];
-            FloatVector b0 = FloatVector.broadcast(F, p0), b1 = FloatVector.broadcast(F, p1);
-            FloatVector b2 = FloatVector.broadcast(F, p2), b3 = FloatVector.broadcast(F, p3);
-            int e = 0;
-            for (; e < ub; e += L) {
-                FloatVector o = FloatVector.fromArray(F, acc, e);
-                o = FloatVector.fromArray(F, v, r0 + e).fma(b0, o);
-                o = FloatVector.fromArray(F, v, r1 + e).fma(b1, o);
-                o = FloatVector.fromArray(F, v, r2 + e).fma(b2, o);
-                o = FloatVector.fromArray(F, v, r3 + e).fma(b3, o);
-                o.intoArray(acc, e);
-            }
-            for (; e < d; e++) acc[e] = v[r3 + e] * p3 + (v[r2 + e] * p2 + (v[r1 + e] * p1 + (v[r0 + e] * p0 + acc[e])));
+    private static void scaleRange(float[] s, int so, int w, float f) {
+        int wb = Vec.bound(w), x = 0;
+        for (; x < wb; x += L) FloatVector.fromArray(F, s, so + x).mul(f).intoArray(s, so + x);
+        for (; x < w; x++) s[so + x] *= f;
+    }
+
+    /** acc[ao .. ao + d) += sum of p[po + j] * v row j for four consecutive value rows (at r0, r0 + hd, ..). */
+    private static void accumulate4(float[] p, int po, float[] v, int r0, int hd, int d, float[] acc, int ao) {
+        int ub = Vec.bound(d), r1 = r0 + hd, r2 = r1 + hd, r3 = r2 + hd, e = 0;
+        float p0 = p[po], p1 = p[po + 1], p2 = p[po + 2], p3 = p[po + 3];
+        FloatVector b0 = FloatVector.broadcast(F, p0), b1 = FloatVector.broadcast(F, p1);
+        FloatVector b2 = FloatVector.broadcast(F, p2), b3 = FloatVector.broadcast(F, p3);
+        for (; e < ub; e += L) {
+            FloatVector o = FloatVector.fromArray(F, acc, ao + e);
+            o = FloatVector.fromArray(F, v, r0 + e).fma(b0, o);
+            o = FloatVector.fromArray(F, v, r1 + e).fma(b1, o);
+            o = FloatVector.fromArray(F, v, r2 + e).fma(b2, o);
+            o = FloatVector.fromArray(F, v, r3 + e).fma(b3, o);
+            o.intoArray(acc, ao + e);
         }
-        for (; x < w; x++) {
-            int r = ko + x * hd;
-            float px = p[x];
-            FloatVector bp = FloatVector.broadcast(F, px);
-            int e = 0;
-            for (; e < ub; e += L) FloatVector.fromArray(F, v, r + e).fma(bp, FloatVector.fromArray(F, acc, e)).intoArray(acc, e);
-            for (; e < d; e++) acc[e] += v[r + e] * px;
-        }
+        for (; e < d; e++) acc[ao + e] = v[r3 + e] * p3 + (v[r2 + e] * p2 + (v[r1 + e] * p1 + (v[r0 + e] * p0 + acc[ao + e])));
+    }
+
+    private static void accumulate1(float px, float[] v, int r, int d, float[] acc, int ao) {
+        int ub = Vec.bound(d), e = 0;
+        FloatVector bp = FloatVector.broadcast(F, px);
+        for (; e < ub; e += L) FloatVector.fromArray(F, v, r + e).fma(bp, FloatVector.fromArray(F, acc, ao + e)).intoArray(acc, ao + e);
+        for (; e < d; e++) acc[ao + e] += v[r + e] * px;
     }
 
     /** The lanes of one key's vector dot product added left to right, then the scalar tail [ub, d). */

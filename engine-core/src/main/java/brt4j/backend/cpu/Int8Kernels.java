@@ -71,10 +71,12 @@ final class Int8Kernels {
         float[] panel = new float[rows * k], part = new float[m * rows];
         for (int n0 = 0; n0 < n; n0 += rows) {
             int nb = Math.min(rows, n - n0);
+            int bound = vectorBound(k);
             for (int r = 0; r < nb; r++) {
                 float s = w.scale[n0 + r];
-                int qo = (n0 + r) * k, po = r * k;
-                for (int i = 0; i < k; i++) panel[po + i] = w.q[qo + i] * s;   // exactly the dequantized weight
+                int qo = (n0 + r) * k, po = r * k, i = 0;
+                for (; i < bound; i += L) widen(w.q, qo + i).mul(s).intoArray(panel, po + i);
+                for (; i < k; i++) panel[po + i] = w.q[qo + i] * s;   // exactly the dequantized weight, as above
             }
             matmul.gemm(1, m, nb, k, a, false, panel, true, part, alpha, 0);
             for (int i = 0; i < m; i++) {
