@@ -7,9 +7,9 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Int8 weight kernels for inference. y = x W^T with W int8 per-row-scaled (w = q * scale[row]). Generation (one
- * row of x) is memory-bound: each weight row is read once as bytes, widened to float lanes, dotted with x and scaled,
- * four weight rows at a time. A prompt's block (many rows of x) is compute-bound: panels of W are dequantized once
- * and go through the float32 GEMM. In between, each weight row is dotted with up to four rows of x at a time.
+ * row of x) is memory-bound: each weight row is read once as bytes, widened to float lanes, dotted with x and scaled.
+ * A prompt's block (many rows of x) is compute-bound: panels of W are dequantized once and go through the float32
+ * GEMM. In between, each weight row is read once and dotted with every row of x from cache.
  * Below {@link #BLOCKED_ROWS} rows a row's result does not depend on how many rows run with it.
  */
 final class Int8Kernels {
@@ -87,77 +87,55 @@ final class Int8Kernels {
     }
 
     /**
-     * One row of x (a generated token): four int8 weight rows at a time, each read once as bytes and widened to
-     * float lanes, four independent FMA chains; memory-bound, so a quarter of float32's bytes is the point.
+     * One row of x (a generated token): each int8 weight row is read once, in memory order, widened to float lanes
+     * and dotted with x over four FMA chains; memory-bound, so a quarter of float32's bytes is the point. (Four
+     * weight rows at once, each with one chain, streamed at half this speed from memory.)
      */
     private static void oneRow(CpuPool pool, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
-        byte[] q = w.q;
         pool.parallelFor(n, SkinnyGemm.grain(pool, n, k, MIN_CHUNK_WEIGHTS), (n0, n1, worker) -> {
-            float[] lanes = new float[4 * L];
-            int bound = vectorBound(k), j = n0;
-            for (; j + 4 <= n1; j += 4) {
-                int q0 = j * k, q1 = q0 + k, q2 = q1 + k, q3 = q2 + k;
-                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-                for (int i = 0; i < bound; i += L) {
-                    FloatVector av = FloatVector.fromArray(F, a, i);
-                    s0 = av.fma(widen(q, q0 + i), s0);
-                    s1 = av.fma(widen(q, q1 + i), s1);
-                    s2 = av.fma(widen(q, q2 + i), s2);
-                    s3 = av.fma(widen(q, q3 + i), s3);
-                }
-                s0.intoArray(lanes, 0);
-                s1.intoArray(lanes, L);
-                s2.intoArray(lanes, 2 * L);
-                s3.intoArray(lanes, 3 * L);
-                for (int r = 0; r < 4; r++) {
-                    float dot = finish(lanes, r * L, a, 0, q, (j + r) * k, bound, k);
-                    SkinnyGemm.store(c, j + r, dot * (w.scale[j + r] * alpha), 1f, beta);
-                }
-            }
-            for (; j < n1; j++) {
-                FloatVector s = FloatVector.zero(F);
-                for (int i = 0; i < bound; i += L) s = FloatVector.fromArray(F, a, i).fma(widen(q, j * k + i), s);
-                s.intoArray(lanes, 0);
-                SkinnyGemm.store(c, j, finish(lanes, 0, a, 0, q, j * k, bound, k) * (w.scale[j] * alpha), 1f, beta);
+            float[] lanes = new float[L];
+            for (int j = n0; j < n1; j++) {
+                float dot = rowDot(a, 0, w.q, j * k, k, lanes);
+                c[j] = dot * (w.scale[j] * alpha) + (beta == 0 ? 0 : beta * c[j]);
             }
         });
     }
 
-    /** A few rows of x (a short chunk, a small batch): each weight row read once and dotted with up to four rows. */
+    /** A few rows of x (a short chunk, a small batch): each weight row read once from memory, then from cache. */
     private static void fewRows(CpuPool pool, int m, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
         pool.parallelFor(n, SkinnyGemm.grain(pool, n, (long) k * m, MIN_CHUNK_WEIGHTS), (n0, n1, worker) -> {
-            float[] lanes = new float[4 * L];
-            int bound = vectorBound(k);
+            float[] lanes = new float[L];
             for (int j = n0; j < n1; j++) {
                 float s = w.scale[j] * alpha;
-                for (int m0 = 0; m0 < m; m0 += 4) {
-                    int rowsHere = Math.min(4, m - m0);
-                    dot4(a, m0, rowsHere, k, w.q, j * k, bound, lanes);
-                    for (int r = 0; r < rowsHere; r++) {
-                        float dot = finish(lanes, r * L, a, (m0 + r) * k, w.q, j * k, bound, k);
-                        int ci = (m0 + r) * n + j;
-                        c[ci] = dot * s + (beta == 0 ? 0 : beta * c[ci]);
-                    }
+                for (int r = 0; r < m; r++) {
+                    int ci = r * n + j;
+                    c[ci] = rowDot(a, r * k, w.q, j * k, k, lanes) * s + (beta == 0 ? 0 : beta * c[ci]);
                 }
             }
         });
     }
 
-    /** lanes[r * L ..] = the vector partial sums of a[m0 + r] . q[qo ..] over [0, bound), for r < rows. */
-    private static void dot4(float[] a, int m0, int rows, int k, byte[] q, int qo, int bound, float[] lanes) {
+    /**
+     * a[ao .. ao + k) . q[qo .. qo + k): four vector chains, their sum's lanes left to right, then the scalar tail.
+     * The one order every row is summed in, alone or with others (a row's result must not depend on its batch).
+     */
+    private static float rowDot(float[] a, int ao, byte[] q, int qo, int k, float[] lanes) {
+        int bound = vectorBound(k), bound4 = bound - bound % (4 * L), i = 0;
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-        int a0 = m0 * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
-        for (int i = 0; i < bound; i += L) {
-            FloatVector wv = widen(q, qo + i);
-            s0 = FloatVector.fromArray(F, a, a0 + i).fma(wv, s0);
-            if (rows > 1) s1 = FloatVector.fromArray(F, a, a1 + i).fma(wv, s1);
-            if (rows > 2) s2 = FloatVector.fromArray(F, a, a2 + i).fma(wv, s2);
-            if (rows > 3) s3 = FloatVector.fromArray(F, a, a3 + i).fma(wv, s3);
+        for (; i < bound4; i += 4 * L) {
+            s0 = FloatVector.fromArray(F, a, ao + i).fma(widen(q, qo + i), s0);
+            s1 = FloatVector.fromArray(F, a, ao + i + L).fma(widen(q, qo + i + L), s1);
+            s2 = FloatVector.fromArray(F, a, ao + i + 2 * L).fma(widen(q, qo + i + 2 * L), s2);
+            s3 = FloatVector.fromArray(F, a, ao + i + 3 * L).fma(widen(q, qo + i + 3 * L), s3);
         }
-        s0.intoArray(lanes, 0);
-        s1.intoArray(lanes, L);
-        s2.intoArray(lanes, 2 * L);
-        s3.intoArray(lanes, 3 * L);
+        for (; i < bound; i += L) s0 = FloatVector.fromArray(F, a, ao + i).fma(widen(q, qo + i), s0);
+        float s = 0;
+        if (bound > 0) {
+            s0.add(s1).add(s2.add(s3)).intoArray(lanes, 0);
+            for (int l = 0; l < L; l++) s += lanes[l];
+        }
+        for (; i < k; i++) s += a[ao + i] * q[qo + i];
+        return s;
     }
 
     /** L int8 weights widened to float lanes. */
@@ -167,14 +145,6 @@ final class Int8Kernels {
 
     /** Where the vector loop over k stops: no byte species (below 256-bit floats) means all scalar. */
     private static int vectorBound(int k) { return B == null ? 0 : k - k % L; }
-
-    /** One dot product's lanes added left to right, then the scalar tail over [bound, k): the same order for any m. */
-    private static float finish(float[] lanes, int lo, float[] a, int ao, byte[] q, int qo, int bound, int k) {
-        float s = 0;
-        if (bound > 0) for (int l = 0; l < L; l++) s += lanes[lo + l];
-        for (int i = bound; i < k; i++) s += a[ao + i] * q[qo + i];
-        return s;
-    }
 
     static void embedding(Int8Tensor table, int[] ids, float[] out) {
         int v = table.rows(), cols = table.cols();

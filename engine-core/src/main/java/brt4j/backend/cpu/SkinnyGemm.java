@@ -7,11 +7,11 @@ import jdk.incubator.vector.VectorSpecies;
  * c = alpha * a . b^T + beta * c for one row of a: generation's one token a step. Packing b, as {@link Matmul} does,
  * would copy the whole weight matrix for every token; here each row of b (a weight row, contiguous in k) is read once
  * and dotted with a, so the product runs at the speed of reading the weights, which is what bounds generation.
- * Four weight rows at a time: a is loaded once per four rows and four independent FMA chains hide the FMA latency.
+ * One weight row at a time, so the weights stream through memory in order (four rows at once ran at half the speed
+ * from memory in the int8 kernel), with four independent FMA chains over k to hide the FMA latency.
  *
- * <p>Every output is summed in one order (lanes left to right, then the scalar tail), whichever group of four it
- * falls in, so a result does not depend on the thread count; lane sums go through a scratch array, not
- * {@code lane(i)} calls (which C2 leaves as a slow loop: they took most of the int8 kernel's time).
+ * <p>A row's lane sums go through a scratch array, added left to right, not {@code lane(i)} calls (which C2 leaves
+ * as a slow loop: they took most of the int8 kernel's time); a result does not depend on the thread count.
  *
  * <p>Only for a single row: a row's result must not depend on how many rows run together (evaluating a batch of
  * documents gives the same bits as evaluating each alone), and this kernel sums in another order than {@link Matmul}.
@@ -37,29 +37,21 @@ final class SkinnyGemm {
 
     static void vectorTimesTransposed(CpuPool pool, int n, int k, float[] a, float[] b, float[] c, float alpha, float beta) {
         pool.parallelFor(n, grain(pool, n, 4L * k, MIN_CHUNK_BYTES), (n0, n1, worker) -> {
-            float[] lanes = new float[4 * L];
-            int ub = Vec.bound(k), j = n0;
-            for (; j + 4 <= n1; j += 4) {
-                int b0 = j * k, b1 = b0 + k, b2 = b1 + k, b3 = b2 + k;
-                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-                for (int i = 0; i < ub; i += L) {
-                    FloatVector av = FloatVector.fromArray(F, a, i);
-                    s0 = av.fma(FloatVector.fromArray(F, b, b0 + i), s0);
-                    s1 = av.fma(FloatVector.fromArray(F, b, b1 + i), s1);
-                    s2 = av.fma(FloatVector.fromArray(F, b, b2 + i), s2);
-                    s3 = av.fma(FloatVector.fromArray(F, b, b3 + i), s3);
-                }
-                s0.intoArray(lanes, 0);
-                s1.intoArray(lanes, L);
-                s2.intoArray(lanes, 2 * L);
-                s3.intoArray(lanes, 3 * L);
-                for (int r = 0; r < 4; r++) store(c, j + r, finish(lanes, r * L, a, b, (j + r) * k, ub, k), alpha, beta);
-            }
-            for (; j < n1; j++) {
+            float[] lanes = new float[L];
+            int ub4 = k - k % (4 * L), ub = Vec.bound(k);
+            for (int j = n0; j < n1; j++) {
                 int bj = j * k;
-                FloatVector s = FloatVector.zero(F);
-                for (int i = 0; i < ub; i += L) s = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, b, bj + i), s);
-                s.intoArray(lanes, 0);
+                // Four accumulators: one FMA chain would wait on its own latency instead of on memory.
+                FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+                int i = 0;
+                for (; i < ub4; i += 4 * L) {
+                    s0 = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, b, bj + i), s0);
+                    s1 = FloatVector.fromArray(F, a, i + L).fma(FloatVector.fromArray(F, b, bj + i + L), s1);
+                    s2 = FloatVector.fromArray(F, a, i + 2 * L).fma(FloatVector.fromArray(F, b, bj + i + 2 * L), s2);
+                    s3 = FloatVector.fromArray(F, a, i + 3 * L).fma(FloatVector.fromArray(F, b, bj + i + 3 * L), s3);
+                }
+                for (; i < ub; i += L) s0 = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, b, bj + i), s0);
+                s0.add(s1).add(s2.add(s3)).intoArray(lanes, 0);
                 store(c, j, finish(lanes, 0, a, b, bj, ub, k), alpha, beta);
             }
         });
