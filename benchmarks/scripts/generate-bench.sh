@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Generation speed (issue 6): brt4j (float32 and int8) beside a PyTorch CPU peer, same configs, same machine, one
 # run per config, threads 1 and all cores. Usage: benchmarks/scripts/generate-bench.sh [PROMPT=2048] [GEN=256] [REPS=3]
-# Needs Debian's python3-torch (apt-get install -y python3-torch). SKIP_BUILD=1 skips the Maven build.
+# Needs Debian's python3-torch (apt-get install -y python3-torch). SKIP_BUILD=1 skips the Maven build (SKIP_BUILD=0 or
+# unset builds: mvn install of all modules, tests skipped, into $MAVEN_OPTS's repository if it names one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bin/find-jdk.sh
 PROMPT=${PROMPT:-2048}; GEN=${GEN:-256}; REPS=${REPS:-3}
-[ -n "${SKIP_BUILD:-}" ] || mvn -B -q -ntp -DskipTests install
+[ "${SKIP_BUILD:-0}" = 1 ] || mvn -B -q -ntp -DskipTests install
 CP="benchmarks/target/brt4j-benchmarks-0.1.0-SNAPSHOT.jar:benchmarks/target/lib/*"
 tmp=$(mktemp -d)
 # small_37M with the paper's recurrent layer (-3) and fixed:skip, from the paper config.

@@ -213,6 +213,18 @@ public final class Graph implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Generation's self-attention over a key/value window held in place ({@link Backend#windowAttention}): keys and
+     * values [G, T, H*D] are the decoder's buffers, not graph values. Forward only: a recording graph refuses it.
+     */
+    public Var windowAttention(Var q, Tensor keys, Tensor values, int start, int heads, Var temperature, Var relBias,
+                               int window, int maxDistance) {
+        if (recording) throw new IllegalArgumentException("windowAttention: inference only, the graph records gradients");
+        Var out = result(alloc(q.shape()));
+        be.windowAttention(q.value, keys, values, start, heads, temperature.value, new Sliding(window, relBias.value, maxDistance), out.value);
+        return out;
+    }
+
     private Tensor gradOrScratch(Var x) { return x.requiresGrad ? x.gradForWrite() : alloc(x.shape()); }
 
     /** Parts [G, Ti, C] stacked along dimension 1. */

@@ -289,6 +289,53 @@ public abstract class Backend implements AutoCloseable {
         doAttentionBackward(q, k, v, heads, temperature, sliding, out, lse, dOut, dq, dk, dv, dTemperature, dRelBias);
     }
 
+    /**
+     * The token self-attention of Tq new queries over a key/value window read in place (generation): keys and values
+     * [G, T, H*D] hold, at rows [start, start + window + Tq), the window keys before the first query followed by the
+     * queries' own keys. Defined as {@link #attention} over exactly those rows with the same {@link Sliding} (T5 bias,
+     * temperatures, sliding mask that excludes the token itself, safe softmax), forward only, no attention dropout.
+     * A decoder keeps [previous block ; current block] in one [G, 2W, H*D] buffer, writes each new key into it and
+     * calls this with start = the offset in the block, so no key or value is copied per token.
+     */
+    public final void windowAttention(Tensor q, Tensor keys, Tensor values, int start, int heads, Tensor temperature,
+                                      Sliding sliding, Tensor out) {
+        String op = "windowAttention";
+        own(op, q, keys, values, temperature, out);
+        require(op, sliding != null, () -> "needs the sliding window (T5 bias and mask)");
+        own(op, sliding.relBias());
+        require(op, sliding.dropoutRate() == 0, () -> "is inference only, got attention dropout " + sliding.dropoutRate());
+        require(op, q.rank() == 3 && keys.rank() == 3 && q.sameShape(out) && keys.sameShape(values)
+                        && q.dim(0) == keys.dim(0) && q.cols() == keys.cols(),
+                () -> "q and out must be [G, Tq, H*D], keys and values [G, T, H*D]; got q " + q.shapeString() + ", keys "
+                        + keys.shapeString() + ", values " + values.shapeString() + ", out " + out.shapeString());
+        require(op, heads >= 1 && q.cols() % heads == 0 && temperature.size() == heads,
+                () -> q.cols() + " features, " + heads + " heads, temperature " + temperature.shapeString());
+        require(op, sliding.relBias().rank() == 2 && sliding.relBias().dim(0) == heads,
+                () -> "relative bias must be [" + heads + ", buckets], got " + sliding.relBias().shapeString());
+        require(op, start >= 0 && (long) start + sliding.window() + q.dim(1) <= keys.dim(1),
+                () -> "rows [" + start + ", " + ((long) start + sliding.window() + q.dim(1)) + ") (window " + sliding.window()
+                        + " + " + q.dim(1) + " queries) do not lie in keys " + keys.shapeString());
+        doWindowAttention(q, keys, values, start, heads, temperature, sliding, out);
+    }
+
+    /**
+     * Default for backends without an in-place kernel (the GPU ones): copy the rows out and run {@link #attention},
+     * the op's definition, from existing ops. Correct everywhere; a backend that cares about generation speed
+     * overrides it with a kernel that reads the rows where they are.
+     */
+    protected void doWindowAttention(Tensor q, Tensor keys, Tensor values, int start, int heads, Tensor temperature,
+                                     Sliding sliding, Tensor out) {
+        int g = q.dim(0), tq = q.dim(1), hd = q.cols(), tk = sliding.window() + tq;
+        Tensor k = zeros(g, tk, hd), v = zeros(g, tk, hd), lse = zeros(g, heads, tq);
+        try {
+            sliceRows(keys, start, k);
+            sliceRows(values, start, v);
+            attention(q, k, v, heads, temperature, sliding, out, lse);
+        } finally {
+            free(k); free(v); free(lse);
+        }
+    }
+
     private void checkAttention(String op, Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding sliding,
                                 Tensor out, Tensor lse) {
         own(op, q, k, v, temperature, out, lse);

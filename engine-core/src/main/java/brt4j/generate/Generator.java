@@ -3,8 +3,6 @@ package brt4j.generate;
 import brt4j.model.BrtModel;
 import brt4j.model.StreamingDecoder;
 
-import java.util.Arrays;
-
 /**
  * Text generation for one stream, to embed: feed a prompt (consumed a block at a time), then draw tokens one at a
  * time; every W tokens the recurrent state advances, so memory stays constant however long the text grows.
@@ -23,24 +21,18 @@ public final class Generator implements AutoCloseable {
 
     private final StreamingDecoder decoder;
     private final Sampler sampler;
-    private final int vocab, window;
+    private final int vocab;
     private float[] lastLogits;
 
     public Generator(BrtModel model, Sampling sampling) {
         this.decoder = new StreamingDecoder(model, 1);
         this.sampler = new Sampler(sampling);
         this.vocab = model.config().vocabSize();
-        this.window = model.config().window();
     }
 
-    /** Consumes ids in blocks of W tokens (all tokens of a block in parallel). */
+    /** Consumes ids in blocks of W tokens (all tokens of a block in parallel); keeps the logits of the last one. */
     public void feed(int[] ids) {
-        for (int at = 0; at < ids.length; ) {
-            int len = Math.min(ids.length - at, window - (int) (decoder.position() % window));
-            float[] l = decoder.feed(new int[][]{Arrays.copyOfRange(ids, at, at + len)});
-            lastLogits = Arrays.copyOfRange(l, (len - 1) * vocab, len * vocab);
-            at += len;
-        }
+        if (ids.length > 0) lastLogits = decoder.feedForNext(new int[][]{ids});
     }
 
     /** Draws the next token from the last logits and feeds it back. */

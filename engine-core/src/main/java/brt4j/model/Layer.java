@@ -2,6 +2,8 @@ package brt4j.model;
 
 import brt4j.autograd.Graph;
 import brt4j.autograd.Var;
+import brt4j.backend.Backend;
+import brt4j.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -61,16 +63,47 @@ final class Layer {
      * for a layer that reads none.
      */
     Output forward(Graph g, Var x, Var cacheKeys, Var cacheValues, StateInput state) {
-        int b = x.dim(0), n = x.dim(1), win = c.window(), h = c.nHeads(), hd = c.hd();
-        int blocks = state != null && state.advance() ? n / win : 1;   // groups of queries reading one state each
-        Var normed = g.dropout(g.rmsNorm(x, w("attn_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
-        Var q = g.l2Heads(g.linear(normed, w("attn.q.weight")), h, RecurrentCell.L2_EPS);
-        Var k = g.l2Heads(g.linear(normed, w("attn.k.weight")), h, RecurrentCell.L2_EPS);
-        Var v = g.linear(normed, w("attn.v.weight"));
+        int h = c.nHeads(), win = c.window();
+        Projected pr = project(g, x);
+        Var normed = pr.normed(), q = pr.q(), k = pr.k(), v = pr.v();
         Var keys = g.concatRows(List.of(cacheKeys, k));
         Var values = g.concatRows(List.of(cacheValues, v));
         Var attn = g.attention(q, keys, values, h, w("attn.temperature"), w("attn.rel_bias"), win, c.relMaxDistance(), c.attnDropout());
+        return finish(g, x, normed, attn, keys, values, k, v, state);
+    }
 
+    /**
+     * Generation, a chunk x [B, n, d] at offset a of its block: keyWindow and valueWindow [B, 2W, HD] hold [previous
+     * block ; current block]. The chunk's keys and values are written at rows [W + a, W + a + n), then its queries
+     * read their W preceding keys where they lie ({@link Graph#windowAttention}), so nothing is copied per token. A
+     * layer that reads a state reads the given projections (it never advances here). Returns the layer's output.
+     */
+    Var forwardInPlace(Graph g, Var x, Tensor keyWindow, Tensor valueWindow, int offset, StateInput state) {
+        if (state != null && state.advance()) throw new IllegalArgumentException("layer " + index + ": forwardInPlace never advances a state");
+        int h = c.nHeads(), win = c.window();
+        Projected pr = project(g, x);
+        Var normed = pr.normed(), q = pr.q(), k = pr.k(), v = pr.v();
+        Backend be = g.backend();
+        be.writeRows(k.value, win + offset, keyWindow);
+        be.writeRows(v.value, win + offset, valueWindow);
+        Var attn = g.windowAttention(q, keyWindow, valueWindow, offset, h, w("attn.temperature"), w("attn.rel_bias"), win, c.relMaxDistance());
+        return finish(g, x, normed, attn, null, null, k, v, state).x();
+    }
+
+    private record Projected(Var normed, Var q, Var k, Var v) {}
+
+    /** x^ = Drop(Norm(X)); Q, K = l2(x^ W_q), l2(x^ W_k); V = x^ W_v. */
+    private Projected project(Graph g, Var x) {
+        int h = c.nHeads();
+        Var normed = g.dropout(g.rmsNorm(x, w("attn_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
+        return new Projected(normed, g.l2Heads(g.linear(normed, w("attn.q.weight")), h, RecurrentCell.L2_EPS),
+                g.l2Heads(g.linear(normed, w("attn.k.weight")), h, RecurrentCell.L2_EPS), g.linear(normed, w("attn.v.weight")));
+    }
+
+    /** The rest of the layer after the self-attention: the state cross-attention if any, A W_o, the FFN. */
+    private Output finish(Graph g, Var x, Var normed, Var attn, Var keys, Var values, Var k, Var v, StateInput state) {
+        int b = x.dim(0), n = x.dim(1), win = c.window(), h = c.nHeads(), hd = c.hd();
+        int blocks = state != null && state.advance() ? n / win : 1;   // groups of queries reading one state each
         List<Var> states = new ArrayList<>();
         if (state != null) {
             List<Var> stateKeys = new ArrayList<>(), stateValues = new ArrayList<>();
@@ -91,8 +124,8 @@ final class Layer {
             }
             // Tokens of block t cross-attend to the state of block t: groups are (batch row, block).
             int s = c.nStates();
-            Var sk = g.view(g.concatRows(stateKeys), b * blocks, s, hd);
-            Var sv = g.view(g.concatRows(stateValues), b * blocks, s, hd);
+            Var sk = g.view(stateKeys.size() == 1 ? stateKeys.get(0) : g.concatRows(stateKeys), b * blocks, s, hd);
+            Var sv = g.view(stateValues.size() == 1 ? stateValues.get(0) : g.concatRows(stateValues), b * blocks, s, hd);
             Var qc = g.view(g.l2Heads(g.linear(normed, w("attn.q_cross.weight")), h, RecurrentCell.L2_EPS), b * blocks, n / blocks, hd);
             Var cross = g.view(g.attention(qc, sk, sv, h, w("attn.temperature_cross"), null, 0, 0, 0), b, n, hd);
             attn = g.concatCols(List.of(attn, cross));

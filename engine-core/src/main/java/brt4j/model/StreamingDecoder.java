@@ -5,9 +5,7 @@ import brt4j.autograd.Var;
 import brt4j.backend.Backend;
 import brt4j.tensor.Tensor;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Reads and writes text the way the model was trained, with memory that does not grow: tokens are fed in chunks
@@ -15,9 +13,9 @@ import java.util.List;
  * state exactly as training does. The logits of any sequence fed this way equal the training forward's logits over
  * the same sequence, whatever the chunking (the tests hold it to that).
  *
- * <p>Per layer it keeps the previous block's keys and values and the current block's so far, [B, W, HD] each: a
- * token at offset a of its block attends to the previous block's rows [a, W) and the current block's rows [0, a),
- * exactly the W tokens before it. Per recurrent layer it keeps the state C_t, and for the current block the
+ * <p>Per layer it keeps the keys and values of [previous block ; current block so far] in one [B, 2W, HD] buffer
+ * each: a token at offset a of its block writes its key at row W + a and attends to rows [a, W + a), exactly the W
+ * tokens before it, read where they lie ({@link brt4j.backend.Backend#windowAttention}: nothing is copied per token). Per recurrent layer it keeps the state C_t, and for the current block the
  * projections of C_t that the tokens cross-attend to (computed once per block). At the block's end the states
  * advance with the window [previous block ; current block], as in training (spec §1.7). (meliad froze the state
  * during generation, spec §1.13; this is the "advance the state every W tokens" the spec asks a reimplementation
@@ -31,8 +29,8 @@ public final class StreamingDecoder implements AutoCloseable {
     private final Backend be;
     private final Parameters p;
     private final int batch;
-    private final Tensor[] prevK, prevV, curK, curV, state;
-    private final Tensor zeroBlock;
+    private final Tensor[] keys, values, state;      // keys, values [B, 2W, HD]: [previous block ; current block]
+    private final Tensor zeroBlock, rollScratch;       // [B, W, HD]
     private Graph blockGraph;                          // holds the current block's state projections
     private RecurrentCell.Projections[] projections;   // per layer that reads a state, for the current block
     private int offset;                                // tokens of the current block seen so far
@@ -45,15 +43,14 @@ public final class StreamingDecoder implements AutoCloseable {
         this.p = model.parameters();
         this.batch = batch;
         int n = c.nLayers();
-        prevK = new Tensor[n]; prevV = new Tensor[n]; curK = new Tensor[n]; curV = new Tensor[n]; state = new Tensor[n];
+        keys = new Tensor[n]; values = new Tensor[n]; state = new Tensor[n];
         for (int i = 0; i < n; i++) {
-            prevK[i] = be.zeros(batch, c.window(), c.hd());
-            prevV[i] = be.zeros(batch, c.window(), c.hd());
-            curK[i] = be.zeros(batch, c.window(), c.hd());
-            curV[i] = be.zeros(batch, c.window(), c.hd());
+            keys[i] = be.zeros(batch, 2 * c.window(), c.hd());
+            values[i] = be.zeros(batch, 2 * c.window(), c.hd());
             if (c.isRecurrent(i)) state[i] = be.zeros(batch, c.nStates(), c.dModel());
         }
-        zeroBlock = be.zeros(c.window(), c.hd());
+        zeroBlock = be.zeros(batch, c.window(), c.hd());
+        rollScratch = be.zeros(batch, c.window(), c.hd());
         reset();
     }
 
@@ -67,7 +64,8 @@ public final class StreamingDecoder implements AutoCloseable {
         boolean[] all = new boolean[batch];
         Arrays.fill(all, true);
         for (int i = 0; i < c.nLayers(); i++) {
-            for (Tensor t : new Tensor[]{prevK[i], prevV[i], curK[i], curV[i]}) be.fill(t, 0);
+            be.fill(keys[i], 0);
+            be.fill(values[i], 0);
             if (state[i] != null) be.selectBatch(all, p.get("layers." + i + ".state.init").value, state[i], state[i]);
         }
         offset = 0;
@@ -79,52 +77,60 @@ public final class StreamingDecoder implements AutoCloseable {
      * Feeds tokens [B][m] (any m) and returns their logits, row-major [B, m, V]. Chunks are split at block
      * boundaries; each piece runs all layers in parallel over its tokens.
      */
-    public float[] feed(int[][] tokens) {
-        int m = tokens[0].length, v = c.vocabSize();
+    public float[] feed(int[][] tokens) { return feed(tokens, false); }
+
+    /**
+     * Feeds tokens [B][m] (m >= 1) and returns only the logits of each row's last token, [B, V]: what generation
+     * needs. The output head (V x d per token, as large as a few layers) runs for those B tokens only.
+     */
+    public float[] feedForNext(int[][] tokens) {
+        if (tokens.length > 0 && tokens[0].length == 0) throw new IllegalArgumentException("feedForNext: no tokens to feed");
+        return feed(tokens, true);
+    }
+
+    private float[] feed(int[][] tokens, boolean lastOnly) {
         if (tokens.length != batch) throw new IllegalArgumentException("decoder has " + batch + " rows, got " + tokens.length);
-        float[] logits = new float[batch * m * v];
+        int m = tokens[0].length, v = c.vocabSize();
+        for (int[] row : tokens) {
+            if (row.length != m) throw new IllegalArgumentException("every row must feed " + m + " tokens, got a row of " + row.length);
+        }
+        float[] logits = new float[lastOnly ? batch * v : batch * m * v];
         int done = 0;
         while (done < m) {
             int len = Math.min(m - done, c.window() - offset);
             int[][] piece = new int[batch][];
             for (int r = 0; r < batch; r++) piece[r] = Arrays.copyOfRange(tokens[r], done, done + len);
-            float[] l = feedWithinBlock(piece);
-            for (int r = 0; r < batch; r++) System.arraycopy(l, r * len * v, logits, (r * m + done) * v, len * v);
+            boolean last = done + len == m;
+            float[] l = feedWithinBlock(piece, lastOnly ? (last ? Head.LAST : Head.NONE) : Head.ALL);
+            if (!lastOnly) for (int r = 0; r < batch; r++) System.arraycopy(l, r * len * v, logits, (r * m + done) * v, len * v);
+            else if (last) logits = l;
             done += len;
         }
         return logits;
     }
 
-    private float[] feedWithinBlock(int[][] tokens) {
+    /** Which tokens of a piece get logits. */
+    private enum Head { ALL, LAST, NONE }
+
+    private float[] feedWithinBlock(int[][] tokens, Head head) {
         int m = tokens[0].length;
         if (projections == null) openBlock();
         int[] ids = new int[batch * m];
         for (int r = 0; r < batch; r++) for (int i = 0; i < m; i++) ids[r * m + i] = Math.floorMod(tokens[r][i], c.vocabSize());
-        float[] logits;
+        float[] logits = null;
         try (Graph g = new Graph(be, false, 0)) {
             Var x = g.embedding(p.get("embed.weight"), ids, batch, m);
             for (int i = 0; i < c.nLayers(); i++) {
                 Layer.StateInput si = projections[i] == null ? null : Layer.StateInput.reading(projections[i]);
-                Layer.Output out = model.layer(i).forward(g, x, preceding(g, prevK[i], curK[i]), preceding(g, prevV[i], curV[i]), si);
-                be.writeRows(out.keys().value, offset, curK[i]);
-                be.writeRows(out.values().value, offset, curV[i]);
-                x = out.x();
+                x = model.layer(i).forwardInPlace(g, x, keys[i], values[i], offset, si);
             }
-            logits = be.download(model.head(g, x).value);
+            if (head == Head.LAST) x = g.sliceRows(x, m - 1, 1);
+            if (head != Head.NONE) logits = be.download(model.head(g, x).value);
         }
         offset += m;
         position += m;
         if (offset == c.window()) advanceBlock();
         return logits;
-    }
-
-    /** The W rows before the current offset: previous block [offset, W) then current block [0, offset). */
-    private Var preceding(Graph g, Tensor prev, Tensor cur) {
-        if (offset == 0) return Var.constant(prev);
-        List<Var> parts = new ArrayList<>();
-        parts.add(g.sliceRows(Var.constant(prev), offset, c.window() - offset));
-        parts.add(g.sliceRows(Var.constant(cur), 0, offset));
-        return g.concatRows(parts);
     }
 
     /** Projections of every state that this block's tokens read, computed once at the block's start. */
@@ -151,18 +157,17 @@ public final class StreamingDecoder implements AutoCloseable {
         try (Graph g = new Graph(be, false, 0)) {
             for (int i = 0; i < c.nLayers(); i++) {
                 if (!c.isRecurrent(i)) continue;
-                Var keys = g.concatRows(List.of(Var.constant(prevK[i]), Var.constant(curK[i])));
-                Var values = g.concatRows(List.of(Var.constant(prevV[i]), Var.constant(curV[i])));
-                Var next = model.layer(i).cell().step(g, Var.constant(state[i]), projections[i], keys, values);
+                Var next = model.layer(i).cell().step(g, Var.constant(state[i]), projections[i], Var.constant(keys[i]), Var.constant(values[i]));
                 be.copy(next.value, state[i]);
             }
         }
-        for (int i = 0; i < c.nLayers(); i++) {
-            Tensor k = prevK[i], v = prevV[i];
-            prevK[i] = curK[i]; prevV[i] = curV[i];
-            curK[i] = k; curV[i] = v;
-            be.fill(curK[i], 0);
-            be.fill(curV[i], 0);
+        // This block becomes the previous one; the new current block starts as zeros (rows not yet written).
+        for (Tensor[] kv : new Tensor[][]{keys, values}) {
+            for (Tensor t : kv) {
+                be.sliceRows(t, c.window(), rollScratch);
+                be.writeRows(rollScratch, 0, t);
+                be.writeRows(zeroBlock, c.window(), t);
+            }
         }
         offset = 0;
         closeBlock();
@@ -176,7 +181,8 @@ public final class StreamingDecoder implements AutoCloseable {
 
     @Override public void close() {
         closeBlock();
-        for (Tensor[] ts : new Tensor[][]{prevK, prevV, curK, curV, state}) for (Tensor t : ts) if (t != null) be.free(t);
+        for (Tensor[] ts : new Tensor[][]{keys, values, state}) for (Tensor t : ts) if (t != null) be.free(t);
         be.free(zeroBlock);
+        be.free(rollScratch);
     }
 }

@@ -28,6 +28,16 @@ class BadInputTest {
                         null, b.zeros(1, 4, 8), b.zeros(1, 2, 5)), "[1, 2, 5]");
                 rejects("attention", () -> b.attention(b.zeros(1, 4, 8), b.zeros(1, 7, 8), b.zeros(1, 7, 8), 2, b.zeros(2),
                         new Sliding(4, b.zeros(2, 32), 128), b.zeros(1, 4, 8), b.zeros(1, 2, 4)), "[1, 7, 8]");
+                rejects("windowAttention", () -> b.windowAttention(b.zeros(1, 2, 8), b.zeros(1, 9, 8), b.zeros(1, 9, 8), 4, 2,
+                        b.zeros(2), new Sliding(4, b.zeros(2, 32), 128), b.zeros(1, 2, 8)), "[1, 9, 8]", "rows [4, 10)");
+                rejects("windowAttention", () -> b.windowAttention(b.zeros(1, 1, 8), b.zeros(1, 9, 8), b.zeros(1, 8, 8), 0, 2,
+                        b.zeros(2), new Sliding(4, b.zeros(2, 32), 128), b.zeros(1, 1, 8)), "[1, 9, 8]", "[1, 8, 8]");
+                rejects("windowAttention", () -> b.windowAttention(b.zeros(1, 1, 8), b.zeros(1, 9, 8), b.zeros(1, 9, 8), 0, 2,
+                        b.zeros(2), null, b.zeros(1, 1, 8)), "sliding");
+                rejects("windowAttention", () -> b.windowAttention(b.zeros(1, 1, 8), b.zeros(1, 9, 8), b.zeros(1, 9, 8), -1, 2,
+                        b.zeros(2), new Sliding(4, b.zeros(2, 32), 128), b.zeros(1, 1, 8)), "rows [-1");
+                rejects("windowAttention", () -> b.windowAttention(b.zeros(1, 1, 8), b.zeros(1, 9, 8), b.zeros(1, 9, 8), 0, 2,
+                        b.zeros(2), new Sliding(4, b.zeros(2, 32), 128, 0.1, 1), b.zeros(1, 1, 8)), "dropout");
                 rejects("crossEntropy", () -> b.crossEntropy(b.zeros(3, 10), new int[2], new boolean[3], b.zeros(3)), "[3, 10]");
             }
             ReferenceBackend other = new ReferenceBackend();

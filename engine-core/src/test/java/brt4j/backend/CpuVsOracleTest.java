@@ -55,6 +55,7 @@ public class CpuVsOracleTest {
         matmulCase(2, 33, 70, 17, false, true, 1.0, 1.0);
         matmulCase(1, 200, 300, 600, false, false, 1.0, 0.5);   // several KC blocks and MC blocks, both threads
         matmulCase(1, 97, 1100, 64, true, true, 1.0, 0.0);      // wider than one NC block
+        matmulCase(1, 1, 1031, 300, false, true, 1.0, 0.5);      // one token: rows of b in fours plus a tail, two chunks
     }
 
     @Test
@@ -282,6 +283,24 @@ public class CpuVsOracleTest {
         attentionCase(1, 2, 16, 0, 33, 130, 0);
         attentionCase(2, 1, 1, 0, 3, 1, 0);
         attentionCase(1, 4, 64, 0, 70, 40, 0);
+    }
+
+    @Test
+    void windowAttentionReadsTheWindowInPlace() {
+        // (G, H, D, W, Tq, T, start): one token and small chunks (DecodeAttention), a block (the copying default),
+        // the window at the buffer's start and end, odd sizes everywhere.
+        int[][] cases = {{1, 2, 16, 8, 1, 16, 3}, {2, 3, 17, 5, 1, 10, 0}, {2, 3, 17, 5, 1, 10, 4}, {1, 1, 3, 1, 1, 2, 0},
+                {2, 2, 33, 9, 3, 18, 6}, {1, 4, 64, 40, 1, 80, 39}, {1, 2, 64, 33, 8, 66, 25}, {2, 3, 17, 7, 7, 14, 0},
+                {1, 2, 16, 12, 12, 24, 0}, {1, 3, 5, 130, 1, 261, 130}};
+        for (int[] c : cases) {
+            int g = c[0], h = c[1], d = c[2], w = c[3], tq = c[4], t = c[5], start = c[6];
+            String what = "windowAttention G=" + g + " H=" + h + " D=" + d + " W=" + w + " Tq=" + tq + " T=" + t + " start=" + start;
+            Twin q = mk.rand(g, tq, h * d), keys = mk.rand(g, t, h * d), values = mk.rand(g, t, h * d);
+            Twin temp = mk.rand(4.0, h), rel = mk.rand(2.0, h, 32), out = mk.rand(g, tq, h * d);
+            ref.windowAttention(q.ref(), keys.ref(), values.ref(), start, h, temp.ref(), new Sliding(w, rel.ref(), 128), out.ref());
+            cpu.windowAttention(q.fast(), keys.fast(), values.fast(), start, h, temp.fast(), new Sliding(w, rel.fast(), 128), out.fast());
+            mk.check(what, out);
+        }
     }
 
     private void attentionCase(int g, int h, int d, int w, int tq, int tk, double rate) {

@@ -9,6 +9,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.util.Arrays;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -69,6 +71,32 @@ class StreamingDecoderTest {
                 scale = Math.max(scale, Math.abs(expected[i]));
             }
             assertTrue(maxDiff <= tol * Math.max(1, scale), family + " on " + be.name() + " (chunking " + chunking + "): max diff " + maxDiff);
+        }
+    }
+
+    /** feedForNext (what generation calls) gives the last token's logits of feed, chunks crossing block boundaries. */
+    @ParameterizedTest
+    @CsvSource({"Rec:fixed:skip", "Feedback:lstm:dual", "XL"})
+    void feedForNextGivesTheLastLogitsOfFeed(String family) {
+        BrtModel m = Tiny.model(Tiny.config(family, W, N), 31);   // the float64 oracle: same sums whatever the rows
+        int[][] tok = Tiny.tokens(B, 3 * N, 32);
+        int v = m.config().vocabSize();
+        try (StreamingDecoder all = new StreamingDecoder(m, B); StreamingDecoder next = new StreamingDecoder(m, B)) {
+            int at = 0;
+            for (int len : new int[]{1, 3, 6, 1, 9, 2, 2}) {
+                int[][] chunk = new int[B][];
+                for (int row = 0; row < B; row++) chunk[row] = Arrays.copyOfRange(tok[row], at, at + len);
+                float[] full = all.feed(chunk), last = next.feedForNext(chunk);
+                for (int row = 0; row < B; row++) {
+                    float[] expected = Arrays.copyOfRange(full, (row * len + len - 1) * v, (row * len + len) * v);
+                    assertArrayEquals(expected, Arrays.copyOfRange(last, row * v, (row + 1) * v), family + " at " + at + "+" + len);
+                }
+                at += len;
+            }
+        }
+        try (StreamingDecoder d = new StreamingDecoder(m, B)) {
+            assertThrows(IllegalArgumentException.class, () -> d.feedForNext(new int[B][0]));
+            assertThrows(IllegalArgumentException.class, () -> d.feed(new int[][]{{1, 2}, {3}}));
         }
     }
 

@@ -334,6 +334,19 @@ class OpsVsOracleTest {
         attentionCase(1, 4, 64, 0, 70, 40, 0);
     }
 
+    /** Generation's windowAttention has no GPU kernel: Backend's default (copy the rows out, then attention) runs. */
+    @Test
+    void windowAttentionThroughTheDefault() {
+        for (int[] c : new int[][]{{1, 2, 16, 8, 1, 16, 3}, {2, 3, 17, 5, 3, 10, 2}, {1, 1, 64, 12, 12, 24, 0}}) {
+            int g = c[0], h = c[1], d = c[2], w = c[3], tq = c[4], t = c[5], start = c[6];
+            Twin q = rand(g, tq, h * d), keys = rand(g, t, h * d), values = rand(g, t, h * d);
+            Twin temp = rand(4.0, h), rel = rand(2.0, h, 32), out = rand(g, tq, h * d);
+            ref.windowAttention(q.ref, keys.ref, values.ref, start, h, temp.ref, new Sliding(w, rel.ref, 128), out.ref);
+            gpu.windowAttention(q.gpu, keys.gpu, values.gpu, start, h, temp.gpu, new Sliding(w, rel.gpu, 128), out.gpu);
+            check("windowAttention G=" + g + " H=" + h + " D=" + d + " W=" + w + " Tq=" + tq + " T=" + t + " start=" + start, out);
+        }
+    }
+
     private void attentionCase(int g, int h, int d, int w, int tq, int tk, double rate) {
         String what = "attention G=" + g + " H=" + h + " D=" + d + " W=" + w + " Tq=" + tq + " Tk=" + tk + " rate=" + rate;
         Twin q = rand(g, tq, h * d), k = rand(g, tk, h * d), v = rand(g, tk, h * d);

@@ -19,8 +19,8 @@ import java.util.Random;
 /**
  * Generation speed (issue 6): prompt ingestion (a block at a time, all its tokens in parallel) and token-by-token
  * generation, float32 and int8 weights, and the distance to the memory-bandwidth bound: a generated token reads
- * every weight once, so tokens/s can not exceed bandwidth / weight bytes. Bandwidth is measured here, in the same
- * run, with a STREAM-style triad over arrays far larger than the caches.
+ * every weight once and the key/value window of every layer, so tokens/s can not exceed bandwidth / those bytes.
+ * Bandwidth is measured here, in the same run, with a STREAM-style triad over arrays far larger than the caches.
  *
  * <p>Usage: {@code GenerationThroughput config=FILE|PRESET [prompt=2048] [generate=256] [reps=3] [threads=N]}
  */
@@ -40,6 +40,11 @@ public final class GenerationThroughput {
         double bandwidth = triadBandwidth(threads);
         long weightParams = 0;
         for (ParamSpec p : ParamSpec.all(c)) if (p.name().endsWith(".weight")) weightParams += p.size();
+        // Besides the weights a token reads the W keys and values of every layer and the state's S keys and values
+        // in each layer that reads a state (float32 whatever the weights): with W = 512 a tenth of float32's bytes.
+        int stateReaders = 0;
+        for (int i = 0; i < c.nLayers(); i++) if (c.isRecurrent(i) || c.feedback()) stateReaders++;
+        double windowBytes = 4.0 * 2 * c.hd() * ((double) c.nLayers() * c.window() + (double) stateReaders * c.nStates());
         System.out.printf(Locale.ROOT, "%s: V=%d d=%d L=%d H=%dx%d F=%d W=%d S=%d recurrent=%s; %d threads; triad bandwidth %.1f GB/s%n",
                 cfg, c.vocabSize(), c.dModel(), c.nLayers(), c.nHeads(), c.headDim(), c.dFf(), c.window(), c.nStates(),
                 java.util.Arrays.toString(c.recurrentLayers()), threads, bandwidth / 1e9);
@@ -47,7 +52,7 @@ public final class GenerationThroughput {
         int[] promptIds = new int[prompt];
         for (int i = 0; i < prompt; i++) promptIds[i] = 1 + r.nextInt(c.vocabSize() - 1);
 
-        System.out.println("| weights | prompt tokens/s | generated tokens/s | weight bytes/token | bandwidth bound tokens/s | % of bound |");
+        System.out.println("| weights | prompt tokens/s | generated tokens/s | bytes read/token (weights + window) | bandwidth bound tokens/s | % of bound |");
         System.out.println("|---|---|---|---|---|---|");
         for (boolean int8 : new boolean[]{false, true}) {
             Parameters params = Parameters.initialize(c, be, 1);
@@ -67,7 +72,7 @@ public final class GenerationThroughput {
                     }
                 }
             }
-            double bytes = weightParams * (int8 ? 1.0 : 4.0);
+            double bytes = weightParams * (int8 ? 1.0 : 4.0) + windowBytes;
             double bound = bandwidth / bytes, genMed = median(gen);
             System.out.printf(Locale.ROOT, "| %s | %.0f | %.1f | %.1f MB | %.1f | %.0f%% |%n", int8 ? "int8" : "float32",
                     median(ingest), genMed, bytes / 1e6, bound, 100 * genMed / bound);

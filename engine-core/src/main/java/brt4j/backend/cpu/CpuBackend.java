@@ -11,7 +11,7 @@ import java.util.Arrays;
  * The fast CPU backend: float32 storage, every kernel on {@code jdk.incubator.vector} (width {@link Vec#F}, forced
  * narrower with {@code -Dbrt.vector.bits}), multithreaded on a fixed pool of {@code threads} threads (default: the
  * available processors, or {@code -Dbrt.threads}). This class only routes: each family of kernels lives in its
- * own file ({@link Matmul}, {@link FusedAttention}, {@link Norms}, {@link Elementwise}, {@link CrossEntropy},
+ * own file ({@link Matmul}, {@link FusedAttention}, {@link DecodeAttention}, {@link Norms}, {@link Elementwise}, {@link CrossEntropy},
  * {@link Optimizers}). The oracle it is tested against is {@link brt4j.backend.ref.ReferenceBackend}.
  *
  * <p>Repeatability: a run gives the same bits every time for a given thread count, in the interpreter and after
@@ -26,6 +26,7 @@ public final class CpuBackend extends Backend {
     private final CpuPool pool;
     private final Matmul matmul;
     private final FusedAttention attention;
+    private final DecodeAttention decodeAttention;
 
     public CpuBackend() { this(Integer.getInteger("brt.threads", Runtime.getRuntime().availableProcessors())); }
 
@@ -33,6 +34,7 @@ public final class CpuBackend extends Backend {
         this.pool = new CpuPool(threads);
         this.matmul = new Matmul(pool);
         this.attention = new FusedAttention(pool);
+        this.decodeAttention = new DecodeAttention(pool);
     }
 
     /** Threads that compute (the caller included). */
@@ -85,7 +87,7 @@ public final class CpuBackend extends Backend {
     @Override protected void doMatmul(int batch, int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB,
                                       Tensor c, double alpha, double beta) {
         if (b instanceof Int8Tensor q) {
-            Int8Kernels.matmulTransB(pool, m, n, k, f(a), q, f(c), (float) alpha, (float) beta);
+            Int8Kernels.matmulTransB(pool, matmul, m, n, k, f(a), q, f(c), (float) alpha, (float) beta);
             return;
         }
         if (batch == 1 && !transA && transB && m == 1) {
@@ -159,9 +161,32 @@ public final class CpuBackend extends Backend {
 
     @Override protected void doAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding sliding,
                                          Tensor out, Tensor lse) {
+        if (sliding == null && q.dim(1) <= DECODE_QUERIES) {
+            // a generated token reading the state: no packing of the S keys per token
+            decodeAttention.forward(f(q), f(k), f(v), q.dim(0), q.dim(1), k.dim(1), 0, heads, q.cols() / heads,
+                    f(temperature), null, null, f(out), f(lse));
+            return;
+        }
         attention.forward(f(q), f(k), f(v), q.dim(0), q.dim(1), k.dim(1), heads, q.cols() / heads, f(temperature),
                 sliding, sliding == null ? null : f(sliding.relBias()), f(out), f(lse));
     }
+
+    /**
+     * A few queries (generation's token, small chunks) read the window in place; a block of queries is worth the
+     * copy that lets {@link FusedAttention} run its blocked products (the default copies the rows out).
+     */
+    @Override protected void doWindowAttention(Tensor q, Tensor keys, Tensor values, int start, int heads, Tensor temperature,
+                                               Sliding sliding, Tensor out) {
+        if (q.dim(1) > DECODE_QUERIES) {
+            super.doWindowAttention(q, keys, values, start, heads, temperature, sliding, out);
+            return;
+        }
+        decodeAttention.forward(f(q), f(keys), f(values), q.dim(0), q.dim(1), keys.dim(1), start, heads, q.cols() / heads,
+                f(temperature), sliding, f(sliding.relBias()), f(out), null);
+    }
+
+    /** Up to this many queries per call take {@link DecodeAttention}. */
+    static final int DECODE_QUERIES = 8;
 
     @Override protected void doAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding sliding,
                                                  Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv,

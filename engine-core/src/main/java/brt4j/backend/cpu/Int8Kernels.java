@@ -6,9 +6,11 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Int8 weight kernels for inference. y = x W^T with W int8 per-row-scaled: for each output column n the row W[n]
- * is read once as bytes, widened to float lanes and multiplied into up to four rows of x at a time, then scaled by
- * scale[n]. Generation (one row of x) is memory-bound, so reading a quarter of the bytes is the point.
+ * Int8 weight kernels for inference. y = x W^T with W int8 per-row-scaled (w = q * scale[row]). Generation (one
+ * row of x) is memory-bound: each weight row is read once as bytes, widened to float lanes, dotted with x and scaled.
+ * A prompt's block (many rows of x) is compute-bound: panels of W are dequantized once and go through the float32
+ * GEMM. In between, each weight row is read once and dotted with every row of x from cache.
+ * Below {@link #BLOCKED_ROWS} rows a row's result does not depend on how many rows run with it.
  */
 final class Int8Kernels {
     private Int8Kernels() {}
@@ -40,47 +42,114 @@ final class Int8Kernels {
         return w;
     }
 
+    /** From this many rows of x (a prompt's block), dequantized panels of W go through {@link Matmul}. */
+    static final int BLOCKED_ROWS = 16;
+    /**
+     * Int8 weights a one-token chunk must hold before it is handed to another thread. Widening bytes to floats makes
+     * this kernel compute-bound (about 13 G weights/s on one core here, from cache), so a second core helps it more
+     * than it helps the float32 kernel: half a million weights is some 40 microseconds, above a hand-off's cost.
+     */
+    static final int MIN_CHUNK_WEIGHTS = 1 << 19;
+    /** Weight rows dequantized at a time on the blocked path. */
+    static final int PANEL_ROWS = 256;
+    /** The blocked path's dequantized panel and product, per calling thread. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[][]{new float[0], new float[0]});
+
     /** c[m, n] = alpha * sum_k a[m, k] * W[n, k] + beta * c[m, n]. */
-    static void matmulTransB(CpuPool pool, int m, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
-        // A chunk is worth handing to another thread only with some 64k multiply-adds in it.
-        pool.parallelFor(n, Math.max(pool.grain(n, 16), 65536 / Math.max(1, k * Math.min(m, 4))), (n0, n1, worker) -> {
-            float[] dots = new float[4];   // once per task, not per output
-            // Weight row j outer, rows of x inner: each int8 row is read from memory once while x stays in cache.
+    static void matmulTransB(CpuPool pool, Matmul matmul, int m, int n, int k, float[] a, Int8Tensor w, float[] c,
+                             float alpha, float beta) {
+        if (m >= BLOCKED_ROWS) blocked(matmul, m, n, k, a, w, c, alpha, beta);
+        else if (m == 1) oneRow(pool, n, k, a, w, c, alpha, beta);
+        else fewRows(pool, m, n, k, a, w, c, alpha, beta);
+    }
+
+    /**
+     * A block of rows (prompt ingestion): a panel of PANEL_ROWS weight rows is dequantized to float32 once and
+     * multiplied into all m rows by the packed GEMM, so the per-row cost is the float32 product's; the dequantizing
+     * (n k conversions) is 1/m of it. The panel's columns of c are gathered from a scratch [m, panel] product.
+     */
+    private static void blocked(Matmul matmul, int m, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
+        int rows = Math.min(PANEL_ROWS, n);
+        float[][] sc = SCRATCH.get();   // kept between calls: a fresh megabyte per product cost 10% of a prompt
+        if (sc[0].length < rows * k) sc[0] = new float[rows * k];
+        if (sc[1].length < m * rows) sc[1] = new float[m * rows];
+        float[] panel = sc[0], part = sc[1];
+        for (int n0 = 0; n0 < n; n0 += rows) {
+            int nb = Math.min(rows, n - n0);
+            int bound = vectorBound(k);
+            for (int r = 0; r < nb; r++) {
+                float s = w.scale[n0 + r];
+                int qo = (n0 + r) * k, po = r * k, i = 0;
+                for (; i < bound; i += L) widen(w.q, qo + i).mul(s).intoArray(panel, po + i);
+                for (; i < k; i++) panel[po + i] = w.q[qo + i] * s;   // exactly the dequantized weight, as above
+            }
+            matmul.gemm(1, m, nb, k, a, false, panel, true, part, alpha, 0);
+            for (int i = 0; i < m; i++) {
+                int co = i * n + n0, po = i * nb;
+                for (int j = 0; j < nb; j++) c[co + j] = part[po + j] + (beta == 0 ? 0 : beta * c[co + j]);
+            }
+        }
+    }
+
+    /**
+     * One row of x (a generated token): each int8 weight row is read once, in memory order, widened to float lanes
+     * and dotted with x over four FMA chains; memory-bound, so a quarter of float32's bytes is the point. (Four
+     * weight rows at once, each with one chain, streamed at half this speed from memory.)
+     */
+    private static void oneRow(CpuPool pool, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
+        pool.parallelFor(n, SkinnyGemm.grain(pool, n, k, MIN_CHUNK_WEIGHTS), (n0, n1, worker) -> {
+            float[] lanes = new float[L];
+            for (int j = n0; j < n1; j++) {
+                float dot = rowDot(a, 0, w.q, j * k, k, lanes);
+                c[j] = dot * (w.scale[j] * alpha) + (beta == 0 ? 0 : beta * c[j]);
+            }
+        });
+    }
+
+    /** A few rows of x (a short chunk, a small batch): each weight row read once from memory, then from cache. */
+    private static void fewRows(CpuPool pool, int m, int n, int k, float[] a, Int8Tensor w, float[] c, float alpha, float beta) {
+        pool.parallelFor(n, SkinnyGemm.grain(pool, n, (long) k * m, MIN_CHUNK_WEIGHTS), (n0, n1, worker) -> {
+            float[] lanes = new float[L];
             for (int j = n0; j < n1; j++) {
                 float s = w.scale[j] * alpha;
-                for (int m0 = 0; m0 < m; m0 += 4) {
-                    int rowsHere = Math.min(4, m - m0);
-                    dot4(a, m0, rowsHere, k, w.q, j * k, dots);
-                    for (int r = 0; r < rowsHere; r++) {
-                        int ci = (m0 + r) * n + j;
-                        c[ci] = dots[r] * s + (beta == 0 ? 0 : beta * c[ci]);
-                    }
+                for (int r = 0; r < m; r++) {
+                    int ci = r * n + j;
+                    c[ci] = rowDot(a, r * k, w.q, j * k, k, lanes) * s + (beta == 0 ? 0 : beta * c[ci]);
                 }
             }
         });
     }
 
-    /** dots[r] = a[m0 + r] . q[qo .. qo + k) for r < rows. */
-    private static void dot4(float[] a, int m0, int rows, int k, byte[] q, int qo, float[] dots) {
+    /**
+     * a[ao .. ao + k) . q[qo .. qo + k): four vector chains, their sum's lanes left to right, then the scalar tail.
+     * The one order every row is summed in, alone or with others (a row's result must not depend on its batch).
+     */
+    private static float rowDot(float[] a, int ao, byte[] q, int qo, int k, float[] lanes) {
+        int bound = vectorBound(k), bound4 = bound - bound % (4 * L), i = 0;
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-        int bound = B == null ? 0 : k - k % L;
-        int a0 = m0 * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
-        for (int i = 0; i < bound; i += L) {
-            FloatVector wv = (FloatVector) ByteVector.fromArray(B, q, qo + i).convertShape(VectorOperators.B2F, F, 0);
-            s0 = FloatVector.fromArray(F, a, a0 + i).fma(wv, s0);
-            if (rows > 1) s1 = FloatVector.fromArray(F, a, a1 + i).fma(wv, s1);
-            if (rows > 2) s2 = FloatVector.fromArray(F, a, a2 + i).fma(wv, s2);
-            if (rows > 3) s3 = FloatVector.fromArray(F, a, a3 + i).fma(wv, s3);
+        for (; i < bound4; i += 4 * L) {
+            s0 = FloatVector.fromArray(F, a, ao + i).fma(widen(q, qo + i), s0);
+            s1 = FloatVector.fromArray(F, a, ao + i + L).fma(widen(q, qo + i + L), s1);
+            s2 = FloatVector.fromArray(F, a, ao + i + 2 * L).fma(widen(q, qo + i + 2 * L), s2);
+            s3 = FloatVector.fromArray(F, a, ao + i + 3 * L).fma(widen(q, qo + i + 3 * L), s3);
         }
-        dots[0] = Vec.sum(s0);
-        dots[1] = rows > 1 ? Vec.sum(s1) : 0;
-        dots[2] = rows > 2 ? Vec.sum(s2) : 0;
-        dots[3] = rows > 3 ? Vec.sum(s3) : 0;
-        for (int i = bound; i < k; i++) {
-            float wq = q[qo + i];
-            for (int r = 0; r < rows; r++) dots[r] += a[(m0 + r) * k + i] * wq;
+        for (; i < bound; i += L) s0 = FloatVector.fromArray(F, a, ao + i).fma(widen(q, qo + i), s0);
+        float s = 0;
+        if (bound > 0) {
+            s0.add(s1).add(s2.add(s3)).intoArray(lanes, 0);
+            for (int l = 0; l < L; l++) s += lanes[l];
         }
+        for (; i < k; i++) s += a[ao + i] * q[qo + i];
+        return s;
     }
+
+    /** L int8 weights widened to float lanes. */
+    private static FloatVector widen(byte[] q, int o) {
+        return (FloatVector) ByteVector.fromArray(B, q, o).convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    /** Where the vector loop over k stops: no byte species (below 256-bit floats) means all scalar. */
+    private static int vectorBound(int k) { return B == null ? 0 : k - k % L; }
 
     static void embedding(Int8Tensor table, int[] ids, float[] out) {
         int v = table.rows(), cols = table.cols();

@@ -236,6 +236,20 @@ public final class ReferenceBackend extends Backend {
                 sliding, sliding == null ? null : d(sliding.relBias()), d(out), d(lse));
     }
 
+    // windowAttention is attention over rows [start, start + window + Tq) of the key and value buffers: copy those
+    // rows out and run the attention oracle on them.
+    @Override protected void doWindowAttention(Tensor q, Tensor keys, Tensor values, int start, int heads, Tensor temperature,
+                                               Sliding sliding, Tensor out) {
+        int g = q.dim(0), tq = q.dim(1), hd = q.cols(), t = keys.dim(1), tk = sliding.window() + tq;
+        double[] allK = d(keys), allV = d(values), k = new double[g * tk * hd], v = new double[g * tk * hd];
+        for (int b = 0; b < g; b++) {
+            System.arraycopy(allK, (b * t + start) * hd, k, b * tk * hd, tk * hd);
+            System.arraycopy(allV, (b * t + start) * hd, v, b * tk * hd, tk * hd);
+        }
+        ReferenceAttention.forward(d(q), k, v, g, tq, tk, heads, hd / heads, d(temperature), sliding, d(sliding.relBias()),
+                d(out), new double[g * heads * tq]);
+    }
+
     @Override protected void doAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding sliding,
                                                  Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv,
                                                  Tensor dTemperature, Tensor dRelBias) {

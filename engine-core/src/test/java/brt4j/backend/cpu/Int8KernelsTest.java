@@ -39,22 +39,39 @@ class Int8KernelsTest {
 
     @Test
     void matmulAgainstTheOracleOnDequantizedWeights() {
-        for (int m : new int[]{1, 3, 5, 9}) {
+        // m = 1 (a token), 3..9 (short chunks), 17 and 33 (a block: dequantized panels through the GEMM)
+        for (int m : new int[]{1, 3, 5, 9, 17, 33}) {
             for (int k : new int[]{1, 17, 33, 130}) {
-                for (int n : new int[]{1, 3, 17}) {
-                    float[] x = random(m * k), w = random(n * k), c0 = random(m * n);
-                    Tensor wq = cpu.quantizeInt8(cpu.upload(w, n, k));
-                    Tensor c = cpu.upload(c0, m, n);
-                    cpu.matmul(cpu.upload(x, m, k), false, wq, true, c, 0.5, 2.0);
-                    Tensor rc = ref.upload(c0, m, n);
-                    ref.matmul(ref.upload(x, m, k), false, ref.upload(cpu.download(wq), n, k), true, rc, 0.5, 2.0);
-                    double[] e = ref.downloadDouble(rc), a = cpu.downloadDouble(c);
-                    double scale = 0, diff = 0;
-                    for (int i = 0; i < e.length; i++) { scale = Math.max(scale, Math.abs(e[i])); diff = Math.max(diff, Math.abs(a[i] - e[i])); }
-                    assertTrue(diff <= 1e-5 * Math.max(1, scale), "m " + m + " k " + k + " n " + n + ": " + diff);
-                }
+                for (int n : new int[]{1, 3, 17}) matmulCase(m, n, k, 0.5, 2.0);
             }
         }
+        matmulCase(20, 300, 33, 1.5, 0);        // more than one panel of weight rows, beta 0
+        matmulCase(1, 1031, 77, 1, 0);          // groups of four rows plus a tail, over two threads
+    }
+
+    private void matmulCase(int m, int n, int k, double alpha, double beta) {
+        float[] x = random(m * k), w = random(n * k), c0 = random(m * n);
+        if (beta == 0) java.util.Arrays.fill(c0, Float.NaN);   // beta 0 ignores the old c, even NaN
+        Tensor wq = cpu.quantizeInt8(cpu.upload(w, n, k));
+        Tensor c = cpu.upload(c0, m, n);
+        cpu.matmul(cpu.upload(x, m, k), false, wq, true, c, alpha, beta);
+        Tensor rc = ref.upload(beta == 0 ? new float[m * n] : c0, m, n);
+        ref.matmul(ref.upload(x, m, k), false, ref.upload(cpu.download(wq), n, k), true, rc, alpha, beta);
+        double[] e = ref.downloadDouble(rc), a = cpu.downloadDouble(c);
+        double scale = 0, diff = 0;
+        for (int i = 0; i < e.length; i++) { scale = Math.max(scale, Math.abs(e[i])); diff = Math.max(diff, Math.abs(a[i] - e[i])); }
+        assertTrue(diff <= 1e-5 * Math.max(1, scale), "m " + m + " k " + k + " n " + n + ": " + diff);
+    }
+
+    @Test
+    void aRowGivesTheSameBitsAloneAsWithAFewOthers() {
+        int n = 37, k = 131;
+        Tensor wq = cpu.quantizeInt8(cpu.upload(random(n * k), n, k));
+        float[] x = random(5 * k);
+        Tensor all = cpu.zeros(5, n), one = cpu.zeros(1, n);
+        cpu.matmul(cpu.upload(x, 5, k), false, wq, true, all, 1, 0);
+        cpu.matmul(cpu.upload(java.util.Arrays.copyOfRange(x, 3 * k, 4 * k), 1, k), false, wq, true, one, 1, 0);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOfRange(cpu.download(all), 3 * n, 4 * n), cpu.download(one));
     }
 
     @Test
