@@ -131,9 +131,14 @@ public abstract class GpuBackend extends Backend {
 
     /**
      * {@code -Dbrt.gpu.profile=true}: every launch, matrix product and host copy is bracketed by device syncs and its
-     * time added to a per-name total (a debug mode: it serializes the host and the device, so steps run slower).
+     * time added to a per-name total (a debug mode: it serializes the host and the device, so steps run slower, and
+     * a small kernel's time is mostly the launch and the sync). {@code -Dbrt.gpu.profile=events} (CUDA): each call
+     * between two device events instead, read back at the next sync: the device's own time per call, with the host
+     * and the device still overlapping (where the device waits for the host, the wait counts to the next call).
      */
-    protected static final boolean PROFILE = Boolean.getBoolean("brt.gpu.profile");
+    protected static final String PROFILE_MODE = System.getProperty("brt.gpu.profile", "false");
+    protected static final boolean PROFILE_EVENTS = "events".equals(PROFILE_MODE);
+    protected static final boolean PROFILE = PROFILE_EVENTS || "true".equals(PROFILE_MODE);
     private final Map<String, long[]> profile = new HashMap<>();
 
     /** Adds one timed call of {@code what} (nanoseconds) to the profile. */
@@ -147,6 +152,14 @@ public abstract class GpuBackend extends Backend {
     public Map<String, long[]> profile() { return profile; }
 
     public void resetProfile() { profile.clear(); }
+
+    /** Whether the platform times profiled calls by device events (CUDA) when asked to. */
+    protected boolean profilesByEvents() { return false; }
+
+    /** How the profile's times were taken, for its heading. */
+    public String profileMethod() {
+        return PROFILE_EVENTS && profilesByEvents() ? "device events per call, not synced" : "device-synced per call";
+    }
 
     // ---------------------------------------------------------------- memory
 
