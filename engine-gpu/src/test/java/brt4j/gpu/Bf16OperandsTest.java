@@ -109,9 +109,42 @@ class Bf16OperandsTest {
     }
 
     /**
-     * Blocked attention in bf16 mode: the softmax and the backward row kernels write p and ds as bf16 for the
-     * products (the same rounding k_to_bf16 did afterwards). Against the float64 oracle at the bf16 threshold; inputs
-     * of scale 1 keep the absolute errors (about 1e-2 at most) well under it.
+     * The backward kernels whose outputs the products of the layer below read write the bf16 copy along with the
+     * gradient (activation and per-head norm backward always, axpy where the target was a product's operand before),
+     * accumulating or onto fresh zeros; the next product sees the new values and casts nothing.
+     */
+    @Test
+    void gradientKernelsWriteTheirBf16Copy() {
+        Twin a = rand(33, 130), w = rand(17, 130), c = rand(33, 17), x = rand(33, 130), dy = rand(33, 130);
+        product("before", a, w, c);                     // a keeps a bf16 copy from here on
+        ref.activationBackward(Activation.TANH, x.ref, dy.ref, a.ref); gpu.activationBackward(Activation.TANH, x.gpu, dy.gpu, a.gpu);
+        assertProductOnly("activationBackward wrote the gradient and its bf16 copy", a, w, c);
+        product("after activationBackward added into the gradient", a, w, c);
+        Twin y = zeros(33, 130), rnorm = zeros(33, 2);
+        ref.l2NormHeads(x.ref, 2, 1e-6, y.ref, rnorm.ref); gpu.l2NormHeads(x.gpu, 2, 1e-6, y.gpu, rnorm.gpu);
+        ref.l2NormHeadsBackward(y.ref, rnorm.ref, 2, dy.ref, a.ref); gpu.l2NormHeadsBackward(y.gpu, rnorm.gpu, 2, dy.gpu, a.gpu);
+        assertProductOnly("l2NormHeadsBackward wrote the gradient and its bf16 copy", a, w, c);
+        product("after l2NormHeadsBackward added into the gradient", a, w, c);
+        ref.axpy(-3, x.ref, a.ref); gpu.axpy(-3, x.gpu, a.gpu);
+        assertProductOnly("axpy wrote the operand and its bf16 copy", a, w, c);
+        product("after axpy added into the operand", a, w, c);
+        ref.fill(a.ref, 0); gpu.fill(a.gpu, 0);         // onto zeros not yet filled: the overwrite modes
+        ref.axpy(2, dy.ref, a.ref); gpu.axpy(2, dy.gpu, a.gpu);
+        assertProductOnly("axpy onto fresh zeros wrote the operand and its bf16 copy", a, w, c);
+        product("after axpy onto fresh zeros", a, w, c);
+        ref.fill(a.ref, 0); gpu.fill(a.gpu, 0);
+        ref.activationBackward(Activation.RELU, x.ref, dy.ref, a.ref); gpu.activationBackward(Activation.RELU, x.gpu, dy.gpu, a.gpu);
+        product("after activationBackward onto fresh zeros", a, w, c);
+        Twin fresh = zeros(33, 130);                    // never a product's operand: axpy writes no copy, the product casts
+        ref.axpy(1, x.ref, fresh.ref); gpu.axpy(1, x.gpu, fresh.gpu);
+        product("a fresh axpy target as operand", fresh, w, c);
+    }
+
+    /**
+     * Blocked attention in bf16 mode: the score products write S and dP as bf16 (-Dbrt.gpu.bf16Scores, on by
+     * default), the softmax and the backward row kernels read them so and write p and ds as bf16 for the products
+     * (the same rounding k_to_bf16 did afterwards); the relative bias's gradient sums the bf16 ds. Against the
+     * float64 oracle at the bf16 threshold; inputs of scale 1 keep the absolute errors (about 1e-2 at most) under it.
      */
     @Test
     void attentionWithBf16ScoresMatchesTheOracle() {

@@ -448,22 +448,22 @@ public final class CudaBackend extends GpuBackend {
 
     @Override protected void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                     boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
-                                    long offC, int ldc, long strideC, boolean bf16) {
+                                    long offC, int ldc, long strideC, boolean bf16, boolean c16) {
         current();
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, alpha);
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
         int es = bf16 ? 2 : 4;
-        long pa = bufferHandle(a) + offA * es, pb = bufferHandle(b) + offB * es, pc = bufferHandle(c) + offC * 4;
-        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
+        long pa = bufferHandle(a) + offA * es, pb = bufferHandle(b) + offB * es, pc = bufferHandle(c) + offC * (c16 ? 2 : 4);
+        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F, cType = c16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
         int compute = !bf16 && precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
         long t0 = profileStart();
         try {
             int st = (int) blas.gemmStridedBatchedEx.invokeExact(cublasHandle, tb ? Cublas.OP_T : Cublas.OP_N,
                     ta ? Cublas.OP_T : Cublas.OP_N, n, m, k, alphaBeta.asSlice(0, 4), pb, type, ldb, strideB, pa, type, lda,
-                    strideA, alphaBeta.asSlice(4, 4), pc, Cublas.CUDA_R_32F, ldc, strideC, batch, compute, Cublas.GEMM_DEFAULT);
+                    strideA, alphaBeta.asSlice(4, 4), pc, cType, ldc, strideC, batch, compute, Cublas.GEMM_DEFAULT);
             Cublas.check(st, "cublasGemmStridedBatchedEx " + m + "x" + n + "x" + k + " batch " + batch);
             countLaunch();
-            if (PROFILE) profileEnd(String.format(Locale.ROOT, "attention gemm %dx%dx%d b%d %s%s", m, n, k, batch, ta ? "T" : "N", tb ? "T" : "N"), t0);
+            if (PROFILE) profileEnd(String.format(Locale.ROOT, "attention gemm %dx%dx%d b%d %s%s", m, n, k, batch, ta ? "T" : "N", tb ? "T" : "N") + (c16 ? " to bf16" : ""), t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -504,13 +504,13 @@ public final class CudaBackend extends GpuBackend {
     /** All items and heads in one cublasGemmBatchedEx (items' outputs are disjoint: GpuBackend.blockGemm). */
     @Override protected void gemmItems(int batch, int m, int n, int k, Object a, long[] offA, int lda, long strideA, boolean ta,
                                        Object b, long[] offB, int ldb, long strideB, boolean tb, float beta, Object c,
-                                       long[] offC, int ldc, long strideC, boolean bf16) {
+                                       long[] offC, int ldc, long strideC, boolean bf16, boolean c16) {
         if (!BATCHED_ITEMS || offA.length == 1) {
-            super.gemmItems(batch, m, n, k, a, offA, lda, strideA, ta, b, offB, ldb, strideB, tb, beta, c, offC, ldc, strideC, bf16);
+            super.gemmItems(batch, m, n, k, a, offA, lda, strideA, ta, b, offB, ldb, strideB, tb, beta, c, offC, ldc, strideC, bf16, c16);
             return;
         }
         current();
-        int es = bf16 ? 2 : 4, total = offA.length * batch;
+        int es = bf16 ? 2 : 4, esC = c16 ? 2 : 4, total = offA.length * batch;
         long ba = bufferHandle(a), bb = bufferHandle(b), bc = bufferHandle(c);
         long[] ptrs = new long[3 * total];               // [our a's items | our b's | c's]
         for (int i = 0; i < offA.length; i++) {
@@ -518,23 +518,23 @@ public final class CudaBackend extends GpuBackend {
                 int at = i * batch + z;
                 ptrs[at] = ba + (offA[i] + z * strideA) * es;
                 ptrs[total + at] = bb + (offB[i] + z * strideB) * es;
-                ptrs[2 * total + at] = bc + (offC[i] + z * strideC) * 4;
+                ptrs[2 * total + at] = bc + (offC[i] + z * strideC) * esC;
             }
         }
         long arrays = pointerArray(ptrs).handle();
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, 1f);
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
-        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
+        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F, cType = c16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
         int compute = !bf16 && precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
         long t0 = profileStart();
         try {
             // row-major c = op(a) op(b) is column-major c^T = op(b)^T op(a)^T: cuBLAS's A is our b
             int st = (int) blas.gemmBatchedEx.invokeExact(cublasHandle, tb ? Cublas.OP_T : Cublas.OP_N, ta ? Cublas.OP_T : Cublas.OP_N,
                     n, m, k, alphaBeta.asSlice(0, 4), arrays + total * 8L, type, ldb, arrays, type, lda, alphaBeta.asSlice(4, 4),
-                    arrays + 2L * total * 8, Cublas.CUDA_R_32F, ldc, total, compute, Cublas.GEMM_DEFAULT);
+                    arrays + 2L * total * 8, cType, ldc, total, compute, Cublas.GEMM_DEFAULT);
             Cublas.check(st, "cublasGemmBatchedEx " + m + "x" + n + "x" + k + " batch " + total);
             countLaunch();
-            if (PROFILE) profileEnd(String.format(Locale.ROOT, "attention gemm batched %dx%dx%d b%d %s%s", m, n, k, total, ta ? "T" : "N", tb ? "T" : "N"), t0);
+            if (PROFILE) profileEnd(String.format(Locale.ROOT, "attention gemm batched %dx%dx%d b%d %s%s", m, n, k, total, ta ? "T" : "N", tb ? "T" : "N") + (c16 ? " to bf16" : ""), t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {

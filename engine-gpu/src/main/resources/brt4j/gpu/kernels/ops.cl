@@ -58,6 +58,13 @@ DEVICE ushort bf16_bits(float x) {
     return (ushort) (u >> 16);
 }
 
+/* bfloat16 -> float32 (exact). */
+DEVICE float bf16_value(ushort h) {
+    union { uint u; float f; } cv;
+    cv.u = ((uint) h) << 16;
+    return cv.f;
+}
+
 /* ------------------------------------------------------------------ elementwise */
 
 KERNEL void k_fill(GLOBAL float* x, int n, float v) {
@@ -70,9 +77,13 @@ KERNEL void k_add(const GLOBAL float* a, const GLOBAL float* b, GLOBAL float* o,
     if (i < n) o[i] = a[i] + b[i];
 }
 
-KERNEL void k_axpy(float alpha, const GLOBAL float* x, GLOBAL float* y, int n, int accumulate) {
+/* With out16, y's bf16 copy (o16) is written too (bf16 products that will read y: see GpuBackend.keptShadowFor). */
+KERNEL void k_axpy(float alpha, const GLOBAL float* x, GLOBAL float* y, int n, int accumulate, GLOBAL ushort* o16, int out16) {
     int i = GLOBAL_ID0;
-    if (i < n) y[i] = accumulate ? y[i] + alpha * x[i] : alpha * x[i];
+    if (i >= n) return;
+    float v = accumulate ? y[i] + alpha * x[i] : alpha * x[i];
+    y[i] = v;
+    if (out16) o16[i] = bf16_bits(v);
 }
 
 KERNEL void k_scale(GLOBAL float* x, float alpha, int n) {
@@ -105,12 +116,15 @@ KERNEL void k_act(int f, const GLOBAL float* x, GLOBAL float* o, int n, GLOBAL u
     if (out16) o16[i] = bf16_bits(y);
 }
 
-KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n, int accumulate) {
+KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n, int accumulate,
+                       GLOBAL ushort* o16, int out16) {
     int i = GLOBAL_ID0;
     if (i >= n) return;
     float v = s[i];
     float g = f == 0 ? (v > 0.0f ? 1.0f : 0.0f) : f == 1 ? 1.0f - v * v : v * (1.0f - v);
-    dx[i] = accumulate ? dx[i] + dy[i] * g : dy[i] * g;
+    float d = accumulate ? dx[i] + dy[i] * g : dy[i] * g;
+    dx[i] = d;
+    if (out16) o16[i] = bf16_bits(d);
 }
 
 /* Partial sums (of squares when square != 0) per work-group; k_reduce_final adds them into scalars[slot]. */
@@ -222,7 +236,7 @@ KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnor
 }
 
 KERNEL void k_l2heads_back(const GLOBAL float* y, const GLOBAL float* rnorm, const GLOBAL float* dy, GLOBAL float* dx,
-                           int heads, int hd, int accumulate) {
+                           int heads, int hd, int accumulate, GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     for (int h = 0; h < heads; h++) {
@@ -233,7 +247,9 @@ KERNEL void k_l2heads_back(const GLOBAL float* y, const GLOBAL float* rnorm, con
         float rn = rnorm[(long) r * heads + h];
         for (int i = LOCAL_ID(0); i < hd; i += RED) {
             float d = (dy[b + i] - y[b + i] * dot) * rn;
-            dx[b + i] = accumulate ? dx[b + i] + d : d;
+            if (accumulate) d += dx[b + i];
+            dx[b + i] = d;
+            if (out16) o16[b + i] = bf16_bits(d);
         }
     }
 }
