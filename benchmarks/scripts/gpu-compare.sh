@@ -12,21 +12,22 @@ OUT=${OUT:-/tmp/brt-out}; mkdir -p "$OUT"; export OUT PYTHONUNBUFFERED=1
 S=benchmarks/scripts
 FAMS=${COMPILE_FAMILIES:-Slide:13L XL:2048 Rec:fixed:skip}
 bash $S/gpu-h200.sh tests > /tmp/tests-tail.txt 2>&1; grep -E "tests (successful|failed|aborted)|✘" "$OUT/tests.txt" | head -20
-compile_one() {                                      # family [extra brt_torch.py flags]
-  timeout ${TORCH_COMPILE_TIMEOUT:-200} python3 $S/brt_torch.py bench --steps 5 --warmup 3 --modes compile "${@:2}" $1 2>&1
-}
 if [ -n "${PARALLEL_COMPILE:-}" ]; then
-  G=$(mktemp -d); declare -A PID
-  for f in $FAMS; do compile_one $f --gate $G > "$OUT/torch-compile-${f//:/-}.txt" & PID[$f]=$!; done
-  [ -n "${CHECK:-}" ] && bash $S/gpu-h200.sh check | grep -E "^(PASS|FAIL|exit)"
-  for f in $FAMS; do                                 # every compile done (or given up) before any timed step
-    while [ ! -e "$G/ready-${f//:/-}" ] && kill -0 ${PID[$f]} 2>/dev/null; do sleep 1; done
+  G=$(mktemp -d); declare -A PID; LIMIT=${TORCH_COMPILE_TIMEOUT:-300}; DEADLINE=$((SECONDS + LIMIT))
+  for f in $FAMS; do                                 # the process's own limit leaves room for waiting at the gate
+    timeout $((LIMIT + 120)) python3 $S/brt_torch.py bench --steps 5 --warmup 3 --modes compile --gate $G $f \
+      > "$OUT/torch-compile-${f//:/-}.txt" 2>&1 & PID[$f]=$!
   done
-  echo "compiled (or gave up) after $SECONDS s"
+  [ -n "${CHECK:-}" ] && bash $S/gpu-h200.sh check | grep -E "^(PASS|FAIL|exit)"
+  for f in $FAMS; do                                 # every compile done, or given up at the deadline, before any timed step
+    while [ ! -e "$G/ready-${f//:/-}" ] && kill -0 ${PID[$f]} 2>/dev/null && [ $SECONDS -lt $DEADLINE ]; do sleep 1; done
+    [ -e "$G/ready-${f//:/-}" ] || { kill ${PID[$f]} 2>/dev/null; echo "$f: not compiled within $LIMIT s" >> "$OUT/torch-compile-${f//:/-}.txt"; }
+  done
+  echo "compiles done (or given up) at $SECONDS s"
   for f in $FAMS; do                                 # timed steps one process at a time
     touch "$G/go-${f//:/-}"; wait ${PID[$f]}
     cat "$OUT/torch-compile-${f//:/-}.txt" >> "$OUT/torch-compile.txt"; grep "^| [A-Z]" "$OUT/torch-compile-${f//:/-}.txt" \
-      || echo "| $f | compile | no result ($(tail -1 "$OUT/torch-compile-${f//:/-}.txt")) |"
+      || echo "| $f | compile | no result: $(tail -1 "$OUT/torch-compile-${f//:/-}.txt") |"
   done
 fi
 STEPS=${STEPS:-5} bash $S/gpu-h200.sh bench | grep -v "^WARNING"
@@ -38,7 +39,10 @@ STEPS=1 FAMILIES=${PROFILE_FAMILIES:-Rec:fixed:skip} bash $S/gpu-h200.sh profile
 grep -A24 "^profile" "$OUT/profile.txt"
 timeout ${TORCH_EAGER_TIMEOUT:-120} python3 $S/brt_torch.py bench --steps 5 --warmup 3 --modes eager 2>&1 | tee "$OUT/torch-eager.txt" | grep "|"
 if [ -z "${PARALLEL_COMPILE:-}" ]; then
-  for f in $FAMS; do compile_one $f | tee -a "$OUT/torch-compile.txt" | grep "^| [A-Z]"; done
+  for f in $FAMS; do
+    timeout ${TORCH_COMPILE_TIMEOUT:-200} python3 $S/brt_torch.py bench --steps 5 --warmup 3 --modes compile $f 2>&1 \
+      | tee -a "$OUT/torch-compile.txt" | grep "^| [A-Z]"
+  done
   [ -n "${CHECK:-}" ] && bash $S/gpu-h200.sh check | grep -E "^(PASS|FAIL|exit)"
 fi
 echo "done after $SECONDS s"

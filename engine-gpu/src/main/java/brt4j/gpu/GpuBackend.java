@@ -782,17 +782,16 @@ public abstract class GpuBackend extends Backend {
         boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0, s16 = bf && BF16_SCORES;
         int rows = G * heads * tq, W = bl.W;
         DeviceBuffer scores = allocator.allocate(bl.scores() * (s16 ? 2 : 4)), dP = allocator.allocate(bl.scores() * (s16 ? 2 : 4));
-        DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);
+        DeviceBuffer dTempRow = allocator.allocate(rows * 4L);
         Object qa = maybeBf16(q, bf), ka = maybeBf16(k, bf);
         Object va = maybeBf16(v, bf), da = maybeBf16(dOut, bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, da, 'q', false, va, 'k', true, 0f, dP, 's', bf);
-        elementwise("k_attn_dot", rows, out, dOut, dsum, G, tq, heads, D);
         Object table = s == null ? dummy : bucketTable(s);
         DeviceBuffer p16 = bf ? allocator.allocate(bl.scores() * 2) : null, ds16 = bf ? allocator.allocate(bl.scores() * 2) : null;
         launch("k_attn_bwd_row", bl.rows(), 1, 1, LOCAL, 1, s16 ? dummy : scores, s16 ? dummy : dP, s16 ? scores : dummy,
                 s16 ? dP : dummy, s16 ? 1 : 0, temperature, s == null ? dummy : s.relBias(), table,
-                lse, dsum, dTempRow, bl.tqb, bl.tkb, heads, bl.nb, tq, W, s == null ? 1 : s.buckets(),
+                lse, out, dOut, D, dTempRow, bl.tqb, bl.tkb, heads, bl.nb, tq, W, s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
                 drop ? 1 : 0, bf ? p16 : dummy, bf ? ds16 : dummy, bf ? 1 : 0);
         Object pa = bf ? p16 : scores, dsa = bf ? ds16 : dP;
@@ -816,7 +815,7 @@ public abstract class GpuBackend extends Backend {
             partial.recycle();
             byOffset.recycle();
         }
-        scores.recycle(); dP.recycle(); dsum.recycle(); dTempRow.recycle();
+        scores.recycle(); dP.recycle(); dTempRow.recycle();
         if (bf) { p16.recycle(); ds16.recycle(); }
     }
 

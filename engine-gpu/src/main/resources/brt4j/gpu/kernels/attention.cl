@@ -223,15 +223,18 @@ KERNEL void k_attn_softmax(GLOBAL float* S, const GLOBAL ushort* S16, int in16, 
 
 /*
  * Backward per score row: S holds q . k (recomputed), dP holds dOut . v. Out: S = p keep (for dv), dP = ds t
- * (for dq and dk, and the relative bias by offset); dTempRow = sum ds raw. dsum: Di = out . dOut (k_attn_dot).
+ * (for dq and dk, and the relative bias by offset); dTempRow = sum ds raw. Di = out . dOut of the row's query and
+ * head, summed here by the work-group (each query and head is one row of one block; k_attn_dot's thread per row
+ * read 128 values 4 KiB apart from its neighbours').
  * In16: S and dP are bf16 (S16, dP16: the bf16 products wrote them so) and stay as they were. With out16, p keep
  * and ds t go to P16 and dS16 as bf16 (S is then left as it was: nothing reads it; dP still gets ds t unless in16,
  * for the relative bias, which then reads dS16).
  */
 KERNEL void k_attn_bwd_row(GLOBAL float* S, GLOBAL float* dP, const GLOBAL ushort* S16, const GLOBAL ushort* dP16,
                            int in16, const GLOBAL float* temp, const GLOBAL float* relBias,
-                           const GLOBAL int* bucketOf, const GLOBAL float* lse, const GLOBAL float* dsum,
-                           GLOBAL float* dTempRow, int tqb, int tkb, int H, int nb, int Tq, int W, int nbk, ulong seed,
+                           const GLOBAL int* bucketOf, const GLOBAL float* lse, const GLOBAL float* out,
+                           const GLOBAL float* dOut, int D, GLOBAL float* dTempRow, int tqb, int tkb, int H, int nb, int Tq,
+                           int W, int nbk, ulong seed,
                            uint thr, float dscale, int dropOn, GLOBAL ushort* P16, GLOBAL ushort* dS16, int out16) {
     LOCAL float buf[RED];
     int row = GROUP_ID(0), tid = LOCAL_ID(0);
@@ -239,7 +242,11 @@ KERNEL void k_attn_bwd_row(GLOBAL float* S, GLOBAL float* dP, const GLOBAL ushor
     int idx = attn_row_index(row, tqb, H, nb, Tq, W, &h, &r, &i);
     int j0 = W > 0 ? i - r : 0;
     long base = (long) row * tkb;
-    float t = temp[h], l = lse[idx], di = dsum[idx];
+    long qo = ((long) (idx / (H * Tq)) * Tq + i) * (H * D) + (long) h * D;   /* (g, i, h) in out and dOut */
+    float di = 0.0f;
+    for (int e = tid; e < D; e += RED) di += out[qo + e] * dOut[qo + e];
+    di = group_sum(buf, di);
+    float t = temp[h], l = lse[idx];
     float dT = 0.0f;
     for (int c = tid; c < tkb; c += RED) {
         float raw = attn_score(S, S16, in16, base + c);
