@@ -938,7 +938,8 @@ public abstract class GpuBackend extends Backend {
      * One collected AdamW update: the buffers (a tensor may be freed before the flush: its block is only reused by
      * work queued after the flush), n, the weight decay; lr, betas, eps, c1, c2 are shared by a batch.
      */
-    private record AdamWUpdate(DeviceBuffer p, DeviceBuffer g, DeviceBuffer m, DeviceBuffer v, int n, float wd) {}
+    private record AdamWUpdate(DeviceBuffer p, DeviceBuffer g, DeviceBuffer m, DeviceBuffer v, int n, float wd,
+                               DeviceBuffer p16) {}
 
     private final java.util.List<AdamWUpdate> adamW = new java.util.ArrayList<>();
     private float[] adamWHyper;
@@ -961,7 +962,10 @@ public abstract class GpuBackend extends Backend {
         g(param).buf.version++;                         // written by the update (the bf16 copy goes stale now)
         g(m).buf.version++;
         g(v).buf.version++;
-        adamW.add(new AdamWUpdate(g(param).buf, g(grad).buf, g(m).buf, g(v).buf, param.size(), (float) weightDecay));
+        // k_adamw_multi writes the weight's bf16 copy too, where it keeps one (a product read it: the next will)
+        Object p16 = keptShadowFor(param);
+        adamW.add(new AdamWUpdate(g(param).buf, g(grad).buf, g(m).buf, g(v).buf, param.size(), (float) weightDecay,
+                p16 == dummy ? null : (DeviceBuffer) p16));
         adamWHyper = hyper;
     }
 
@@ -979,17 +983,18 @@ public abstract class GpuBackend extends Backend {
             }
             return;
         }
-        // The table: per tensor the four device addresses, then n and the weight decay's bits; uploaded only when
-        // it differs from the last one (a training run updates the same tensors every step).
-        long[] table = new long[5 * todo.size()];
+        // The table: per tensor the four device addresses, then n and the weight decay's bits, then the bf16 copy's
+        // address or 0; uploaded only when it differs from the last one (a run updates the same tensors every step).
+        long[] table = new long[6 * todo.size()];
         int maxN = 0;
         for (int i = 0; i < todo.size(); i++) {
             AdamWUpdate u = todo.get(i);
-            table[5 * i] = u.p.handle;
-            table[5 * i + 1] = u.g.handle;
-            table[5 * i + 2] = u.m.handle;
-            table[5 * i + 3] = u.v.handle;
-            table[5 * i + 4] = (u.n & 0xffffffffL) | ((long) Float.floatToRawIntBits(u.wd) << 32);
+            table[6 * i] = u.p.handle;
+            table[6 * i + 1] = u.g.handle;
+            table[6 * i + 2] = u.m.handle;
+            table[6 * i + 3] = u.v.handle;
+            table[6 * i + 4] = (u.n & 0xffffffffL) | ((long) Float.floatToRawIntBits(u.wd) << 32);
+            table[6 * i + 5] = u.p16 == null ? 0 : u.p16.handle;
             maxN = Math.max(maxN, u.n);
         }
         if (!java.util.Arrays.equals(table, adamWTableKey)) {
@@ -1002,6 +1007,9 @@ public abstract class GpuBackend extends Backend {
         }
         int gx = Math.max(1, Math.min(1024, (maxN + LOCAL - 1) / LOCAL));
         enqueue("k_adamw_multi", gx, todo.size(), 1, LOCAL, 1, adamWTable, h[0], h[1], h[2], h[3], h[4], h[5]);
+        for (AdamWUpdate u : todo) {                    // p's version moved when the update was collected
+            if (u.p16 != null && u.p.shadow() == u.p16) u.p.shadowVersion = u.p.version;
+        }
     }
 
     @Override protected void doAdafactor(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor vRow, Tensor vCol,

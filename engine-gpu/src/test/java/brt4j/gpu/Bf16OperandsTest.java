@@ -141,6 +141,35 @@ class Bf16OperandsTest {
     }
 
     /**
+     * AdamW over several weights in one k_adamw_multi launch writes the bf16 copy of each weight that keeps one
+     * (products read it before), so the next products cast nothing and see the updated weights; a weight no product
+     * read gets no copy and is cast when a product first reads it.
+     */
+    @Test
+    void adamWWritesTheWeightsBf16Copies() {
+        Twin a = rand(33, 130), c = rand(33, 17), w1 = rand(17, 130), w2 = rand(17, 130), w3 = rand(17, 130);
+        Twin[] g = {rand(17, 130), rand(17, 130), rand(17, 130)}, m = {rand(17, 130), rand(17, 130), rand(17, 130)};
+        Twin[] v = {rand(17, 130), rand(17, 130), rand(17, 130)}, w = {w1, w2, w3};
+        for (Twin x : v) { ref.fill(x.ref, 0.04); gpu.fill(x.gpu, 0.04); }   // second moments >= 0
+        product("w1 before", a, w1, c);
+        product("w2 before", a, w2, c);                  // w3 is not read by a product: it keeps no copy
+        gpu.synchronize();
+        for (int i = 0; i < 3; i++) {                   // collected, then one launch for the three
+            ref.adamW(w[i].ref, g[i].ref, m[i].ref, v[i].ref, 0.5, 0.9, 0.98, 1e-8, 0.1, 3);
+            gpu.adamW(w[i].gpu, g[i].gpu, m[i].gpu, v[i].gpu, 0.5, 0.9, 0.98, 1e-8, 0.1, 3);
+        }
+        long before = gpu.launches();
+        gpu.synchronize();
+        assertEquals(1, gpu.launches() - before, "the three updates are one launch");
+        assertProductOnly("AdamW wrote w1's bf16 copy", a, w1, c);
+        product("after AdamW, w1", a, w1, c);
+        assertProductOnly("AdamW wrote w2's bf16 copy", a, w2, c);
+        product("after AdamW, w2", a, w2, c);
+        product("after AdamW, w3 (cast now)", a, w3, c);
+        for (int i = 0; i < 3; i++) compare("w" + (i + 1) + " after AdamW", w[i]);
+    }
+
+    /**
      * Blocked attention in bf16 mode: the score products write S and dP as bf16 (-Dbrt.gpu.bf16Scores, on by
      * default), the softmax and the backward row kernels read them so and write p and ds as bf16 for the products
      * (the same rounding k_to_bf16 did afterwards); the relative bias's gradient sums the bf16 ds. Against the

@@ -446,18 +446,21 @@ KERNEL void k_adamw(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLO
 
 #ifdef BRT_CUDA
 /* Every parameter of a step in one launch (CUDA only: OpenCL C 1.2 cannot follow a pointer read from memory).
-   table: per tensor five words, the addresses of p, g, m, v, then n (low half) and the weight decay's bits (high
-   half); tensor GROUP_ID(1), its elements strided over the groups of dimension 0. */
+   table: per tensor six words, the addresses of p, g, m, v, then n (low half) and the weight decay's bits (high
+   half), then the address of p's bf16 copy or 0 (written along with p: the next products read it, no cast);
+   tensor GROUP_ID(1), its elements strided over the groups of dimension 0. */
 KERNEL void k_adamw_multi(const GLOBAL ulong* table, float lr, float b1, float b2, float eps, float c1, float c2) {
-    const GLOBAL ulong* e = table + 5L * GROUP_ID(1);
+    const GLOBAL ulong* e = table + 6L * GROUP_ID(1);
     GLOBAL float* p = (GLOBAL float*) e[0];
     const GLOBAL float* g = (const GLOBAL float*) e[1];
     GLOBAL float* m = (GLOBAL float*) e[2];
     GLOBAL float* v = (GLOBAL float*) e[3];
     int n = (int) (e[4] & 0xffffffffUL);
     float wd = __uint_as_float((uint) (e[4] >> 32));
+    GLOBAL ushort* p16 = (GLOBAL ushort*) e[5];
     for (int i = GROUP_ID(0) * LOCAL_SIZE(0) + LOCAL_ID(0); i < n; i += NUM_GROUPS(0) * LOCAL_SIZE(0)) {
         adamw_at(p, g, m, v, i, lr, b1, b2, eps, wd, c1, c2);
+        if (p16) p16[i] = bf16_bits(p[i]);
     }
 }
 #endif
