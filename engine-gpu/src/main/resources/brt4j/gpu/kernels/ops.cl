@@ -214,20 +214,50 @@ KERNEL void k_colsum(const GLOBAL float* partial, GLOBAL float* out, int parts, 
     out[c] = accumulate ? out[c] + s : s;
 }
 
-/* Per-head L2 norm, one work-group per row of heads * hd: the threads read consecutive values (one thread per
-   head segment read hd values apart and was the slowest kernel of a step); one group sum per head. */
+/*
+ * Per-head L2 norm, one work-group per row of heads * hd. The work-group splits into segments of seg threads (a
+ * power of two), one head each, hc heads a pass: a segment reads its head's consecutive values and sums them in
+ * log2(seg) steps (seg_sum), so the heads of a row are summed side by side (one group sum per head, one after
+ * another, took 8 x 9 barriers a row at 8 heads, half the threads idle at hd = 128).
+ */
+DEVICE int l2_heads_per_pass(int heads) { return heads < RED ? heads : RED; }
+
+DEVICE int l2_seg(int hc) {
+    int seg = 1;
+    while (seg * 2 * hc <= RED) seg *= 2;
+    return seg;
+}
+
+/* The sum of v over the calling thread's segment (threads [t - t % seg, + seg)); every thread of the group calls. */
+DEVICE float seg_sum(LOCAL_PTR float* buf, float v, int seg) {
+    int t = LOCAL_ID(0);
+    buf[t] = v;
+    BARRIER();
+    for (int s = seg / 2; s > 0; s >>= 1) {
+        if (t % seg < s) buf[t] += buf[t + s];
+        BARRIER();
+    }
+    float r = buf[t - t % seg];
+    BARRIER();
+    return r;
+}
+
 KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int heads, int hd, float eps,
                       GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
-    int r = GROUP_ID(0);
-    for (int h = 0; h < heads; h++) {
+    int r = GROUP_ID(0), t = LOCAL_ID(0);
+    int hc = l2_heads_per_pass(heads), seg = l2_seg(hc), lane = t % seg;
+    for (int h0 = 0; h0 < heads; h0 += hc) {
+        int h = h0 + t / seg;
+        int on = t / seg < hc && h < heads;
         long b = ((long) r * heads + h) * hd;
         float ss = 0.0f;
-        for (int i = LOCAL_ID(0); i < hd; i += RED) ss += x[b + i] * x[b + i];
-        ss = group_sum(buf, ss);
+        if (on) for (int i = lane; i < hd; i += seg) ss += x[b + i] * x[b + i];
+        ss = seg_sum(buf, ss, seg);
+        if (!on) continue;
         float inv = 1.0f / sqrtf(ss + eps);
-        if (LOCAL_ID(0) == 0) rnorm[(long) r * heads + h] = inv;
-        for (int i = LOCAL_ID(0); i < hd; i += RED) {
+        if (lane == 0) rnorm[(long) r * heads + h] = inv;
+        for (int i = lane; i < hd; i += seg) {
             float y = x[b + i] * inv;
             o[b + i] = y;
             if (out16) o16[b + i] = bf16_bits(y);
@@ -238,14 +268,18 @@ KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnor
 KERNEL void k_l2heads_back(const GLOBAL float* y, const GLOBAL float* rnorm, const GLOBAL float* dy, GLOBAL float* dx,
                            int heads, int hd, int accumulate, GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
-    int r = GROUP_ID(0);
-    for (int h = 0; h < heads; h++) {
+    int r = GROUP_ID(0), t = LOCAL_ID(0);
+    int hc = l2_heads_per_pass(heads), seg = l2_seg(hc), lane = t % seg;
+    for (int h0 = 0; h0 < heads; h0 += hc) {
+        int h = h0 + t / seg;
+        int on = t / seg < hc && h < heads;
         long b = ((long) r * heads + h) * hd;
         float dot = 0.0f;
-        for (int i = LOCAL_ID(0); i < hd; i += RED) dot += y[b + i] * dy[b + i];
-        dot = group_sum(buf, dot);
+        if (on) for (int i = lane; i < hd; i += seg) dot += y[b + i] * dy[b + i];
+        dot = seg_sum(buf, dot, seg);
+        if (!on) continue;
         float rn = rnorm[(long) r * heads + h];
-        for (int i = LOCAL_ID(0); i < hd; i += RED) {
+        for (int i = lane; i < hd; i += seg) {
             float d = (dy[b + i] - y[b + i] * dot) * rn;
             if (accumulate) d += dx[b + i];
             dx[b + i] = d;
