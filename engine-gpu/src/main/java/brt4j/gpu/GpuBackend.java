@@ -890,7 +890,9 @@ public abstract class GpuBackend extends Backend {
         if (targets.length == 0) return;
         int acc = overwrite(dLogits, logits) ? 0 : 1;
         DeviceBuffer t = targets(targets, mask, logits.cols());
-        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols(), acc);
+        Object o16 = shadowFor(dLogits);               // the output head's products read the gradient next
+        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols(), acc, o16, o16 == dummy ? 0 : 1);
+        shadowWritten(dLogits);
         t.recycle();
     }
 

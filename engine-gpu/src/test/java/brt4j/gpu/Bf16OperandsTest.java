@@ -110,7 +110,8 @@ class Bf16OperandsTest {
 
     /**
      * The backward kernels whose outputs the products of the layer below read write the bf16 copy along with the
-     * gradient (activation and per-head norm backward always, axpy where the target was a product's operand before),
+     * gradient (activation and per-head norm backward and the loss's gradient always, axpy where the target was a
+     * product's operand before),
      * accumulating or onto fresh zeros; the next product sees the new values and casts nothing.
      */
     @Test
@@ -135,6 +136,16 @@ class Bf16OperandsTest {
         ref.fill(a.ref, 0); gpu.fill(a.gpu, 0);
         ref.activationBackward(Activation.RELU, x.ref, dy.ref, a.ref); gpu.activationBackward(Activation.RELU, x.gpu, dy.gpu, a.gpu);
         product("after activationBackward onto fresh zeros", a, w, c);
+        int[] targets = new int[33];
+        boolean[] mask = new boolean[33];
+        for (int r = 0; r < 33; r++) { targets[r] = (r * 37) % 130; mask[r] = r % 4 != 1; }   // masked rows too
+        ref.crossEntropyBackward(x.ref, targets, mask, 2.5, a.ref); gpu.crossEntropyBackward(x.gpu, targets, mask, 2.5, a.gpu);
+        assertProductOnly("crossEntropyBackward added into the gradient and wrote its bf16 copy", a, w, c);
+        product("after crossEntropyBackward added into the gradient", a, w, c);
+        ref.fill(a.ref, 0); gpu.fill(a.gpu, 0);
+        ref.crossEntropyBackward(x.ref, targets, mask, 2.5, a.ref); gpu.crossEntropyBackward(x.gpu, targets, mask, 2.5, a.gpu);
+        assertProductOnly("crossEntropyBackward onto fresh zeros wrote the gradient and its bf16 copy", a, w, c);
+        product("after crossEntropyBackward onto fresh zeros", a, w, c);
         Twin fresh = zeros(33, 130);                    // never a product's operand: axpy writes no copy, the product casts
         ref.axpy(1, x.ref, fresh.ref); gpu.axpy(1, x.gpu, fresh.gpu);
         product("a fresh axpy target as operand", fresh, w, c);

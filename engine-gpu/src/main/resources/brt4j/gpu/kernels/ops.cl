@@ -389,8 +389,9 @@ KERNEL void k_ce(const GLOBAL float* logits, const GLOBAL int* tgt, GLOBAL float
     }
 }
 
+/* With out16, dl's bf16 copy too (the output head's products read it: a cast of V x N values less). */
 KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float gradScale, GLOBAL float* dl, int cols,
-                      int accumulate) {
+                      int accumulate, GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     int t = tgt[r];                         /* no early return: every work-item reaches the barriers */
@@ -403,13 +404,21 @@ KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float g
     s = group_sum(buf, s);
     float lse = m + logf(s);
     GLOBAL float* d = dl + (long) r * cols;
+    GLOBAL ushort* d16 = o16 + (long) r * cols;
     if (t >= 0) {
         for (int c = LOCAL_ID(0); c < cols; c += RED) {
             float g = gradScale * expf(l[c] - lse) - (c == t ? gradScale : 0.0f);
-            d[c] = accumulate ? d[c] + g : g;
+            if (accumulate) g += d[c];
+            d[c] = g;
+            if (out16) d16[c] = bf16_bits(g);
         }
     } else if (!accumulate) {
-        for (int c = LOCAL_ID(0); c < cols; c += RED) d[c] = 0.0f;
+        for (int c = LOCAL_ID(0); c < cols; c += RED) {
+            d[c] = 0.0f;
+            if (out16) d16[c] = 0;
+        }
+    } else if (out16) {
+        for (int c = LOCAL_ID(0); c < cols; c += RED) d16[c] = bf16_bits(d[c]);
     }
 }
 
