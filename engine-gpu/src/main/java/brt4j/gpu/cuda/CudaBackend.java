@@ -90,6 +90,9 @@ public final class CudaBackend extends GpuBackend {
         if (ordinal < 0 || ordinal >= count) throw new GpuException("cuda: no device " + ordinal + " (" + count + " found)");
         params = arena.allocate(ADDRESS, 32);
         values = arena.allocate(8L * 32, 8);
+        // cuLaunchKernel's argument array: params[i] points at the i-th 8-byte slot of values, set once here; a
+        // launch only writes the values
+        for (int i = 0; i < 32; i++) params.setAtIndex(ADDRESS, i, values.asSlice(8L * i));
         alphaBeta = arena.allocate(8, 4);
         out8 = arena.allocate(16, 8);
         try {
@@ -280,7 +283,6 @@ public final class CudaBackend extends GpuBackend {
                     case Long v -> values.set(JAVA_LONG, off, v);
                     default -> values.set(JAVA_LONG, off, bufferHandle(args[i]));
                 }
-                params.setAtIndex(ADDRESS, i, values.asSlice(off));
             }
             long t0 = profileStart();
             int err = (int) cu.launchKernel.invokeExact(f, gx, gy, gz, lx, ly, 1, 0, MemorySegment.NULL, params, MemorySegment.NULL);
