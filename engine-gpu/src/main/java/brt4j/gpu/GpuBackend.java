@@ -811,7 +811,7 @@ public abstract class GpuBackend extends Backend {
             elementwise("k_attn_dbias_offset_part", parts * heads * W, s16 ? dummy : dP, s16 ? ds16 : dummy, s16 ? 1 : 0,
                     partial, bl.count(), heads, W, chunk, parts);
             elementwise("k_colsum", heads * W, partial, byOffset, parts, heads * W, 0);
-            elementwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
+            rowwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
             partial.recycle();
             byOffset.recycle();
         }
@@ -858,7 +858,7 @@ public abstract class GpuBackend extends Backend {
         if (dsT != null) {
             DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
             elementwise("k_attn_dbias_offset", heads * W, dsT, byOffset, G, heads, tq, W);
-            elementwise("k_attn_dbias", heads * nb, byOffset, table, dRelBias, heads, W, nb);
+            rowwise("k_attn_dbias", heads * nb, byOffset, table, dRelBias, heads, W, nb);
             byOffset.recycle();
             dsT.recycle();
         }
