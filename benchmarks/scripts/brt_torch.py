@@ -5,9 +5,10 @@ torch (safetensors parsed here with struct + json).
 
   brt_torch.py check FIXTURE_DIR [--double]      run a golden fixture's two segments, compare logits (and losses,
                                                  states, caches) with expected.safetensors; exit 1 on a mismatch
-  brt_torch.py bench [--steps N] [--warmup N] [--modes eager,compile] [FAMILY...]
+  brt_torch.py bench [--steps N] [--warmup N] [--modes eager,compile] [--gate DIR] [FAMILY...]
                                                  forward + backward + AdamW tokens/s on CUDA, bf16 autocast, float32
-                                                 parameters, medium_150M shapes (GpuBench's), 4096 tokens a step
+                                                 parameters, medium_150M shapes (GpuBench's), 4096 tokens a step;
+                                                 --gate: after compiling, touch DIR/ready-FAMILY, wait for DIR/go-FAMILY
 
 Same math as brt4j (fixtures/brt/README.md conventions): q and k L2-normalised per head (u / sqrt(sum u^2 + 1e-6)),
 logit = (q.k + T5 bias) * temperature, sliding mask excluding self, masked logits replaced by -1e6, safe softmax with a
@@ -363,7 +364,16 @@ def init_params(cfg, device):
     return {k: torch.nn.Parameter(v.to(device)) for k, v in p.items()}
 
 
-def bench(families, steps, warmup, modes):
+def wait_at_gate(gate, fam):
+    """Parallel compiles (gpu-compare.sh PARALLEL_COMPILE): say this model is compiled, then wait for the go, so the
+    timed steps of the processes run one at a time on a quiet GPU while their compilations overlapped."""
+    name = fam.replace(":", "-")
+    open(os.path.join(gate, "ready-" + name), "w").close()
+    while not os.path.exists(os.path.join(gate, "go-" + name)):
+        time.sleep(0.2)
+
+
+def bench(families, steps, warmup, modes, gate=None):
     dev = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = True
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}, bf16 autocast, float32 parameters, AdamW")
@@ -385,7 +395,7 @@ def bench(families, steps, warmup, modes):
             fn = torch.compile(loss_fn) if mode == "compile" else loss_fn
             mem = model.empty_memory(1, dev)
             gen = torch.Generator(device="cpu").manual_seed(3)
-            times = []
+            times, waited = [], 0.0
             t_start = time.time()
             for s in range(warmup + steps):
                 tok = torch.randint(0, cfg["vocab_size"], (1, cfg["segment"]), generator=gen).to(dev)
@@ -400,12 +410,17 @@ def bench(families, steps, warmup, modes):
                 ms = (time.perf_counter() - t0) * 1e3
                 if s >= warmup:
                     times.append(ms)
+                if gate and s == max(0, warmup - 2):  # compiled (a recompile on the 2nd step included); 1 warm-up after
+                    t_gate = time.time()
+                    wait_at_gate(gate, fam)
+                    waited += time.time() - t_gate
             times.sort()
             med = times[len(times) // 2]
             tokens = cfg["segment"]
             print(f"| {fam} | {mode} | {nparams / 1e6:.1f}M | {med:.1f} | {tokens / (med / 1e3):.0f} | "
                   f"{6 * nparams * tokens / (med / 1e3) / 1e12:.1f} |   (loss {loss.item():.3f}, "
-                  f"{time.time() - t_start:.0f} s with warm-up)", flush=True)
+                  f"{time.time() - t_start - waited:.0f} s with warm-up"
+                  + (f", {waited:.0f} s waiting at the gate" if gate else "") + ")", flush=True)
             del model, params, opt, fn, mem
             torch.cuda.empty_cache()
 
@@ -416,7 +431,7 @@ def main(argv):
         ok = all([check(f, double) for f in argv[1:] if not f.startswith("--")])
         return 0 if ok else 1
     if argv and argv[0] == "bench":
-        steps, warmup, modes, fams = 5, 3, ["eager", "compile"], []
+        steps, warmup, modes, fams, gate = 5, 3, ["eager", "compile"], [], None
         it = iter(argv[1:])
         for a in it:
             if a == "--steps":
@@ -425,9 +440,11 @@ def main(argv):
                 warmup = int(next(it))
             elif a == "--modes":
                 modes = next(it).split(",")
+            elif a == "--gate":
+                gate = next(it)
             else:
                 fams.append(a)
-        bench(fams or ["Rec:fixed:skip", "Slide:13L", "XL:2048"], steps, warmup, modes)
+        bench(fams or ["Rec:fixed:skip", "Slide:13L", "XL:2048"], steps, warmup, modes, gate)
         return 0
     print(__doc__)
     return 2

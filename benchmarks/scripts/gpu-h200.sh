@@ -3,14 +3,17 @@
 #   1. every engine-gpu test (CUDA op tests, training step vs the float64 oracle, golden fixtures) via JUnit's console,
 #   2. brt check cpu,cuda on the four fixture checkpoints (fp32) and on one in tf32 and bf16,
 #   3. GpuBench: medium_150M training throughput, Rec:fixed:skip, Slide:13L, XL:2048.
-#   profile: GpuBench with -Dbrt.gpu.profile=true (per-kernel device times; FAMILIES, STEPS).
+#   profile: GpuBench with -Dbrt.gpu.profile=$PROFILE_MODE (true: device-synced per call; events: device events,
+#   not synced; per-kernel device times; FAMILIES, STEPS).
 #   bench takes BENCH_FAMILIES (default all three) and JAVA_EXTRA (more JVM flags, e.g. -Dbrt.gpu.batchedAttention=false);
 #   BENCH_APPEND=1 appends to bench.txt instead of replacing it.
 # Writes logs under $OUT (tests.txt, check.txt, bench.txt, profile.txt).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/brt-out}; mkdir -p "$OUT"
-tar -C .device -xJf .device/bundle.tar.xz && tar -C .device -xJf .device/jre.tar.xz || exit 1
+if [ ! .device/unpacked -nt .device/bundle.tar.xz ] || [ ! .device/unpacked -nt .device/jre.tar.xz ]; then  # once a bundle
+  tar -C .device -xJf .device/bundle.tar.xz && tar -C .device -xJf .device/jre.tar.xz && touch .device/unpacked || exit 1
+fi
 S=.device/stage; J=.device/jre/bin/java
 FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m -XX:+UseParallelGC"
 for d in /usr/local/cuda/lib64 /opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib; do
@@ -35,8 +38,8 @@ if [ "${1:-all}" = all ] || [ "$1" = check ]; then
   done
   grep -E "^(PASS|FAIL|exit|expected|actual|brt:)" "$OUT/check.txt"
 fi
-if [ "${1:-all}" = profile ]; then                  # per-kernel times, device-synced per call (GpuBackend's debug flag)
-  timeout ${BENCH_TIMEOUT:-250} $J $FLAGS -Xmx48g -Dbrt.gpu.profile=true -cp "$CP" brt4j.gpu.GpuBench cuda ${PRECISION:-bf16} ${STEPS:-1} \
+if [ "${1:-all}" = profile ]; then                  # per-kernel times (GpuBackend's debug flag)
+  timeout ${BENCH_TIMEOUT:-250} $J $FLAGS -Xmx48g -Dbrt.gpu.profile=${PROFILE_MODE:-true} -cp "$CP" brt4j.gpu.GpuBench cuda ${PRECISION:-bf16} ${STEPS:-1} \
     ${FAMILIES:-Rec:fixed:skip Slide:13L} 2>&1 | tee "$OUT/profile.txt"
 fi
 if [ "${1:-all}" = all ] || [ "$1" = bench ]; then

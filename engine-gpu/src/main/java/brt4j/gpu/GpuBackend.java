@@ -88,11 +88,11 @@ public abstract class GpuBackend extends Backend {
      * The general matrix product the blocked attention needs, like cublasGemmStridedBatchedEx in row-major terms:
      * for each batch item z, c[z] = alpha op(a[z]) op(b[z]) + beta c[z], with a[z] at element offset offA + z strideA
      * and rows lda apart (likewise b, c). Operands are {@link GpuTensor}s or {@link DeviceBuffer}s; with
-     * {@code bf16} a and b hold bf16 halves (see {@link #productsInBf16}), c is float32.
+     * {@code bf16} a and b hold bf16 halves (see {@link #productsInBf16}), c is float32, or bf16 too with {@code c16}.
      */
     protected abstract void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                    boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
-                                   long offC, int ldc, long strideC, boolean bf16);
+                                   long offC, int ldc, long strideC, boolean bf16, boolean c16);
     /**
      * Several {@link #gemmEx} items that share everything but their offsets (offA[i], offB[i], offC[i]) and whose
      * outputs do not overlap, so they may run at once: attention's blocks. Default: one after another; CUDA makes one
@@ -100,9 +100,10 @@ public abstract class GpuBackend extends Backend {
      */
     protected void gemmItems(int batch, int m, int n, int k, Object a, long[] offA, int lda, long strideA, boolean ta,
                              Object b, long[] offB, int ldb, long strideB, boolean tb, float beta, Object c, long[] offC,
-                             int ldc, long strideC, boolean bf16) {
+                             int ldc, long strideC, boolean bf16, boolean c16) {
         for (int i = 0; i < offA.length; i++) {
-            gemmEx(batch, m, n, k, 1f, a, offA[i], lda, strideA, ta, b, offB[i], ldb, strideB, tb, beta, c, offC[i], ldc, strideC, bf16);
+            gemmEx(batch, m, n, k, 1f, a, offA[i], lda, strideA, ta, b, offB[i], ldb, strideB, tb, beta, c, offC[i], ldc, strideC,
+                    bf16, c16);
         }
     }
     /** Whether matrix products take bf16 operands (the CUDA backend in bf16 mode). */
@@ -131,9 +132,14 @@ public abstract class GpuBackend extends Backend {
 
     /**
      * {@code -Dbrt.gpu.profile=true}: every launch, matrix product and host copy is bracketed by device syncs and its
-     * time added to a per-name total (a debug mode: it serializes the host and the device, so steps run slower).
+     * time added to a per-name total (a debug mode: it serializes the host and the device, so steps run slower, and
+     * a small kernel's time is mostly the launch and the sync). {@code -Dbrt.gpu.profile=events} (CUDA): each call
+     * between two device events instead, read back at the next sync: the device's own time per call, with the host
+     * and the device still overlapping (where the device waits for the host, the wait counts to the next call).
      */
-    protected static final boolean PROFILE = Boolean.getBoolean("brt.gpu.profile");
+    protected static final String PROFILE_MODE = System.getProperty("brt.gpu.profile", "false");
+    protected static final boolean PROFILE_EVENTS = "events".equals(PROFILE_MODE);
+    protected static final boolean PROFILE = PROFILE_EVENTS || "true".equals(PROFILE_MODE);
     private final Map<String, long[]> profile = new HashMap<>();
 
     /** Adds one timed call of {@code what} (nanoseconds) to the profile. */
@@ -147,6 +153,14 @@ public abstract class GpuBackend extends Backend {
     public Map<String, long[]> profile() { return profile; }
 
     public void resetProfile() { profile.clear(); }
+
+    /** Whether the platform times profiled calls by device events (CUDA) when asked to. */
+    protected boolean profilesByEvents() { return false; }
+
+    /** How the profile's times were taken, for its heading. */
+    public String profileMethod() {
+        return PROFILE_EVENTS && profilesByEvents() ? "device events per call, not synced" : "device-synced per call";
+    }
 
     // ---------------------------------------------------------------- memory
 
@@ -304,6 +318,18 @@ public abstract class GpuBackend extends Backend {
         return s;
     }
 
+    /**
+     * Like {@link #shadowFor} for kernels whose output may or may not be a product's operand (axpy): the copy only
+     * where the buffer already keeps one big enough, i.e. it was read by a bf16 product before (buffers come back
+     * from the cache to the same uses step after step); else {@link #dummy}. A guess that only costs or saves time:
+     * a copy written goes with the version it was written at.
+     */
+    private Object keptShadowFor(Tensor out) {
+        if (!productsInBf16()) return dummy;
+        DeviceBuffer b = g(out).buf;
+        return b.shadow() != null && b.shadowValues >= out.size() ? b.shadow() : dummy;
+    }
+
     /** The launch wrote out and its bf16 copy: the copy holds the current version. */
     private void shadowWritten(Tensor out) {
         if (productsInBf16()) g(out).buf.shadowVersion = g(out).buf.version;
@@ -450,7 +476,9 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doAxpy(double alpha, Tensor x, Tensor y) {
         int acc = overwrite(y, x) ? 0 : 1;
-        elementwise("k_axpy", x.size(), (float) alpha, x, y, x.size(), acc);
+        Object o16 = keptShadowFor(y);
+        elementwise("k_axpy", x.size(), (float) alpha, x, y, x.size(), acc, o16, o16 == dummy ? 0 : 1);
+        if (o16 != dummy) shadowWritten(y);
     }
 
     @Override protected void doScale(Tensor x, double alpha) { elementwise("k_scale", x.size(), x, (float) alpha, x.size()); }
@@ -475,7 +503,9 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doActivationBackward(Activation f, Tensor saved, Tensor dy, Tensor dx) {
         int acc = overwrite(dx, saved, dy) ? 0 : 1;
-        elementwise("k_act_back", saved.size(), code(f), saved, dy, dx, saved.size(), acc);
+        Object o16 = shadowFor(dx);                    // the gradient goes on into the products of the layer below
+        elementwise("k_act_back", saved.size(), code(f), saved, dy, dx, saved.size(), acc, o16, o16 == dummy ? 0 : 1);
+        shadowWritten(dx);
     }
 
     /** scalars[slot] = sum of x (of x^2 when square), on the device. */
@@ -531,7 +561,9 @@ public abstract class GpuBackend extends Backend {
 
     @Override protected void doL2NormHeadsBackward(Tensor y, Tensor rnorm, int heads, Tensor dy, Tensor dx) {
         int acc = overwrite(dx, y, rnorm, dy) ? 0 : 1;
-        rowwise("k_l2heads_back", y.rows(), y, rnorm, dy, dx, heads, y.cols() / heads, acc);
+        Object o16 = shadowFor(dx);                    // dq, dk before the norm: the projections' products read them
+        rowwise("k_l2heads_back", y.rows(), y, rnorm, dy, dx, heads, y.cols() / heads, acc, o16, o16 == dummy ? 0 : 1);
+        shadowWritten(dx);
     }
 
     // ---------------------------------------------------------------- embedding
@@ -643,6 +675,14 @@ public abstract class GpuBackend extends Backend {
     private static final boolean SIMPLE_ATTENTION = "simple".equals(System.getProperty("brt.gpu.attention"));
 
     /**
+     * bf16 products: the score blocks (S = q k^T, dP = dOut v^T) come out of cuBLAS as bf16, as PyTorch's autocast
+     * has them, and the row kernels read them so: half the bytes of the largest tensors of a step (a layer's blocks
+     * are 128 MiB of float32 at W = 512, 512 MiB at W = 2048), written once and read once or twice each.
+     * {@code -Dbrt.gpu.bf16Scores=false} keeps them float32 (for comparisons).
+     */
+    private static final boolean BF16_SCORES = !"false".equals(System.getProperty("brt.gpu.bf16Scores"));
+
+    /**
      * The blocks of a blocked attention: {@code count} = G * nb score blocks of tqb x tkb per head, laid out
      * [o][h][r][c] (o = g * nb + b); block o's queries start at row qRow(o) of q, its keys at row kRow(o) of k.
      */
@@ -672,6 +712,7 @@ public abstract class GpuBackend extends Backend {
      */
     private void blockGemm(Blocks bl, int m, int n, int k, Object a, char aKind, boolean ta, Object b, char bKind, boolean tb,
                            float beta, Object c, char cKind, boolean bf16) {
+        boolean c16 = cKind == 's' && bf16 && BF16_SCORES;  // score blocks as bf16 (what the row kernels read)
         flushAdamW();
         materialize(bufferOf(a));
         materialize(bufferOf(b));
@@ -689,7 +730,7 @@ public abstract class GpuBackend extends Backend {
                 i++;
             }
             gemmItems(bl.H, m, n, k, a, oa, ld(bl, aKind), stride(bl, aKind), ta, b, ob, ld(bl, bKind), stride(bl, bKind), tb,
-                    beta, c, oc, ld(bl, cKind), stride(bl, cKind), bf16);
+                    beta, c, oc, ld(bl, cKind), stride(bl, cKind), bf16, c16);
         }
     }
 
@@ -710,15 +751,16 @@ public abstract class GpuBackend extends Backend {
         int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
         if (!blocked(s, tq, tk)) { simpleAttention(q, k, v, heads, temperature, s, out, lse); return; }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
-        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0;
-        DeviceBuffer scores = allocator.allocate(bl.scores() * 4);
+        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0, s16 = bf && BF16_SCORES;
+        DeviceBuffer scores = allocator.allocate(bl.scores() * (s16 ? 2 : 4));
         Object qa = maybeBf16(q, bf), ka = maybeBf16(k, bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
         overwrite(lse, q, k, v);                        // every row of lse, and (the blocks cover Tq) every row of out
         overwrite(out, q, k, v);
         // bf16 products: the softmax writes p as bf16 right away (no float p to cast afterwards)
         DeviceBuffer p16 = bf ? allocator.allocate(bl.scores() * 2) : null;
-        launch("k_attn_softmax", bl.rows(), 1, 1, LOCAL, 1, scores, temperature, s == null ? dummy : s.relBias(),
+        launch("k_attn_softmax", bl.rows(), 1, 1, LOCAL, 1, s16 ? dummy : scores, s16 ? scores : dummy, s16 ? 1 : 0,
+                temperature, s == null ? dummy : s.relBias(),
                 s == null ? dummy : bucketTable(s), lse, bl.tqb, bl.tkb, heads, bl.nb, tq, bl.W, s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
                 drop ? 1 : 0, bf ? p16 : dummy, bf ? 1 : 0);
@@ -737,19 +779,19 @@ public abstract class GpuBackend extends Backend {
             return;
         }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
-        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0;
+        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0, s16 = bf && BF16_SCORES;
         int rows = G * heads * tq, W = bl.W;
-        DeviceBuffer scores = allocator.allocate(bl.scores() * 4), dP = allocator.allocate(bl.scores() * 4);
-        DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);
+        DeviceBuffer scores = allocator.allocate(bl.scores() * (s16 ? 2 : 4)), dP = allocator.allocate(bl.scores() * (s16 ? 2 : 4));
+        DeviceBuffer dTempRow = allocator.allocate(rows * 4L);
         Object qa = maybeBf16(q, bf), ka = maybeBf16(k, bf);
         Object va = maybeBf16(v, bf), da = maybeBf16(dOut, bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, da, 'q', false, va, 'k', true, 0f, dP, 's', bf);
-        elementwise("k_attn_dot", rows, out, dOut, dsum, G, tq, heads, D);
         Object table = s == null ? dummy : bucketTable(s);
         DeviceBuffer p16 = bf ? allocator.allocate(bl.scores() * 2) : null, ds16 = bf ? allocator.allocate(bl.scores() * 2) : null;
-        launch("k_attn_bwd_row", bl.rows(), 1, 1, LOCAL, 1, scores, dP, temperature, s == null ? dummy : s.relBias(), table,
-                lse, dsum, dTempRow, bl.tqb, bl.tkb, heads, bl.nb, tq, W, s == null ? 1 : s.buckets(),
+        launch("k_attn_bwd_row", bl.rows(), 1, 1, LOCAL, 1, s16 ? dummy : scores, s16 ? dummy : dP, s16 ? scores : dummy,
+                s16 ? dP : dummy, s16 ? 1 : 0, temperature, s == null ? dummy : s.relBias(), table,
+                lse, out, dOut, D, dTempRow, bl.tqb, bl.tkb, heads, bl.nb, tq, W, s == null ? 1 : s.buckets(),
                 drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
                 drop ? 1 : 0, bf ? p16 : dummy, bf ? ds16 : dummy, bf ? 1 : 0);
         Object pa = bf ? p16 : scores, dsa = bf ? ds16 : dP;
@@ -766,13 +808,14 @@ public abstract class GpuBackend extends Backend {
         if (W > 0) {
             int pairs = bl.count() * W, parts = Math.min(64, pairs), chunk = (pairs + parts - 1) / parts;
             DeviceBuffer partial = allocator.allocate((long) parts * heads * W * 4), byOffset = allocator.allocate((long) heads * W * 4);
-            elementwise("k_attn_dbias_offset_part", parts * heads * W, dP, partial, bl.count(), heads, W, chunk, parts);
+            elementwise("k_attn_dbias_offset_part", parts * heads * W, s16 ? dummy : dP, s16 ? ds16 : dummy, s16 ? 1 : 0,
+                    partial, bl.count(), heads, W, chunk, parts);
             elementwise("k_colsum", heads * W, partial, byOffset, parts, heads * W, 0);
-            elementwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
+            rowwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
             partial.recycle();
             byOffset.recycle();
         }
-        scores.recycle(); dP.recycle(); dsum.recycle(); dTempRow.recycle();
+        scores.recycle(); dP.recycle(); dTempRow.recycle();
         if (bf) { p16.recycle(); ds16.recycle(); }
     }
 
@@ -815,7 +858,7 @@ public abstract class GpuBackend extends Backend {
         if (dsT != null) {
             DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
             elementwise("k_attn_dbias_offset", heads * W, dsT, byOffset, G, heads, tq, W);
-            elementwise("k_attn_dbias", heads * nb, byOffset, table, dRelBias, heads, W, nb);
+            rowwise("k_attn_dbias", heads * nb, byOffset, table, dRelBias, heads, W, nb);
             byOffset.recycle();
             dsT.recycle();
         }
@@ -847,7 +890,9 @@ public abstract class GpuBackend extends Backend {
         if (targets.length == 0) return;
         int acc = overwrite(dLogits, logits) ? 0 : 1;
         DeviceBuffer t = targets(targets, mask, logits.cols());
-        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols(), acc);
+        Object o16 = shadowFor(dLogits);               // the output head's products read the gradient next
+        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols(), acc, o16, o16 == dummy ? 0 : 1);
+        shadowWritten(dLogits);
         t.recycle();
     }
 
@@ -895,7 +940,8 @@ public abstract class GpuBackend extends Backend {
      * One collected AdamW update: the buffers (a tensor may be freed before the flush: its block is only reused by
      * work queued after the flush), n, the weight decay; lr, betas, eps, c1, c2 are shared by a batch.
      */
-    private record AdamWUpdate(DeviceBuffer p, DeviceBuffer g, DeviceBuffer m, DeviceBuffer v, int n, float wd) {}
+    private record AdamWUpdate(DeviceBuffer p, DeviceBuffer g, DeviceBuffer m, DeviceBuffer v, int n, float wd,
+                               DeviceBuffer p16) {}
 
     private final java.util.List<AdamWUpdate> adamW = new java.util.ArrayList<>();
     private float[] adamWHyper;
@@ -918,7 +964,10 @@ public abstract class GpuBackend extends Backend {
         g(param).buf.version++;                         // written by the update (the bf16 copy goes stale now)
         g(m).buf.version++;
         g(v).buf.version++;
-        adamW.add(new AdamWUpdate(g(param).buf, g(grad).buf, g(m).buf, g(v).buf, param.size(), (float) weightDecay));
+        // k_adamw_multi writes the weight's bf16 copy too, where it keeps one (a product read it: the next will)
+        Object p16 = keptShadowFor(param);
+        adamW.add(new AdamWUpdate(g(param).buf, g(grad).buf, g(m).buf, g(v).buf, param.size(), (float) weightDecay,
+                p16 == dummy ? null : (DeviceBuffer) p16));
         adamWHyper = hyper;
     }
 
@@ -936,17 +985,18 @@ public abstract class GpuBackend extends Backend {
             }
             return;
         }
-        // The table: per tensor the four device addresses, then n and the weight decay's bits; uploaded only when
-        // it differs from the last one (a training run updates the same tensors every step).
-        long[] table = new long[5 * todo.size()];
+        // The table: per tensor the four device addresses, then n and the weight decay's bits, then the bf16 copy's
+        // address or 0; uploaded only when it differs from the last one (a run updates the same tensors every step).
+        long[] table = new long[6 * todo.size()];
         int maxN = 0;
         for (int i = 0; i < todo.size(); i++) {
             AdamWUpdate u = todo.get(i);
-            table[5 * i] = u.p.handle;
-            table[5 * i + 1] = u.g.handle;
-            table[5 * i + 2] = u.m.handle;
-            table[5 * i + 3] = u.v.handle;
-            table[5 * i + 4] = (u.n & 0xffffffffL) | ((long) Float.floatToRawIntBits(u.wd) << 32);
+            table[6 * i] = u.p.handle;
+            table[6 * i + 1] = u.g.handle;
+            table[6 * i + 2] = u.m.handle;
+            table[6 * i + 3] = u.v.handle;
+            table[6 * i + 4] = (u.n & 0xffffffffL) | ((long) Float.floatToRawIntBits(u.wd) << 32);
+            table[6 * i + 5] = u.p16 == null ? 0 : u.p16.handle;
             maxN = Math.max(maxN, u.n);
         }
         if (!java.util.Arrays.equals(table, adamWTableKey)) {
@@ -959,6 +1009,9 @@ public abstract class GpuBackend extends Backend {
         }
         int gx = Math.max(1, Math.min(1024, (maxN + LOCAL - 1) / LOCAL));
         enqueue("k_adamw_multi", gx, todo.size(), 1, LOCAL, 1, adamWTable, h[0], h[1], h[2], h[3], h[4], h[5]);
+        for (AdamWUpdate u : todo) {                    // p's version moved when the update was collected
+            if (u.p16 != null && u.p.shadow() == u.p16) u.p.shadowVersion = u.p.version;
+        }
     }
 
     @Override protected void doAdafactor(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor vRow, Tensor vCol,

@@ -104,7 +104,8 @@ public final class GpuBench {
         rows.sort((a, b) -> Long.compare(b.getValue()[1], a.getValue()[1]));
         double total = 0;
         for (var e : rows) total += e.getValue()[1];
-        System.out.printf(Locale.ROOT, "profile %s (device-synced per call, per step over %d steps): %.1f ms in calls%n", family, steps, total / 1e6 / steps);
+        System.out.printf(Locale.ROOT, "profile %s (%s, per step over %d steps): %.1f ms in calls%n", family, g.profileMethod(),
+                steps, total / 1e6 / steps);
         int shown = 0;
         for (var e : rows) {
             if (shown++ == 40) break;

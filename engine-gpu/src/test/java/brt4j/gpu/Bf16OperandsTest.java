@@ -109,9 +109,82 @@ class Bf16OperandsTest {
     }
 
     /**
-     * Blocked attention in bf16 mode: the softmax and the backward row kernels write p and ds as bf16 for the
-     * products (the same rounding k_to_bf16 did afterwards). Against the float64 oracle at the bf16 threshold; inputs
-     * of scale 1 keep the absolute errors (about 1e-2 at most) well under it.
+     * The backward kernels whose outputs the products of the layer below read write the bf16 copy along with the
+     * gradient (activation and per-head norm backward and the loss's gradient always, axpy where the target was a
+     * product's operand before),
+     * accumulating or onto fresh zeros; the next product sees the new values and casts nothing.
+     */
+    @Test
+    void gradientKernelsWriteTheirBf16Copy() {
+        Twin a = rand(33, 130), w = rand(17, 130), c = rand(33, 17), x = rand(33, 130), dy = rand(33, 130);
+        product("before", a, w, c);                     // a keeps a bf16 copy from here on
+        ref.activationBackward(Activation.TANH, x.ref, dy.ref, a.ref); gpu.activationBackward(Activation.TANH, x.gpu, dy.gpu, a.gpu);
+        assertProductOnly("activationBackward wrote the gradient and its bf16 copy", a, w, c);
+        product("after activationBackward added into the gradient", a, w, c);
+        Twin y = zeros(33, 130), rnorm = zeros(33, 2);
+        ref.l2NormHeads(x.ref, 2, 1e-6, y.ref, rnorm.ref); gpu.l2NormHeads(x.gpu, 2, 1e-6, y.gpu, rnorm.gpu);
+        ref.l2NormHeadsBackward(y.ref, rnorm.ref, 2, dy.ref, a.ref); gpu.l2NormHeadsBackward(y.gpu, rnorm.gpu, 2, dy.gpu, a.gpu);
+        assertProductOnly("l2NormHeadsBackward wrote the gradient and its bf16 copy", a, w, c);
+        product("after l2NormHeadsBackward added into the gradient", a, w, c);
+        ref.axpy(-3, x.ref, a.ref); gpu.axpy(-3, x.gpu, a.gpu);
+        assertProductOnly("axpy wrote the operand and its bf16 copy", a, w, c);
+        product("after axpy added into the operand", a, w, c);
+        ref.fill(a.ref, 0); gpu.fill(a.gpu, 0);         // onto zeros not yet filled: the overwrite modes
+        ref.axpy(2, dy.ref, a.ref); gpu.axpy(2, dy.gpu, a.gpu);
+        assertProductOnly("axpy onto fresh zeros wrote the operand and its bf16 copy", a, w, c);
+        product("after axpy onto fresh zeros", a, w, c);
+        ref.fill(a.ref, 0); gpu.fill(a.gpu, 0);
+        ref.activationBackward(Activation.RELU, x.ref, dy.ref, a.ref); gpu.activationBackward(Activation.RELU, x.gpu, dy.gpu, a.gpu);
+        product("after activationBackward onto fresh zeros", a, w, c);
+        int[] targets = new int[33];
+        boolean[] mask = new boolean[33];
+        for (int r = 0; r < 33; r++) { targets[r] = (r * 37) % 130; mask[r] = r % 4 != 1; }   // masked rows too
+        ref.crossEntropyBackward(x.ref, targets, mask, 2.5, a.ref); gpu.crossEntropyBackward(x.gpu, targets, mask, 2.5, a.gpu);
+        assertProductOnly("crossEntropyBackward added into the gradient and wrote its bf16 copy", a, w, c);
+        product("after crossEntropyBackward added into the gradient", a, w, c);
+        ref.fill(a.ref, 0); gpu.fill(a.gpu, 0);
+        ref.crossEntropyBackward(x.ref, targets, mask, 2.5, a.ref); gpu.crossEntropyBackward(x.gpu, targets, mask, 2.5, a.gpu);
+        assertProductOnly("crossEntropyBackward onto fresh zeros wrote the gradient and its bf16 copy", a, w, c);
+        product("after crossEntropyBackward onto fresh zeros", a, w, c);
+        Twin fresh = zeros(33, 130);                    // never a product's operand: axpy writes no copy, the product casts
+        ref.axpy(1, x.ref, fresh.ref); gpu.axpy(1, x.gpu, fresh.gpu);
+        product("a fresh axpy target as operand", fresh, w, c);
+    }
+
+    /**
+     * AdamW over several weights in one k_adamw_multi launch writes the bf16 copy of each weight that keeps one
+     * (products read it before), so the next products cast nothing and see the updated weights; a weight no product
+     * read gets no copy and is cast when a product first reads it.
+     */
+    @Test
+    void adamWWritesTheWeightsBf16Copies() {
+        Twin a = rand(33, 130), c = rand(33, 17), w1 = rand(17, 130), w2 = rand(17, 130), w3 = rand(17, 130);
+        Twin[] g = {rand(17, 130), rand(17, 130), rand(17, 130)}, m = {rand(17, 130), rand(17, 130), rand(17, 130)};
+        Twin[] v = {rand(17, 130), rand(17, 130), rand(17, 130)}, w = {w1, w2, w3};
+        for (Twin x : v) { ref.fill(x.ref, 0.04); gpu.fill(x.gpu, 0.04); }   // second moments >= 0
+        product("w1 before", a, w1, c);
+        product("w2 before", a, w2, c);                  // w3 is not read by a product: it keeps no copy
+        gpu.synchronize();
+        for (int i = 0; i < 3; i++) {                   // collected, then one launch for the three
+            ref.adamW(w[i].ref, g[i].ref, m[i].ref, v[i].ref, 0.5, 0.9, 0.98, 1e-8, 0.1, 3);
+            gpu.adamW(w[i].gpu, g[i].gpu, m[i].gpu, v[i].gpu, 0.5, 0.9, 0.98, 1e-8, 0.1, 3);
+        }
+        long before = gpu.launches();
+        gpu.synchronize();
+        assertEquals(1, gpu.launches() - before, "the three updates are one launch");
+        assertProductOnly("AdamW wrote w1's bf16 copy", a, w1, c);
+        product("after AdamW, w1", a, w1, c);
+        assertProductOnly("AdamW wrote w2's bf16 copy", a, w2, c);
+        product("after AdamW, w2", a, w2, c);
+        product("after AdamW, w3 (cast now)", a, w3, c);
+        for (int i = 0; i < 3; i++) compare("w" + (i + 1) + " after AdamW", w[i]);
+    }
+
+    /**
+     * Blocked attention in bf16 mode: the score products write S and dP as bf16 (-Dbrt.gpu.bf16Scores, on by
+     * default), the softmax and the backward row kernels read them so and write p and ds as bf16 for the products
+     * (the same rounding k_to_bf16 did afterwards); the relative bias's gradient sums the bf16 ds. Against the
+     * float64 oracle at the bf16 threshold; inputs of scale 1 keep the absolute errors (about 1e-2 at most) under it.
      */
     @Test
     void attentionWithBf16ScoresMatchesTheOracle() {

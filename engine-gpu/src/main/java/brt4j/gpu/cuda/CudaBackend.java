@@ -12,7 +12,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -87,6 +90,9 @@ public final class CudaBackend extends GpuBackend {
         if (ordinal < 0 || ordinal >= count) throw new GpuException("cuda: no device " + ordinal + " (" + count + " found)");
         params = arena.allocate(ADDRESS, 32);
         values = arena.allocate(8L * 32, 8);
+        // cuLaunchKernel's argument array: params[i] points at the i-th 8-byte slot of values, set once here; a
+        // launch only writes the values
+        for (int i = 0; i < 32; i++) params.setAtIndex(ADDRESS, i, values.asSlice(8L * i));
         alphaBeta = arena.allocate(8, 4);
         out8 = arena.allocate(16, 8);
         try {
@@ -209,9 +215,9 @@ public final class CudaBackend extends GpuBackend {
     @Override protected void rawWrite(long handle, MemorySegment src, long bytes) {
         current();
         try {
-            long t0 = PROFILE ? syncNow() : 0;
+            long t0 = profileStart();
             cu.check((int) cu.memcpyHtoD.invokeExact(handle, src, bytes), "cuMemcpyHtoD");
-            if (PROFILE) profiled("copy host->device", syncNow() - t0);
+            if (PROFILE) profileEnd("copy host->device", t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -222,9 +228,9 @@ public final class CudaBackend extends GpuBackend {
     @Override protected void rawRead(long handle, MemorySegment dst, long bytes) {
         current();
         try {
-            long t0 = PROFILE ? syncNow() : 0;
+            long t0 = profileStart();
             cu.check((int) cu.memcpyDtoH.invokeExact(dst, handle, bytes), "cuMemcpyDtoH");
-            if (PROFILE) profiled("copy device->host", syncNow() - t0);
+            if (PROFILE) profileEnd("copy device->host", t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -277,13 +283,12 @@ public final class CudaBackend extends GpuBackend {
                     case Long v -> values.set(JAVA_LONG, off, v);
                     default -> values.set(JAVA_LONG, off, bufferHandle(args[i]));
                 }
-                params.setAtIndex(ADDRESS, i, values.asSlice(off));
             }
-            long t0 = PROFILE ? syncNow() : 0;
+            long t0 = profileStart();
             int err = (int) cu.launchKernel.invokeExact(f, gx, gy, gz, lx, ly, 1, 0, MemorySegment.NULL, params, MemorySegment.NULL);
             cu.check(err, "launching " + name);
             countLaunch();
-            if (PROFILE) profiled(name, syncNow() - t0);
+            if (PROFILE) profileEnd(name, t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -309,14 +314,14 @@ public final class CudaBackend extends GpuBackend {
             pb = bf16(b, b.size()).handle();
             type = Cublas.CUDA_R_16BF;
         }
-        long t0 = PROFILE ? syncNow() : 0;
+        long t0 = profileStart();
         try {
             int st = (int) blas.gemmStridedBatchedEx.invokeExact(cublasHandle, opB, opA, n, m, k, alphaBeta.asSlice(0, 4),
                     pb, type, ldb, (long) k * n, pa, type, lda, (long) m * k, alphaBeta.asSlice(4, 4),
                     handleOf(c), Cublas.CUDA_R_32F, n, (long) m * n, batch, compute, Cublas.GEMM_DEFAULT);
             Cublas.check(st, "cublasGemmStridedBatchedEx " + m + "x" + n + "x" + k + " batch " + batch);
             countLaunch();
-            if (PROFILE) profiled(String.format(Locale.ROOT, "gemm %dx%dx%d b%d %s%s", m, n, k, batch, ta ? "T" : "N", tb ? "T" : "N"), syncNow() - t0);
+            if (PROFILE) profileEnd(String.format(Locale.ROOT, "gemm %dx%dx%d b%d %s%s", m, n, k, batch, ta ? "T" : "N", tb ? "T" : "N"), t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -350,9 +355,9 @@ public final class CudaBackend extends GpuBackend {
             MemorySegment slot = ring.asSlice(ringAt, bytes);
             MemorySegment.copy(src, 0, slot, 0, bytes);
             ringAt = (ringAt + bytes + 255) & ~255L;
-            long t0 = PROFILE ? syncNow() : 0;
+            long t0 = profileStart();
             cu.check((int) cu.memcpyHtoDAsync.invokeExact(handle, slot, bytes, MemorySegment.NULL), "cuMemcpyHtoDAsync");
-            if (PROFILE) profiled("copy host->device (queued)", syncNow() - t0);
+            if (PROFILE) profileEnd("copy host->device (queued)", t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -364,11 +369,11 @@ public final class CudaBackend extends GpuBackend {
     @Override protected void zeroFill(DeviceBuffer b) {
         current();
         try {
-            long t0 = PROFILE ? syncNow() : 0;
+            long t0 = profileStart();
             cu.check((int) cu.memsetD32Async.invokeExact(b.handle(), 0, b.bytes() / 4, MemorySegment.NULL),
                     "cuMemsetD32Async");
             countLaunch();
-            if (PROFILE) profiled("memset zeros", syncNow() - t0);
+            if (PROFILE) profileEnd("memset zeros", t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -381,28 +386,86 @@ public final class CudaBackend extends GpuBackend {
         return System.nanoTime();
     }
 
+    // ---------------------------------------------------------------- profile (-Dbrt.gpu.profile=true or events)
+
+    /** A call between two recorded events (their CUevent handles), read back after the next sync. */
+    private record Timed(String what, long start, long end) {}
+    private final ArrayDeque<Long> eventPool = new ArrayDeque<>();
+    private final List<Timed> timed = new ArrayList<>();
+
+    @Override protected boolean profilesByEvents() { return true; }
+
+    /** Before a profiled call: the host time after a sync, or (events) a recorded event. */
+    private long profileStart() {
+        if (!PROFILE) return 0;
+        return PROFILE_EVENTS ? recordEvent() : syncNow();
+    }
+
+    private void profileEnd(String what, long t0) {
+        if (PROFILE_EVENTS) timed.add(new Timed(what, t0, recordEvent()));
+        else profiled(what, syncNow() - t0);
+    }
+
+    private long recordEvent() {
+        try {
+            if (cu.eventRecord == null || cu.eventElapsedTime == null) throw new GpuException("cuda: the driver has no events");
+            long ev;
+            if (eventPool.isEmpty()) {
+                cu.check((int) cu.eventCreate.invokeExact(out8, 0), "cuEventCreate");
+                ev = out8.get(JAVA_LONG, 0);
+            } else {
+                ev = eventPool.pop();
+            }
+            cu.check((int) cu.eventRecord.invokeExact(MemorySegment.ofAddress(ev), MemorySegment.NULL), "cuEventRecord");
+            return ev;
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        }
+    }
+
+    /** After a sync: every recorded pair has been reached; their times go into the profile. */
+    private void collectEvents() {
+        try {
+            for (Timed t : timed) {
+                cu.check((int) cu.eventElapsedTime.invokeExact(out8, MemorySegment.ofAddress(t.start), MemorySegment.ofAddress(t.end)),
+                        "cuEventElapsedTime");
+                profiled(t.what, Math.round(out8.get(ValueLayout.JAVA_FLOAT, 0) * 1e6));
+                eventPool.push(t.start);
+                eventPool.push(t.end);
+            }
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: " + t, t);
+        } finally {
+            timed.clear();
+        }
+    }
+
     @Override protected boolean multiTensorAdamW() { return true; }
 
     @Override protected boolean productsInBf16() { return precision == Precision.BF16; }
 
     @Override protected void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                     boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
-                                    long offC, int ldc, long strideC, boolean bf16) {
+                                    long offC, int ldc, long strideC, boolean bf16, boolean c16) {
         current();
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, alpha);
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
         int es = bf16 ? 2 : 4;
-        long pa = bufferHandle(a) + offA * es, pb = bufferHandle(b) + offB * es, pc = bufferHandle(c) + offC * 4;
-        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
+        long pa = bufferHandle(a) + offA * es, pb = bufferHandle(b) + offB * es, pc = bufferHandle(c) + offC * (c16 ? 2 : 4);
+        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F, cType = c16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
         int compute = !bf16 && precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
-        long t0 = PROFILE ? syncNow() : 0;
+        long t0 = profileStart();
         try {
             int st = (int) blas.gemmStridedBatchedEx.invokeExact(cublasHandle, tb ? Cublas.OP_T : Cublas.OP_N,
                     ta ? Cublas.OP_T : Cublas.OP_N, n, m, k, alphaBeta.asSlice(0, 4), pb, type, ldb, strideB, pa, type, lda,
-                    strideA, alphaBeta.asSlice(4, 4), pc, Cublas.CUDA_R_32F, ldc, strideC, batch, compute, Cublas.GEMM_DEFAULT);
+                    strideA, alphaBeta.asSlice(4, 4), pc, cType, ldc, strideC, batch, compute, Cublas.GEMM_DEFAULT);
             Cublas.check(st, "cublasGemmStridedBatchedEx " + m + "x" + n + "x" + k + " batch " + batch);
             countLaunch();
-            if (PROFILE) profiled(String.format(Locale.ROOT, "attention gemm %dx%dx%d b%d %s%s", m, n, k, batch, ta ? "T" : "N", tb ? "T" : "N"), syncNow() - t0);
+            if (PROFILE) profileEnd(String.format(Locale.ROOT, "attention gemm %dx%dx%d b%d %s%s", m, n, k, batch, ta ? "T" : "N", tb ? "T" : "N") + (c16 ? " to bf16" : ""), t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -443,13 +506,13 @@ public final class CudaBackend extends GpuBackend {
     /** All items and heads in one cublasGemmBatchedEx (items' outputs are disjoint: GpuBackend.blockGemm). */
     @Override protected void gemmItems(int batch, int m, int n, int k, Object a, long[] offA, int lda, long strideA, boolean ta,
                                        Object b, long[] offB, int ldb, long strideB, boolean tb, float beta, Object c,
-                                       long[] offC, int ldc, long strideC, boolean bf16) {
+                                       long[] offC, int ldc, long strideC, boolean bf16, boolean c16) {
         if (!BATCHED_ITEMS || offA.length == 1) {
-            super.gemmItems(batch, m, n, k, a, offA, lda, strideA, ta, b, offB, ldb, strideB, tb, beta, c, offC, ldc, strideC, bf16);
+            super.gemmItems(batch, m, n, k, a, offA, lda, strideA, ta, b, offB, ldb, strideB, tb, beta, c, offC, ldc, strideC, bf16, c16);
             return;
         }
         current();
-        int es = bf16 ? 2 : 4, total = offA.length * batch;
+        int es = bf16 ? 2 : 4, esC = c16 ? 2 : 4, total = offA.length * batch;
         long ba = bufferHandle(a), bb = bufferHandle(b), bc = bufferHandle(c);
         long[] ptrs = new long[3 * total];               // [our a's items | our b's | c's]
         for (int i = 0; i < offA.length; i++) {
@@ -457,23 +520,23 @@ public final class CudaBackend extends GpuBackend {
                 int at = i * batch + z;
                 ptrs[at] = ba + (offA[i] + z * strideA) * es;
                 ptrs[total + at] = bb + (offB[i] + z * strideB) * es;
-                ptrs[2 * total + at] = bc + (offC[i] + z * strideC) * 4;
+                ptrs[2 * total + at] = bc + (offC[i] + z * strideC) * esC;
             }
         }
         long arrays = pointerArray(ptrs).handle();
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, 1f);
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
-        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
+        int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F, cType = c16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
         int compute = !bf16 && precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
-        long t0 = PROFILE ? syncNow() : 0;
+        long t0 = profileStart();
         try {
             // row-major c = op(a) op(b) is column-major c^T = op(b)^T op(a)^T: cuBLAS's A is our b
             int st = (int) blas.gemmBatchedEx.invokeExact(cublasHandle, tb ? Cublas.OP_T : Cublas.OP_N, ta ? Cublas.OP_T : Cublas.OP_N,
                     n, m, k, alphaBeta.asSlice(0, 4), arrays + total * 8L, type, ldb, arrays, type, lda, alphaBeta.asSlice(4, 4),
-                    arrays + 2L * total * 8, Cublas.CUDA_R_32F, ldc, total, compute, Cublas.GEMM_DEFAULT);
+                    arrays + 2L * total * 8, cType, ldc, total, compute, Cublas.GEMM_DEFAULT);
             Cublas.check(st, "cublasGemmBatchedEx " + m + "x" + n + "x" + k + " batch " + total);
             countLaunch();
-            if (PROFILE) profiled(String.format(Locale.ROOT, "attention gemm batched %dx%dx%d b%d %s%s", m, n, k, total, ta ? "T" : "N", tb ? "T" : "N"), syncNow() - t0);
+            if (PROFILE) profileEnd(String.format(Locale.ROOT, "attention gemm batched %dx%dx%d b%d %s%s", m, n, k, total, ta ? "T" : "N", tb ? "T" : "N") + (c16 ? " to bf16" : ""), t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -485,6 +548,7 @@ public final class CudaBackend extends GpuBackend {
         current();
         try {
             cu.check((int) cu.ctxSynchronize.invokeExact(), "cuCtxSynchronize");
+            if (!timed.isEmpty()) collectEvents();
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {
@@ -498,6 +562,7 @@ public final class CudaBackend extends GpuBackend {
         try {
             synchronize();
             for (DeviceBuffer x : pointerArrays.values()) x.recycle();
+            for (long ev : eventPool) { int e = (int) cu.eventDestroy.invokeExact(MemorySegment.ofAddress(ev)); }
             closeScratch();
             if (ring != null) { int e0 = (int) cu.memFreeHost.invokeExact(ring); }
             int e1 = (int) blas.destroy.invokeExact(cublasHandle);

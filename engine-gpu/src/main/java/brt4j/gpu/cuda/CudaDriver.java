@@ -29,6 +29,8 @@ public final class CudaDriver {
             primaryCtxRetain, primaryCtxRelease, ctxSetCurrent, ctxSynchronize, memAlloc, memFree, memcpyHtoD, memcpyDtoH,
             memcpyDtoDAsync, memsetD32Async, memcpyHtoDAsync, memAllocHost, memFreeHost, memGetInfo, moduleLoadData, moduleGetFunction, launchKernel, getErrorName, getErrorString,
             moduleUnload;
+    /** Events, for the profile's {@code events} mode only (bound when present; the backend never needs them). */
+    final MethodHandle eventCreate, eventRecord, eventElapsedTime, eventDestroy;
 
     private CudaDriver(Ffm f) {
         init = f.fn("cuInit", JAVA_INT, JAVA_INT);
@@ -58,6 +60,11 @@ public final class CudaDriver {
                 JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
         getErrorName = f.fn("cuGetErrorName", JAVA_INT, JAVA_INT, ADDRESS);
         getErrorString = f.fn("cuGetErrorString", JAVA_INT, JAVA_INT, ADDRESS);
+        eventCreate = f.optional("cuEventCreate", JAVA_INT, ADDRESS, JAVA_INT);
+        eventRecord = f.optional("cuEventRecord", JAVA_INT, ADDRESS, ADDRESS);
+        MethodHandle elapsed = f.optional("cuEventElapsedTime", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+        eventElapsedTime = elapsed != null ? elapsed : f.optional("cuEventElapsedTime_v2", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+        eventDestroy = f.optional("cuEventDestroy_v2", JAVA_INT, ADDRESS);
     }
 
     /** The loaded, initialised driver; a {@link GpuException} naming where it looked when there is none. */

@@ -277,8 +277,8 @@ public final class OpenClBackend extends GpuBackend {
 
     @Override protected void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                     boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,
-                                    long offC, int ldc, long strideC, boolean bf16) {
-        if (bf16) throw new IllegalStateException("opencl: no bf16 matrix products");
+                                    long offC, int ldc, long strideC, boolean bf16, boolean c16) {
+        if (bf16 || c16) throw new IllegalStateException("opencl: no bf16 matrix products");
         launch("k_matmul_ex", (n + 15) / 16, (m + 15) / 16, batch, 16, 16, a, offA, lda, strideA, b, offB, ldb, strideB,
                 c, offC, ldc, strideC, m, n, k, ta ? 1 : 0, tb ? 1 : 0, alpha, beta);
     }

@@ -148,14 +148,19 @@ KERNEL void k_attn_dbias_offset(const GLOBAL float* dsT, GLOBAL float* byOffset,
     byOffset[idx] = s;
 }
 
-/* dRelBias[h, b] += sum of byOffset[h, o] over offsets whose distance delta = W - o falls in bucket b. */
+/*
+ * dRelBias[h, b] += sum of byOffset[h, o] over offsets whose distance delta = W - o falls in bucket b. One
+ * work-group per (h, b), its threads over the offsets (a thread per (h, b) looping over all W offsets was 0.1 ms a
+ * call at W = 2048: 256 threads on 132 SMs).
+ */
 KERNEL void k_attn_dbias(const GLOBAL float* byOffset, const GLOBAL int* bucketOf, GLOBAL float* dRelBias, int H, int W, int nb) {
-    int idx = GLOBAL_ID0;
-    if (idx >= H * nb) return;
+    LOCAL float buf[RED];
+    int idx = GROUP_ID(0);
     int b = idx % nb, h = idx / nb;
     float s = 0.0f;
-    for (int o = 0; o < W; o++) if (bucketOf[W - o] == b) s += byOffset[h * W + o];
-    dRelBias[idx] += s;
+    for (int o = LOCAL_ID(0); o < W; o += RED) if (bucketOf[W - o] == b) s += byOffset[h * W + o];
+    s = group_sum(buf, s);
+    if (LOCAL_ID(0) == 0) dRelBias[idx] += s;
 }
 
 /*
@@ -174,92 +179,134 @@ DEVICE int attn_row_index(int row, int tqb, int H, int nb, int Tq, int W, int* h
     return (g * H + h) * Tq + i;                       /* the (g, h, i) index of lse, dsum, dTempRow */
 }
 
-/* Scores (q . k) in, probabilities (times the dropout keep factor) out; lse saved. One work-group of RED per row. */
-/* With out16, p goes to P16 as bf16 (what the bf16 product P V reads) instead of back into S. */
-KERNEL void k_attn_softmax(GLOBAL float* S, const GLOBAL float* temp, const GLOBAL float* relBias,
-                           const GLOBAL int* bucketOf, GLOBAL float* lse, int tqb, int tkb, int H, int nb, int Tq,
-                           int W, int nbk, ulong seed, uint thr, float dscale, int dropOn, GLOBAL ushort* P16, int out16) {
+/* Score c of a row: float32, or bf16 where the bf16 products wrote the scores as bf16 (in16). */
+DEVICE float attn_score(const GLOBAL float* s, const GLOBAL ushort* s16, int in16, long at) {
+    return in16 ? bf16_value(s16[at]) : s[at];
+}
+
+/* The logit of score column c of row r of a block: (s + the T5 bias of its distance) * t; -inf where masked. */
+DEVICE float attn_logit(float s, int r, int c, int W, float t, const GLOBAL float* relBias, const GLOBAL int* bucketOf,
+                        int h, int nbk) {
+    if (W == 0) return s * t;
+    int d = r + W - c;
+    return (d >= 1 && d <= W) ? (s + relBias[h * nbk + bucketOf[d]]) * t : -INFINITY;
+}
+
+/*
+ * Scores (q . k) in, probabilities (times the dropout keep factor) out; lse saved. One work-group of RED per row.
+ * A row of at most ATTN_KEEP * RED scores stays in registers: each logit is computed (a score load, its bias by
+ * distance) and exponentiated once. A wider row takes three passes over memory, recomputing the logits in each.
+ * In16: the scores are bf16 (in S16). With out16, p goes to P16 as bf16 (what the bf16 product P V reads) instead
+ * of back into S.
+ */
+#define ATTN_KEEP 16
+KERNEL void k_attn_softmax(GLOBAL float* S, const GLOBAL ushort* S16, int in16, const GLOBAL float* temp,
+                           const GLOBAL float* relBias, const GLOBAL int* bucketOf, GLOBAL float* lse, int tqb, int tkb,
+                           int H, int nb, int Tq, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn,
+                           GLOBAL ushort* P16, int out16) {
     LOCAL float buf[RED];
     int row = GROUP_ID(0), tid = LOCAL_ID(0);
     int h, r, i;
     int idx = attn_row_index(row, tqb, H, nb, Tq, W, &h, &r, &i);
     int j0 = W > 0 ? i - r : 0;                        /* key index of column 0 */
-    GLOBAL float* s = S + (long) row * tkb;
+    long base = (long) row * tkb;
     float t = temp[h];
-    float mx = -1000.0f;                               /* the phantom logit */
-    for (int c = tid; c < tkb; c += RED) {
-        float a;
-        if (W > 0) {
-            int d = r + W - c;
-            a = (d >= 1 && d <= W) ? (s[c] + relBias[h * nbk + bucketOf[d]]) * t : -INFINITY;
-        } else {
-            a = s[c] * t;
+    float mx = -1000.0f, sum = 0.0f;                   /* the phantom logit */
+    if (tkb <= ATTN_KEEP * RED) {
+        float e[ATTN_KEEP];
+        for (int k = 0; k < ATTN_KEEP; k++) {
+            int c = tid + k * RED;
+            e[k] = c < tkb ? attn_logit(attn_score(S, S16, in16, base + c), r, c, W, t, relBias, bucketOf, h, nbk) : -INFINITY;
+            mx = fmaxf(mx, e[k]);
         }
-        s[c] = a;
-        mx = fmaxf(mx, a);
-    }
-    mx = group_max(buf, mx);
-    float sum = 0.0f;
-    for (int c = tid; c < tkb; c += RED) sum += expf(s[c] - mx);
-    sum = group_sum(buf, sum) + expf(-1000.0f - mx);
-    float inv = 1.0f / sum;
-    GLOBAL ushort* p16 = P16 + (long) row * tkb;
-    for (int c = tid; c < tkb; c += RED) {
-        float p = expf(s[c] - mx) * inv * attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
-        if (out16) p16[c] = bf16_bits(p); else s[c] = p;
+        mx = group_max(buf, mx);
+        for (int k = 0; k < ATTN_KEEP; k++) {
+            e[k] = expf(e[k] - mx);                    /* 0 where masked or past the row */
+            sum += e[k];
+        }
+        sum = group_sum(buf, sum) + expf(-1000.0f - mx);
+        float inv = 1.0f / sum;
+        for (int k = 0; k < ATTN_KEEP; k++) {
+            int c = tid + k * RED;
+            if (c >= tkb) break;
+            float p = e[k] * inv * attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
+            if (out16) P16[base + c] = bf16_bits(p); else S[base + c] = p;
+        }
+    } else {
+        for (int c = tid; c < tkb; c += RED)
+            mx = fmaxf(mx, attn_logit(attn_score(S, S16, in16, base + c), r, c, W, t, relBias, bucketOf, h, nbk));
+        mx = group_max(buf, mx);
+        for (int c = tid; c < tkb; c += RED)
+            sum += expf(attn_logit(attn_score(S, S16, in16, base + c), r, c, W, t, relBias, bucketOf, h, nbk) - mx);
+        sum = group_sum(buf, sum) + expf(-1000.0f - mx);
+        float inv = 1.0f / sum;
+        for (int c = tid; c < tkb; c += RED) {
+            float a = attn_logit(attn_score(S, S16, in16, base + c), r, c, W, t, relBias, bucketOf, h, nbk);
+            float p = expf(a - mx) * inv * attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
+            if (out16) P16[base + c] = bf16_bits(p); else S[base + c] = p;
+        }
     }
     if (tid == 0) lse[idx] = mx + logf(sum);
 }
 
 /*
  * Backward per score row: S holds q . k (recomputed), dP holds dOut . v. Out: S = p keep (for dv), dP = ds t
- * (for dq and dk, and the relative bias by offset); dTempRow = sum ds raw. dsum: Di = out . dOut (k_attn_dot).
+ * (for dq and dk, and the relative bias by offset); dTempRow = sum ds raw. Di = out . dOut of the row's query and
+ * head, summed here by the work-group (each query and head is one row of one block; k_attn_dot's thread per row
+ * read 128 values 4 KiB apart from its neighbours').
+ * In16: S and dP are bf16 (S16, dP16: the bf16 products wrote them so) and stay as they were. With out16, p keep
+ * and ds t go to P16 and dS16 as bf16 (S is then left as it was: nothing reads it; dP still gets ds t unless in16,
+ * for the relative bias, which then reads dS16).
  */
-/* With out16, p keep and ds t also go to P16 and dS16 as bf16 (S is then left as it was: nothing reads it). */
-KERNEL void k_attn_bwd_row(GLOBAL float* S, GLOBAL float* dP, const GLOBAL float* temp, const GLOBAL float* relBias,
-                           const GLOBAL int* bucketOf, const GLOBAL float* lse, const GLOBAL float* dsum,
-                           GLOBAL float* dTempRow, int tqb, int tkb, int H, int nb, int Tq, int W, int nbk, ulong seed,
+KERNEL void k_attn_bwd_row(GLOBAL float* S, GLOBAL float* dP, const GLOBAL ushort* S16, const GLOBAL ushort* dP16,
+                           int in16, const GLOBAL float* temp, const GLOBAL float* relBias,
+                           const GLOBAL int* bucketOf, const GLOBAL float* lse, const GLOBAL float* out,
+                           const GLOBAL float* dOut, int D, GLOBAL float* dTempRow, int tqb, int tkb, int H, int nb, int Tq,
+                           int W, int nbk, ulong seed,
                            uint thr, float dscale, int dropOn, GLOBAL ushort* P16, GLOBAL ushort* dS16, int out16) {
     LOCAL float buf[RED];
     int row = GROUP_ID(0), tid = LOCAL_ID(0);
     int h, r, i;
     int idx = attn_row_index(row, tqb, H, nb, Tq, W, &h, &r, &i);
     int j0 = W > 0 ? i - r : 0;
-    GLOBAL float* s = S + (long) row * tkb;
-    GLOBAL float* dp = dP + (long) row * tkb;
-    GLOBAL ushort* p16 = P16 + (long) row * tkb;
-    GLOBAL ushort* ds16 = dS16 + (long) row * tkb;
-    float t = temp[h], l = lse[idx], di = dsum[idx];
+    long base = (long) row * tkb;
+    long qo = ((long) (idx / (H * Tq)) * Tq + i) * (H * D) + (long) h * D;   /* (g, i, h) in out and dOut */
+    float di = 0.0f;
+    for (int e = tid; e < D; e += RED) di += out[qo + e] * dOut[qo + e];
+    di = group_sum(buf, di);
+    float t = temp[h], l = lse[idx];
     float dT = 0.0f;
     for (int c = tid; c < tkb; c += RED) {
-        float raw = s[c];
-        float pk = 0.0f, dst = 0.0f;
+        float raw = 0.0f, pk = 0.0f, dst = 0.0f;
         int masked = 0;
         if (W > 0) {
             int d = r + W - c;
-            if (d < 1 || d > W) masked = 1; else raw += relBias[h * nbk + bucketOf[d]];
+            if (d < 1 || d > W) masked = 1; else raw = attn_score(S, S16, in16, base + c) + relBias[h * nbk + bucketOf[d]];
+        } else {
+            raw = attn_score(S, S16, in16, base + c);
         }
         if (!masked) {
             float p = expf(raw * t - l);
             float keep = attn_scale(dropOn, seed, thr, dscale, W, h, i, j0 + c);
-            float ds = p * (keep * dp[c] - di);
+            float ds = p * (keep * attn_score(dP, dP16, in16, base + c) - di);
             pk = p * keep;
             dst = ds * t;
             dT += ds * raw;
         }
-        dp[c] = dst;
-        if (out16) { p16[c] = bf16_bits(pk); ds16[c] = bf16_bits(dst); } else s[c] = pk;
+        if (!in16) dP[base + c] = dst;
+        if (out16) { P16[base + c] = bf16_bits(pk); dS16[base + c] = bf16_bits(dst); } else S[base + c] = pk;
     }
     dT = group_sum(buf, dT);
     if (tid == 0) dTempRow[idx] = dT;
 }
 
 /*
- * partial[p, h, o] = sum over the p-th chunk of (block, row r) pairs of dSt[block, h, r, r + o]: the score gradient
+ * partial[p, h, o] = sum over the p-th chunk of (block, row r) pairs of dSt[block, h, r, r + o] (bf16 dSt16 with in16,
+ * k_attn_bwd_row's dS16): the score gradient
  * per key offset o = j - i, in parts (k_colsum adds them up) so that more than H * W threads share the rows.
  */
-KERNEL void k_attn_dbias_offset_part(const GLOBAL float* dSt, GLOBAL float* partial, int blocks, int H, int W, int chunk,
-                                     int parts) {
+KERNEL void k_attn_dbias_offset_part(const GLOBAL float* dSt, const GLOBAL ushort* dSt16, int in16, GLOBAL float* partial,
+                                     int blocks, int H, int W, int chunk, int parts) {
     int idx = GLOBAL_ID0;
     if (idx >= parts * H * W) return;
     int hw = idx % (H * W), p = idx / (H * W);
@@ -268,7 +315,7 @@ KERNEL void k_attn_dbias_offset_part(const GLOBAL float* dSt, GLOBAL float* part
     float s = 0.0f;
     for (int t = t0; t < t1; t++) {
         int b = t / W, r = t - b * W;
-        s += dSt[(((long) b * H + h) * W + r) * (2L * W) + r + o];
+        s += attn_score(dSt, dSt16, in16, (((long) b * H + h) * W + r) * (2L * W) + r + o);
     }
     partial[idx] = s;
 }

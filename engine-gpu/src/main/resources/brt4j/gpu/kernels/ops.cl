@@ -58,6 +58,13 @@ DEVICE ushort bf16_bits(float x) {
     return (ushort) (u >> 16);
 }
 
+/* bfloat16 -> float32 (exact). */
+DEVICE float bf16_value(ushort h) {
+    union { uint u; float f; } cv;
+    cv.u = ((uint) h) << 16;
+    return cv.f;
+}
+
 /* ------------------------------------------------------------------ elementwise */
 
 KERNEL void k_fill(GLOBAL float* x, int n, float v) {
@@ -70,9 +77,13 @@ KERNEL void k_add(const GLOBAL float* a, const GLOBAL float* b, GLOBAL float* o,
     if (i < n) o[i] = a[i] + b[i];
 }
 
-KERNEL void k_axpy(float alpha, const GLOBAL float* x, GLOBAL float* y, int n, int accumulate) {
+/* With out16, y's bf16 copy (o16) is written too (bf16 products that will read y: see GpuBackend.keptShadowFor). */
+KERNEL void k_axpy(float alpha, const GLOBAL float* x, GLOBAL float* y, int n, int accumulate, GLOBAL ushort* o16, int out16) {
     int i = GLOBAL_ID0;
-    if (i < n) y[i] = accumulate ? y[i] + alpha * x[i] : alpha * x[i];
+    if (i >= n) return;
+    float v = accumulate ? y[i] + alpha * x[i] : alpha * x[i];
+    y[i] = v;
+    if (out16) o16[i] = bf16_bits(v);
 }
 
 KERNEL void k_scale(GLOBAL float* x, float alpha, int n) {
@@ -105,12 +116,15 @@ KERNEL void k_act(int f, const GLOBAL float* x, GLOBAL float* o, int n, GLOBAL u
     if (out16) o16[i] = bf16_bits(y);
 }
 
-KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n, int accumulate) {
+KERNEL void k_act_back(int f, const GLOBAL float* s, const GLOBAL float* dy, GLOBAL float* dx, int n, int accumulate,
+                       GLOBAL ushort* o16, int out16) {
     int i = GLOBAL_ID0;
     if (i >= n) return;
     float v = s[i];
     float g = f == 0 ? (v > 0.0f ? 1.0f : 0.0f) : f == 1 ? 1.0f - v * v : v * (1.0f - v);
-    dx[i] = accumulate ? dx[i] + dy[i] * g : dy[i] * g;
+    float d = accumulate ? dx[i] + dy[i] * g : dy[i] * g;
+    dx[i] = d;
+    if (out16) o16[i] = bf16_bits(d);
 }
 
 /* Partial sums (of squares when square != 0) per work-group; k_reduce_final adds them into scalars[slot]. */
@@ -200,20 +214,50 @@ KERNEL void k_colsum(const GLOBAL float* partial, GLOBAL float* out, int parts, 
     out[c] = accumulate ? out[c] + s : s;
 }
 
-/* Per-head L2 norm, one work-group per row of heads * hd: the threads read consecutive values (one thread per
-   head segment read hd values apart and was the slowest kernel of a step); one group sum per head. */
+/*
+ * Per-head L2 norm, one work-group per row of heads * hd. The work-group splits into segments of seg threads (a
+ * power of two), one head each, hc heads a pass: a segment reads its head's consecutive values and sums them in
+ * log2(seg) steps (seg_sum), so the heads of a row are summed side by side (one group sum per head, one after
+ * another, took 8 x 9 barriers a row at 8 heads, half the threads idle at hd = 128).
+ */
+DEVICE int l2_heads_per_pass(int heads) { return heads < RED ? heads : RED; }
+
+DEVICE int l2_seg(int hc) {
+    int seg = 1;
+    while (seg * 2 * hc <= RED) seg *= 2;
+    return seg;
+}
+
+/* The sum of v over the calling thread's segment (threads [t - t % seg, + seg)); every thread of the group calls. */
+DEVICE float seg_sum(LOCAL_PTR float* buf, float v, int seg) {
+    int t = LOCAL_ID(0);
+    buf[t] = v;
+    BARRIER();
+    for (int s = seg / 2; s > 0; s >>= 1) {
+        if (t % seg < s) buf[t] += buf[t + s];
+        BARRIER();
+    }
+    float r = buf[t - t % seg];
+    BARRIER();
+    return r;
+}
+
 KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnorm, int heads, int hd, float eps,
                       GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
-    int r = GROUP_ID(0);
-    for (int h = 0; h < heads; h++) {
+    int r = GROUP_ID(0), t = LOCAL_ID(0);
+    int hc = l2_heads_per_pass(heads), seg = l2_seg(hc), lane = t % seg;
+    for (int h0 = 0; h0 < heads; h0 += hc) {
+        int h = h0 + t / seg;
+        int on = t / seg < hc && h < heads;
         long b = ((long) r * heads + h) * hd;
         float ss = 0.0f;
-        for (int i = LOCAL_ID(0); i < hd; i += RED) ss += x[b + i] * x[b + i];
-        ss = group_sum(buf, ss);
+        if (on) for (int i = lane; i < hd; i += seg) ss += x[b + i] * x[b + i];
+        ss = seg_sum(buf, ss, seg);
+        if (!on) continue;
         float inv = 1.0f / sqrtf(ss + eps);
-        if (LOCAL_ID(0) == 0) rnorm[(long) r * heads + h] = inv;
-        for (int i = LOCAL_ID(0); i < hd; i += RED) {
+        if (lane == 0) rnorm[(long) r * heads + h] = inv;
+        for (int i = lane; i < hd; i += seg) {
             float y = x[b + i] * inv;
             o[b + i] = y;
             if (out16) o16[b + i] = bf16_bits(y);
@@ -222,18 +266,24 @@ KERNEL void k_l2heads(const GLOBAL float* x, GLOBAL float* o, GLOBAL float* rnor
 }
 
 KERNEL void k_l2heads_back(const GLOBAL float* y, const GLOBAL float* rnorm, const GLOBAL float* dy, GLOBAL float* dx,
-                           int heads, int hd, int accumulate) {
+                           int heads, int hd, int accumulate, GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
-    int r = GROUP_ID(0);
-    for (int h = 0; h < heads; h++) {
+    int r = GROUP_ID(0), t = LOCAL_ID(0);
+    int hc = l2_heads_per_pass(heads), seg = l2_seg(hc), lane = t % seg;
+    for (int h0 = 0; h0 < heads; h0 += hc) {
+        int h = h0 + t / seg;
+        int on = t / seg < hc && h < heads;
         long b = ((long) r * heads + h) * hd;
         float dot = 0.0f;
-        for (int i = LOCAL_ID(0); i < hd; i += RED) dot += y[b + i] * dy[b + i];
-        dot = group_sum(buf, dot);
+        if (on) for (int i = lane; i < hd; i += seg) dot += y[b + i] * dy[b + i];
+        dot = seg_sum(buf, dot, seg);
+        if (!on) continue;
         float rn = rnorm[(long) r * heads + h];
-        for (int i = LOCAL_ID(0); i < hd; i += RED) {
+        for (int i = lane; i < hd; i += seg) {
             float d = (dy[b + i] - y[b + i] * dot) * rn;
-            dx[b + i] = accumulate ? dx[b + i] + d : d;
+            if (accumulate) d += dx[b + i];
+            dx[b + i] = d;
+            if (out16) o16[b + i] = bf16_bits(d);
         }
     }
 }
@@ -339,8 +389,9 @@ KERNEL void k_ce(const GLOBAL float* logits, const GLOBAL int* tgt, GLOBAL float
     }
 }
 
+/* With out16, dl's bf16 copy too (the output head's products read it: a cast of V x N values less). */
 KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float gradScale, GLOBAL float* dl, int cols,
-                      int accumulate) {
+                      int accumulate, GLOBAL ushort* o16, int out16) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     int t = tgt[r];                         /* no early return: every work-item reaches the barriers */
@@ -353,13 +404,21 @@ KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float g
     s = group_sum(buf, s);
     float lse = m + logf(s);
     GLOBAL float* d = dl + (long) r * cols;
+    GLOBAL ushort* d16 = o16 + (long) r * cols;
     if (t >= 0) {
         for (int c = LOCAL_ID(0); c < cols; c += RED) {
             float g = gradScale * expf(l[c] - lse) - (c == t ? gradScale : 0.0f);
-            d[c] = accumulate ? d[c] + g : g;
+            if (accumulate) g += d[c];
+            d[c] = g;
+            if (out16) d16[c] = bf16_bits(g);
         }
     } else if (!accumulate) {
-        for (int c = LOCAL_ID(0); c < cols; c += RED) d[c] = 0.0f;
+        for (int c = LOCAL_ID(0); c < cols; c += RED) {
+            d[c] = 0.0f;
+            if (out16) d16[c] = 0;
+        }
+    } else if (out16) {
+        for (int c = LOCAL_ID(0); c < cols; c += RED) d16[c] = bf16_bits(d[c]);
     }
 }
 
@@ -430,18 +489,21 @@ KERNEL void k_adamw(GLOBAL float* p, const GLOBAL float* g, GLOBAL float* m, GLO
 
 #ifdef BRT_CUDA
 /* Every parameter of a step in one launch (CUDA only: OpenCL C 1.2 cannot follow a pointer read from memory).
-   table: per tensor five words, the addresses of p, g, m, v, then n (low half) and the weight decay's bits (high
-   half); tensor GROUP_ID(1), its elements strided over the groups of dimension 0. */
+   table: per tensor six words, the addresses of p, g, m, v, then n (low half) and the weight decay's bits (high
+   half), then the address of p's bf16 copy or 0 (written along with p: the next products read it, no cast);
+   tensor GROUP_ID(1), its elements strided over the groups of dimension 0. */
 KERNEL void k_adamw_multi(const GLOBAL ulong* table, float lr, float b1, float b2, float eps, float c1, float c2) {
-    const GLOBAL ulong* e = table + 5L * GROUP_ID(1);
+    const GLOBAL ulong* e = table + 6L * GROUP_ID(1);
     GLOBAL float* p = (GLOBAL float*) e[0];
     const GLOBAL float* g = (const GLOBAL float*) e[1];
     GLOBAL float* m = (GLOBAL float*) e[2];
     GLOBAL float* v = (GLOBAL float*) e[3];
     int n = (int) (e[4] & 0xffffffffUL);
     float wd = __uint_as_float((uint) (e[4] >> 32));
+    GLOBAL ushort* p16 = (GLOBAL ushort*) e[5];
     for (int i = GROUP_ID(0) * LOCAL_SIZE(0) + LOCAL_ID(0); i < n; i += NUM_GROUPS(0) * LOCAL_SIZE(0)) {
         adamw_at(p, g, m, v, i, lr, b1, b2, eps, wd, c1, c2);
+        if (p16) p16[i] = bf16_bits(p[i]);
     }
 }
 #endif
