@@ -1,10 +1,8 @@
 package brt4j.backend.cpu;
 
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A fixed pool of worker threads, one per core, that runs a loop body over index chunks. The calling thread works
@@ -14,84 +12,127 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * run is bit-for-bit repeatable for a given thread count (training resume depends on it). Each body learns its
  * worker index, so kernels can keep per-thread scratch without locks.
  *
+ * <p>Hand-off: workers spin for a while ({@code brt.cpu.spinMicros}, default 200 us) after each job before they
+ * park, and the caller spins while it waits for them. A training step makes hundreds of parallel calls a few
+ * microseconds apart; a parked worker must be woken by the kernel, and on a virtual machine an idle vCPU sleeps in
+ * the hypervisor, so each wake-up cost about 85 us here (a 512 x 256 add took 16 us on one thread, 100 us on two
+ * with an ExecutorService). OpenMP runtimes spin for the same reason. On a loaded machine spinning steals time from
+ * other processes, hence the bound; {@code -Dbrt.cpu.spinMicros=0} parks at once.
+ *
  * <p>Invariants: a body never calls back into the pool (a nested call, or a call from a pool thread, runs serially
- * on the caller); callers parallelize over rows, heads or groups, never across a recurrence.
+ * on the caller); callers parallelize over rows, heads or groups, never across a recurrence. Calls from two
+ * threads at once are safe: the one that finds the pool busy runs its loop serially.
  */
 final class CpuPool implements AutoCloseable {
     /** A loop body over indices [start, end) run by worker {@code worker} in [0, threads). */
     @FunctionalInterface
     interface Body { void run(int start, int end, int worker); }
 
+    private static final long SPIN_NANOS = Long.getLong("brt.cpu.spinMicros", 200) * 1000;
+
     private final int threads;
-    private final ExecutorService exec;
-    private final ThreadLocal<Boolean> inside = ThreadLocal.withInitial(() -> false);
+    private final Thread[] workers;
+    private final AtomicBoolean busy = new AtomicBoolean();   // held by the call in flight; not reentrant
+
+    /** One parallelFor call; published whole through the volatile {@link #job}, so a worker never sees a mix. */
+    private record Job(long generation, int n, int grain, int chunks, int participants, Body body) {}
+
+    private volatile Job job = new Job(0, 0, 1, 0, 0, null);
+    private volatile boolean stop, closed;
+    private volatile Throwable failure;
+    private final AtomicInteger pending = new AtomicInteger();
+    private volatile Thread waiter;
 
     CpuPool(int threads) {
         if (threads < 1) throw new IllegalArgumentException("cpu backend: threads must be positive, got " + threads);
         this.threads = threads;
-        this.exec = threads == 1 ? null : Executors.newFixedThreadPool(threads - 1, r -> {
-            Thread t = new Thread(r, "brt4j-cpu");
+        this.workers = new Thread[threads - 1];
+        for (int w = 1; w < threads; w++) {
+            final int worker = w;
+            Thread t = new Thread(() -> workerLoop(worker), "brt4j-cpu-" + w);
             t.setDaemon(true);
-            return t;
-        });
+            workers[w - 1] = t;
+            t.start();
+        }
     }
 
     int threads() { return threads; }
 
     /**
      * Runs body over [0, n) in chunks of {@code grain} indices (the last may be shorter). Serial when there is
-     * only one chunk, one thread, or when called from inside a body.
+     * only one chunk, one thread, when called from inside a body, or while another thread's call holds the pool.
      */
     void parallelFor(int n, int grain, Body body) {
         if (n <= 0) return;
         grain = Math.max(1, grain);
         int chunks = (n + grain - 1) / grain;
-        if (threads == 1 || chunks == 1 || inside.get()) {
+        if (threads == 1 || chunks == 1 || !busy.compareAndSet(false, true)) {   // nested or concurrent: serial
             body.run(0, n, 0);
             return;
         }
-        int helpers = Math.min(threads, chunks) - 1;
-        int participants = helpers + 1;
-        AtomicBoolean stop = new AtomicBoolean();
-        final int g = grain;
-        @SuppressWarnings("unchecked")
-        Future<?>[] fs = new Future<?>[helpers];
-        for (int w = 1; w <= helpers; w++) {
-            final int worker = w;
-            fs[w - 1] = exec.submit(() -> work(n, g, chunks, participants, stop, body, worker));
-        }
-        Throwable failure = null;
         try {
-            work(n, g, chunks, participants, stop, body, 0);
-        } catch (Throwable t) {
-            failure = t;
-            stop.set(true);
-        }
-        for (Future<?> f : fs) {
+            int participants = Math.min(threads, chunks);
+            stop = false;
+            failure = null;
+            waiter = Thread.currentThread();
+            pending.set(participants - 1);
+            job = new Job(job.generation() + 1, n, grain, chunks, participants, body);   // publishes it
+            for (int w = 1; w < participants; w++) LockSupport.unpark(workers[w - 1]);   // cheap if not parked
             try {
-                f.get();
-            } catch (ExecutionException e) {
-                if (failure == null) failure = e.getCause();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                if (failure == null) failure = e;
+                work(n, grain, chunks, participants, body, 0);
+            } catch (Throwable t) {
+                recordFailure(t);
             }
+            awaitWorkers();
+            Throwable f = failure;
+            if (f instanceof RuntimeException re) throw re;
+            if (f instanceof Error er) throw er;
+            if (f != null) throw new RuntimeException(f);
+        } finally {
+            busy.set(false);
         }
-        if (failure instanceof RuntimeException re) throw re;
-        if (failure instanceof Error er) throw er;
-        if (failure != null) throw new RuntimeException(failure);
     }
 
-    private void work(int n, int grain, int chunks, int participants, AtomicBoolean stop, Body body, int worker) {
-        boolean was = inside.get();
-        inside.set(true);
-        try {
-            for (int c = worker; c < chunks && !stop.get(); c += participants) {
-                int s = c * grain;
-                body.run(s, Math.min(n, s + grain), worker);
+    private void awaitWorkers() {
+        long spinUntil = System.nanoTime() + SPIN_NANOS;
+        while (pending.get() != 0) {
+            if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+            else LockSupport.parkNanos(this, 50_000);     // the last worker to finish unparks us
+        }
+    }
+
+    private void workerLoop(int worker) {
+        long seen = 0;
+        while (true) {
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            Job j;
+            while ((j = job).generation() == seen && !closed) {
+                if (System.nanoTime() < spinUntil) Thread.onSpinWait();
+                else LockSupport.park(this);                    // parallelFor unparks; a stray wake-up just loops
             }
-        } finally {
-            inside.set(was);
+            if (closed) return;
+            seen = j.generation();
+            if (worker >= j.participants()) continue;   // not needed for this job (the caller does not wait for us)
+            try {
+                work(j.n(), j.grain(), j.chunks(), j.participants(), j.body(), worker);
+            } catch (Throwable t) {
+                recordFailure(t);
+            }
+            if (pending.decrementAndGet() == 0) LockSupport.unpark(waiter);
+        }
+    }
+
+    private void recordFailure(Throwable t) {
+        synchronized (this) {
+            if (failure == null) failure = t;
+        }
+        stop = true;
+    }
+
+    private void work(int n, int grain, int chunks, int participants, Body body, int worker) {
+        for (int c = worker; c < chunks && !stop; c += participants) {
+            int s = c * grain;
+            body.run(s, Math.min(n, s + grain), worker);
         }
     }
 
@@ -100,5 +141,8 @@ final class CpuPool implements AutoCloseable {
         return Math.max(minGrain, (n + 4 * threads - 1) / (4 * threads));
     }
 
-    @Override public void close() { if (exec != null) exec.shutdownNow(); }
+    @Override public void close() {
+        closed = true;
+        for (Thread t : workers) LockSupport.unpark(t);
+    }
 }
