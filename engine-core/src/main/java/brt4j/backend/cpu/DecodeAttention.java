@@ -103,10 +103,10 @@ final class DecodeAttention {
         for (int h = h0; h < h1; h++) {
             int so = (h - h0) * w;
             float mx = logitsAndMax(s, so, w, bias, h * w, temp[h]);
-            float sum = expShift(s, so, w, mx);
+            float sum = Vec.expShiftSum(s, so, w, mx);
             double denom = sum + StrictMath.exp(PHANTOM - (double) mx);
             if (lse != null) lse[lseAt + h * tq] = (float) (mx + StrictMath.log(denom));
-            scaleRange(s, so, w, (float) (1 / denom));
+            Vec.scale(s, so, w, (float) (1 / denom));
         }
         java.util.Arrays.fill(acc, 0, (h1 - h0) * d, 0f);
         for (x = 0; x + 4 <= w; x += 4) {
@@ -166,30 +166,6 @@ final class DecodeAttention {
             mx = Math.max(mx, a);
         }
         return mx;
-    }
-
-    /** s[so ..] = exp(s - mx) over w entries, in place; returns their sum. */
-    private static float expShift(float[] s, int so, int w, float mx) {
-        FloatVector esum = FloatVector.zero(F);
-        int wb = Vec.bound(w), x = 0;
-        for (; x < wb; x += L) {
-            FloatVector e = Vec.exp(FloatVector.fromArray(F, s, so + x).sub(mx));
-            e.intoArray(s, so + x);
-            esum = esum.add(e);
-        }
-        float sum = Vec.sum(esum);
-        for (; x < w; x++) {
-            float e = (float) StrictMath.exp(s[so + x] - mx);
-            s[so + x] = e;
-            sum += e;
-        }
-        return sum;
-    }
-
-    private static void scaleRange(float[] s, int so, int w, float f) {
-        int wb = Vec.bound(w), x = 0;
-        for (; x < wb; x += L) FloatVector.fromArray(F, s, so + x).mul(f).intoArray(s, so + x);
-        for (; x < w; x++) s[so + x] *= f;
     }
 
     /** acc[ao .. ao + d) += sum of p[po + j] * v row j for four consecutive value rows (at r0, r0 + hd, ..). */

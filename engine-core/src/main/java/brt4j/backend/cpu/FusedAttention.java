@@ -132,11 +132,11 @@ final class FusedAttention {
                     S[c0 + x] = a;
                     mx = Math.max(mx, a);
                 }
-                float sum = expShiftSum(S, c0, len, mx);
+                float sum = Vec.expShiftSum(S, c0, len, mx);
                 double denom = sum + StrictMath.exp(PHANTOM - (double) mx);
                 j.lse[(g * j.heads + h) * j.tq + qs + il] = (float) (mx + StrictMath.log(denom));
                 float inv = (float) (1 / denom);
-                scaleRange(S, c0, len, inv);
+                Vec.scale(S, c0, len, inv);
                 if (j.dropScale != 1f) {
                     Sliding s = j.s;
                     for (int y = 0; y < len; y++) {
@@ -164,30 +164,6 @@ final class FusedAttention {
             int rr = Math.min(4, t1 - r), lo = j.lo(r), hi = j.hi(r + rr - 1);
             PanelGemm.mul(rr, j.d, sc.q, r * j.dp, j.dp, sc.kt, lo, ldk, sc.s, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
         }
-    }
-
-    /** x[o : o+n] = exp(x - m); returns their sum. */
-    private static float expShiftSum(float[] x, int o, int n, float m) {
-        FloatVector acc = FloatVector.zero(F);
-        int i = 0, ub = Vec.bound(n);
-        for (; i < ub; i += L) {
-            FloatVector e = Vec.exp(FloatVector.fromArray(F, x, o + i).sub(m));
-            e.intoArray(x, o + i);
-            acc = acc.add(e);
-        }
-        float sum = Vec.sum(acc);
-        for (; i < n; i++) {
-            float e = (float) StrictMath.exp(x[o + i] - m);
-            x[o + i] = e;
-            sum += e;
-        }
-        return sum;
-    }
-
-    private static void scaleRange(float[] x, int o, int n, float f) {
-        int i = 0, ub = Vec.bound(n);
-        for (; i < ub; i += L) FloatVector.fromArray(F, x, o + i).mul(f).intoArray(x, o + i);
-        for (; i < n; i++) x[o + i] *= f;
     }
 
     // ------------------------------------------------------------------------------------------------ backward

@@ -87,4 +87,29 @@ final class Vec {
         for (int i = 0; i < v.length(); i++) s += v.lane(i);
         return s;
     }
+
+    /** x[o : o+n] = exp(x - m) in place (the softmax numerators of one row); returns their sum. */
+    static float expShiftSum(float[] x, int o, int n, float m) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0, ub = bound(n);
+        for (; i < ub; i += L) {
+            FloatVector e = exp(FloatVector.fromArray(F, x, o + i).sub(m));
+            e.intoArray(x, o + i);
+            acc = acc.add(e);
+        }
+        float sum = sum(acc);
+        for (; i < n; i++) {
+            float e = (float) StrictMath.exp(x[o + i] - m);
+            x[o + i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    /** x[o : o+n] *= f. */
+    static void scale(float[] x, int o, int n, float f) {
+        int i = 0, ub = bound(n);
+        for (; i < ub; i += L) FloatVector.fromArray(F, x, o + i).mul(f).intoArray(x, o + i);
+        for (; i < n; i++) x[o + i] *= f;
+    }
 }
