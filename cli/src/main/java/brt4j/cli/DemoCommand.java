@@ -10,6 +10,7 @@ import brt4j.train.TrainListener;
 import brt4j.train.TrainOptions;
 import brt4j.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -48,9 +49,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--temperature", defaultValue = "10", description = "initial attention temperature (see the command's doc)") double temperature;
     @Option(names = "--gate-bias", defaultValue = "3", description = "initial bias of the recurrent model's fixed gate (see the command's doc)") double gateBias;
     @Option(names = "--probe-every", defaultValue = "50", description = "steps between recall measurements for the plot") int probeEvery;
-    @Option(names = "--threads", defaultValue = "0") int threads;
-    @Option(names = "--device", defaultValue = "auto") String device;
-    @Option(names = "--precision", defaultValue = "tf32", description = "GPU matmul precision: fp32|tf32|bf16 (CUDA; OpenCL is fp32)") String precision;
+    @Mixin DeviceOptions devices;
     @Option(names = "--seed", defaultValue = "1") long seed;
 
     static final int W = 8, N = 64, D = 64;
@@ -58,7 +57,7 @@ final class DemoCommand implements Callable<Integer> {
     record Trained(String name, BrtModel model, RecallDemo.Score score, double secondsPerStep, List<double[]> far, List<double[]> near) {}
 
     @Override public Integer call() throws Exception {
-        Backend be = Devices.open(device, threads, precision, System.err);
+        Backend be = devices.open();
         SyntheticRecall task = new SyntheticRecall(32, 16, setSize, N);
         ModelConfig rec = config(task, 2, true), slide = config(task, 3, false);
         int reach = slide.nLayers() * (2 * W - 1);

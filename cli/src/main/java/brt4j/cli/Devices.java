@@ -6,7 +6,7 @@ import brt4j.backend.cpu.CpuBackend;
 /**
  * The {@code --device} option of train, eval and demo: {@code auto | cpu | cuda[:N] | opencl[:N]}, opened by
  * {@link brt4j.gpu.Devices} (auto: CUDA, else an OpenCL GPU, else the CPU, and it says which), except that
- * {@code cpu} honours {@code --threads}.
+ * the CPU, asked for or chosen by auto, honours {@code --threads}.
  */
 final class Devices {
     private Devices() {}
@@ -20,6 +20,6 @@ final class Devices {
             return be;
         }
         if (s.startsWith("cpu:")) throw new IllegalArgumentException("--device cpu takes no index, got '" + spec + "'");
-        return brt4j.gpu.Devices.open(s, precision, log);
+        return brt4j.gpu.Devices.open(s, precision, threads, log);    // auto may fall back to the CPU: threads hold there too
     }
 }

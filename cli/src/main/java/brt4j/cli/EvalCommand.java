@@ -15,6 +15,7 @@ import brt4j.train.Trainer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -40,9 +41,7 @@ final class EvalCommand implements Callable<Integer> {
     Integer bucket;
     @Option(names = "--max-segments", defaultValue = "0", description = "stop after this many segments (0: every document to its end)")
     int maxSegments;
-    @Option(names = "--device", defaultValue = "auto") String device;
-    @Option(names = "--precision", defaultValue = "tf32", description = "GPU matmul precision: fp32|tf32|bf16 (CUDA; OpenCL is fp32)") String precision;
-    @Option(names = "--threads", defaultValue = "0") int threads;
+    @Mixin DeviceOptions devices;
     @Option(names = "--cache-dir") Path cacheDir;
     @Option(names = "--json", description = "also write the result as JSON here") Path json;
 
@@ -59,7 +58,7 @@ final class EvalCommand implements Callable<Integer> {
         Tokenizers.checkSame(tok, saved, dir);
         if (!split.equals("all") && !split.equals("validation")) throw new IllegalArgumentException("--split must be all or validation, got " + split);
         Corpus.files(data);
-        Backend be = Devices.open(device, threads, precision, System.err);
+        Backend be = devices.open();
         BrtModel model = ModelCheckpoint.load(dir, be);
         try (TokenCache cache = TokenCache.open(data, tok, cacheDir, System.err::println)) {
             int[] docs;

@@ -9,6 +9,7 @@ import brt4j.generate.StopStrings;
 import brt4j.model.BrtModel;
 import brt4j.model.ModelCheckpoint;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.BufferedReader;
@@ -62,8 +63,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--interactive", description = "A conversation: each line you type is fed in and answered; the state carries between turns.")
     boolean interactive;
 
-    @Option(names = "--device", defaultValue = "auto", description = "auto|cpu|cuda|opencl[:N] (default: ${DEFAULT-VALUE}).")
-    String device;
+    @Mixin DeviceOptions devices;
 
     @Option(names = "--int8", description = "Quantize the weights to int8 (per-row scales) as they load: a quarter of the memory.")
     boolean int8;
@@ -79,7 +79,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
         String text = promptFile != null ? readPrompt(promptFile) : prompt;
         Sampling sampling = new Sampling(greedy ? 0 : temperature, topK, topP, seed);
-        try (Backend backend = Backends.open(device, "float32", "tf32")) {
+        try (Backend backend = devices.open()) {
             BrtModel model = ModelCheckpoint.load(checkpoint, backend, int8);
             TextTokenizer codec = Tokenizers.fromCheckpoint(CheckpointDirectory.locate(checkpoint));
             if (codec == null) {

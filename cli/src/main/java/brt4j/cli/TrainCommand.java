@@ -14,6 +14,7 @@ import brt4j.train.Communicator;
 import brt4j.train.TrainOptions;
 import brt4j.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -40,11 +41,7 @@ final class TrainCommand implements Callable<Integer> {
     boolean resume;
     @Option(names = "--tokenizer", description = "SentencePiece .model file, or 'bytes' (default)")
     String tokenizer;
-    @Option(names = "--device", defaultValue = "auto", description = "auto|cpu|cuda[:N]|opencl[:N]; default ${DEFAULT-VALUE}")
-    String device;
-    @Option(names = "--precision", defaultValue = "tf32", description = "GPU matmul precision: fp32|tf32|bf16 (CUDA; OpenCL is fp32)") String precision;
-    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0: all)")
-    int threads;
+    @Mixin DeviceOptions devices;
     @Option(names = "--cache-dir", description = "token cache directory (default: <data>.brt4j-cache beside the data)")
     Path cacheDir;
     @Option(names = "--gpus", description = "data parallel: one replica per CUDA GPU of this host, joined by NCCL; --batch is then per GPU")
@@ -96,14 +93,14 @@ final class TrainCommand implements Callable<Integer> {
             tok = Tokenizers.load(tokenizer);
         }
         Tokenizers.check(tok, cfg.vocabSize(), "the model config");
-        GpuReplicas replicas = GpuReplicas.of(gpus, nodes, nodeRank, rendezvous, device);
+        GpuReplicas replicas = GpuReplicas.of(gpus, nodes, nodeRank, rendezvous, devices.device);
         if (replicas != null && !resume) opt = opt.withBatch(opt.batch() * replicas.world());   // --batch is per GPU
         if (replicas != null && opt.batch() % replicas.world() != 0) {
             throw new IllegalArgumentException("the checkpoint's global batch of " + opt.batch() + " streams does not split evenly over "
                     + replicas.world() + " GPUs; resume on a number of GPUs that divides it");
         }
         Corpus.files(data);
-        Backend[] backends = replicas != null ? replicas.open(precision, System.err) : new Backend[]{Devices.open(device, threads, precision, System.err)};
+        Backend[] backends = replicas != null ? replicas.open(devices.precision, System.err) : new Backend[]{devices.open()};
 
         TokenCache cache = TokenCache.open(data, tok, cacheDir, System.err::println);
         Files.createDirectories(out);

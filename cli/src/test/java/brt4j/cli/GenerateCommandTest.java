@@ -47,6 +47,16 @@ class GenerateCommandTest {
 
     /** configs/laptop-bytes.json pads the byte vocabulary to 260, as the paper does; the saved tokenizer still decodes. */
     @Test
+    void threadsAreHonouredAndDoNotChangeTheText() {
+        Path dir = byteModel();
+        var one = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "Once upon a time", "--greedy", "--max-tokens", "40", "--device", "cpu", "--threads", "1");
+        var two = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "Once upon a time", "--greedy", "--max-tokens", "40", "--device", "cpu", "--threads", "2");
+        assertEquals(0, one.exit(), one.err());
+        assertEquals(0, two.exit(), two.err());
+        assertEquals(one.out(), two.out());   // forward kernels' bits do not depend on the thread count
+    }
+
+    @Test
     void aPaddedByteVocabularyGeneratesToo() {
         Path dir = byteModel(ByteTokenizer.VOCAB + 1);
         var r = TraceCommandTest.brt("generate", "--checkpoint", dir.toString(), "--prompt", "abc", "--greedy", "--max-tokens", "10", "--device", "cpu");

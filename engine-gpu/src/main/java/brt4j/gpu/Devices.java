@@ -19,7 +19,10 @@ public final class Devices {
 
     public static Backend open(String spec) { return open(spec, "tf32", System.err); }
 
-    public static Backend open(String spec, String precision, PrintStream log) {
+    public static Backend open(String spec, String precision, PrintStream log) { return open(spec, precision, 0, log); }
+
+    /** As {@link #open(String, String, PrintStream)}; a CPU backend, asked for or chosen by auto, gets {@code cpuThreads} (0: all cores). */
+    public static Backend open(String spec, String precision, int cpuThreads, PrintStream log) {
         String s = spec == null ? "auto" : spec.trim().toLowerCase(Locale.ROOT);
         String kind = s.contains(":") ? s.substring(0, s.indexOf(':')) : s;
         int index = 0;
@@ -32,7 +35,7 @@ public final class Devices {
         }
         CudaBackend.Precision p = precision(precision);
         return switch (kind) {
-            case "cpu" -> new CpuBackend();
+            case "cpu" -> cpu(cpuThreads);
             case "reference" -> new ReferenceBackend();
             case "cuda" -> new CudaBackend(index, p);
             case "opencl" -> {
@@ -41,7 +44,7 @@ public final class Devices {
                 }
                 yield new OpenClBackend(index);
             }
-            case "auto" -> auto(p, log);
+            case "auto" -> auto(p, cpuThreads, log);
             default -> throw new IllegalArgumentException("--device must be auto, cpu, cuda[:N] or opencl[:N], got '" + spec + "'");
         };
     }
@@ -55,7 +58,9 @@ public final class Devices {
         };
     }
 
-    private static Backend auto(CudaBackend.Precision p, PrintStream log) {
+    private static CpuBackend cpu(int threads) { return threads > 0 ? new CpuBackend(threads) : new CpuBackend(); }
+
+    private static Backend auto(CudaBackend.Precision p, int cpuThreads, PrintStream log) {
         String why;
         try {
             int n = CudaBackend.deviceCount();
@@ -80,8 +85,8 @@ public final class Devices {
         } catch (GpuException e) {
             whyCl = firstLine(e.getMessage());
         }
-        CpuBackend cpu = new CpuBackend();
-        log.println("device: cpu (auto: no CUDA: " + why + "; " + whyCl + ")");
+        CpuBackend cpu = cpu(cpuThreads);
+        log.println("device: cpu, " + cpu.threads() + " threads (auto: no CUDA: " + why + "; " + whyCl + ")");
         return cpu;
     }
 
