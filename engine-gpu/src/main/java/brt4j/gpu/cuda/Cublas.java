@@ -2,6 +2,7 @@ package brt4j.gpu.cuda;
 
 import brt4j.gpu.Ffm;
 import brt4j.gpu.GpuException;
+import brt4j.gpu.LazyBinding;
 import brt4j.gpu.NativeLibraries;
 
 import java.lang.foreign.Arena;
@@ -19,7 +20,7 @@ public final class Cublas {
     public static final int COMPUTE_32F = 68, COMPUTE_32F_FAST_TF32 = 77;
     public static final int GEMM_DEFAULT = -1;
 
-    private static volatile Cublas instance;
+    private static final LazyBinding<Cublas> INSTANCE = new LazyBinding<>(Cublas::load);
 
     final MethodHandle create, destroy, gemmStridedBatchedEx, gemmEx, gemmBatchedEx;
 
@@ -42,19 +43,12 @@ public final class Cublas {
                 JAVA_INT, JAVA_INT);
     }
 
-    public static Cublas get() {
-        Cublas r = instance;
-        if (r == null) {
-            synchronized (Cublas.class) {
-                if (instance == null) {
-                    var lib = NativeLibraries.load("cuBLAS (libcublas.so.*)", "libcublas\\.so(\\.\\d+)*",
-                            List.of("libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11"), Arena.global());
-                    instance = new Cublas(new Ffm(lib, "libcublas"));
-                }
-                r = instance;
-            }
-        }
-        return r;
+    public static Cublas get() { return INSTANCE.get(); }
+
+    private static Cublas load() {
+        var lib = NativeLibraries.load("cuBLAS (libcublas.so.*)", "libcublas\\.so(\\.\\d+)*",
+                List.of("libcublas.so", "libcublas.so.13", "libcublas.so.12", "libcublas.so.11"), Arena.global());
+        return new Cublas(new Ffm(lib, "libcublas"));
     }
 
     static void check(int status, String what) {

@@ -2,6 +2,7 @@ package brt4j.gpu.cuda;
 
 import brt4j.gpu.Ffm;
 import brt4j.gpu.GpuException;
+import brt4j.gpu.LazyBinding;
 import brt4j.gpu.NativeLibraries;
 
 import java.lang.foreign.Arena;
@@ -23,7 +24,7 @@ public final class CudaDriver {
     public static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
     public static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 
-    private static volatile CudaDriver instance;
+    private static final LazyBinding<CudaDriver> INSTANCE = new LazyBinding<>(CudaDriver::load);
 
     final MethodHandle init, deviceGetCount, deviceGet, deviceGetName, deviceGetAttribute, deviceTotalMem,
             primaryCtxRetain, primaryCtxRelease, ctxSetCurrent, ctxSynchronize, memAlloc, memFree, memcpyHtoD, memcpyDtoH,
@@ -68,28 +69,21 @@ public final class CudaDriver {
     }
 
     /** The loaded, initialised driver; a {@link GpuException} naming where it looked when there is none. */
-    public static CudaDriver get() {
-        CudaDriver r = instance;
-        if (r == null) {
-            synchronized (CudaDriver.class) {
-                if (instance == null) {
-                    var lib = NativeLibraries.load("the CUDA driver (libcuda.so.1)", "libcuda\\.so(\\.\\d+)*",
-                            List.of("libcuda.so.1", "libcuda.so"), Arena.global());
-                    CudaDriver d = new CudaDriver(new Ffm(lib, "libcuda"));
-                    try {
-                        int err = (int) d.init.invokeExact(0);
-                        if (err != 0 && err != CUDA_ERROR_NO_DEVICE) d.check(err, "cuInit");
-                    } catch (GpuException e) {
-                        throw e;
-                    } catch (Throwable t) {
-                        throw new GpuException("cuda: cuInit: " + t, t);
-                    }
-                    instance = d;
-                }
-                r = instance;
-            }
+    public static CudaDriver get() { return INSTANCE.get(); }
+
+    private static CudaDriver load() {
+        var lib = NativeLibraries.load("the CUDA driver (libcuda.so.1)", "libcuda\\.so(\\.\\d+)*",
+                List.of("libcuda.so.1", "libcuda.so"), Arena.global());
+        CudaDriver d = new CudaDriver(new Ffm(lib, "libcuda"));
+        try {
+            int err = (int) d.init.invokeExact(0);
+            if (err != 0 && err != CUDA_ERROR_NO_DEVICE) d.check(err, "cuInit");
+        } catch (GpuException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new GpuException("cuda: cuInit: " + t, t);
         }
-        return r;
+        return d;
     }
 
     void check(int err, String what) {

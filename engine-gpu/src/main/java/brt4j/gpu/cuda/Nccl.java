@@ -2,6 +2,7 @@ package brt4j.gpu.cuda;
 
 import brt4j.gpu.Ffm;
 import brt4j.gpu.GpuException;
+import brt4j.gpu.LazyBinding;
 import brt4j.gpu.NativeLibraries;
 
 import java.lang.foreign.Arena;
@@ -32,7 +33,7 @@ public final class Nccl {
     public static final int UNIQUE_ID_BYTES = 128;
     static final MemoryLayout UNIQUE_ID = MemoryLayout.structLayout(MemoryLayout.sequenceLayout(UNIQUE_ID_BYTES, JAVA_BYTE));
 
-    private static volatile Nccl instance;
+    private static final LazyBinding<Nccl> INSTANCE = new LazyBinding<>(Nccl::load);
 
     final MethodHandle getVersion, getUniqueId, commInitRank, commDestroy, commAbort, commGetAsyncError, allReduce, broadcast,
             groupStart, groupEnd, getErrorString, getLastError, commFinalize;
@@ -54,19 +55,12 @@ public final class Nccl {
     }
 
     /** The loaded library; a {@link GpuException} listing every place looked at when there is none. */
-    public static Nccl get() {
-        Nccl r = instance;
-        if (r == null) {
-            synchronized (Nccl.class) {
-                if (instance == null) {
-                    var lib = NativeLibraries.load("NCCL (libnccl.so.2, needed for --gpus)", "libnccl\\.so(\\.\\d+)*",
-                            List.of("libnccl.so.2", "libnccl.so"), Arena.global());
-                    instance = new Nccl(new Ffm(lib, "libnccl"));
-                }
-                r = instance;
-            }
-        }
-        return r;
+    public static Nccl get() { return INSTANCE.get(); }
+
+    private static Nccl load() {
+        var lib = NativeLibraries.load("NCCL (libnccl.so.2, needed for --gpus)", "libnccl\\.so(\\.\\d+)*",
+                List.of("libnccl.so.2", "libnccl.so"), Arena.global());
+        return new Nccl(new Ffm(lib, "libnccl"));
     }
 
     /** "2.28.9" */

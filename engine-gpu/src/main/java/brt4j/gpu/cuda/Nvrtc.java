@@ -2,6 +2,7 @@ package brt4j.gpu.cuda;
 
 import brt4j.gpu.Ffm;
 import brt4j.gpu.GpuException;
+import brt4j.gpu.LazyBinding;
 import brt4j.gpu.NativeLibraries;
 
 import java.lang.foreign.Arena;
@@ -16,7 +17,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /** Bindings to NVRTC (libnvrtc.so.*, any major version found): CUDA C++ source to PTX. */
 public final class Nvrtc {
-    private static volatile Nvrtc instance;
+    private static final LazyBinding<Nvrtc> INSTANCE = new LazyBinding<>(Nvrtc::load);
 
     final MethodHandle version, createProgram, compileProgram, getProgramLogSize, getProgramLog, getPTXSize, getPTX,
             destroyProgram, getErrorString;
@@ -33,19 +34,12 @@ public final class Nvrtc {
         getErrorString = f.fn("nvrtcGetErrorString", ADDRESS, JAVA_INT);
     }
 
-    public static Nvrtc get() {
-        Nvrtc r = instance;
-        if (r == null) {
-            synchronized (Nvrtc.class) {
-                if (instance == null) {
-                    var lib = NativeLibraries.load("NVRTC (libnvrtc.so.*)", "libnvrtc\\.so(\\.\\d+)*",
-                            List.of("libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"), Arena.global());
-                    instance = new Nvrtc(new Ffm(lib, "libnvrtc"));
-                }
-                r = instance;
-            }
-        }
-        return r;
+    public static Nvrtc get() { return INSTANCE.get(); }
+
+    private static Nvrtc load() {
+        var lib = NativeLibraries.load("NVRTC (libnvrtc.so.*)", "libnvrtc\\.so(\\.\\d+)*",
+                List.of("libnvrtc.so", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2"), Arena.global());
+        return new Nvrtc(new Ffm(lib, "libnvrtc"));
     }
 
     public String versionString() {

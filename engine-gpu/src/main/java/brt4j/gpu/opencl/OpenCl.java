@@ -2,6 +2,7 @@ package brt4j.gpu.opencl;
 
 import brt4j.gpu.Ffm;
 import brt4j.gpu.GpuException;
+import brt4j.gpu.LazyBinding;
 import brt4j.gpu.NativeLibraries;
 
 import java.lang.foreign.Arena;
@@ -25,7 +26,7 @@ public final class OpenCl {
     public static final int CL_MEM_OBJECT_ALLOCATION_FAILURE = -4, CL_OUT_OF_RESOURCES = -5, CL_OUT_OF_HOST_MEMORY = -6;
     public static final int CL_BUILD_PROGRAM_FAILURE = -11;
 
-    private static volatile OpenCl instance;
+    private static final LazyBinding<OpenCl> INSTANCE = new LazyBinding<>(OpenCl::load);
 
     final MethodHandle getPlatformIDs, getPlatformInfo, getDeviceIDs, getDeviceInfo, createContext, createCommandQueue,
             createBuffer, releaseMemObject, enqueueWriteBuffer, enqueueReadBuffer, enqueueCopyBuffer,
@@ -62,19 +63,12 @@ public final class OpenCl {
     }
 
     /** The loaded API; throws {@link GpuException} naming where it looked when there is no ICD loader. */
-    public static OpenCl get() {
-        OpenCl r = instance;
-        if (r == null) {
-            synchronized (OpenCl.class) {
-                if (instance == null) {
-                    var lib = NativeLibraries.load("the OpenCL ICD loader (libOpenCL.so.1)", "libOpenCL\\.so(\\.\\d+)*",
-                            List.of("libOpenCL.so.1", "libOpenCL.so"), Arena.global());
-                    instance = new OpenCl(new Ffm(lib, "libOpenCL"));
-                }
-                r = instance;
-            }
-        }
-        return r;
+    public static OpenCl get() { return INSTANCE.get(); }
+
+    private static OpenCl load() {
+        var lib = NativeLibraries.load("the OpenCL ICD loader (libOpenCL.so.1)", "libOpenCL\\.so(\\.\\d+)*",
+                List.of("libOpenCL.so.1", "libOpenCL.so"), Arena.global());
+        return new OpenCl(new Ffm(lib, "libOpenCL"));
     }
 
     static void check(int err, String what) {
