@@ -165,13 +165,9 @@ public final class CudaBackend extends GpuBackend {
     private void current() {
         Thread t = Thread.currentThread();
         if (t != owner) {
-            try {
+            GpuException.wrap("cuda: ", () -> {
                 cu.check((int) cu.ctxSetCurrent.invokeExact(context), "cuCtxSetCurrent");
-            } catch (GpuException e) {
-                throw e;
-            } catch (Throwable x) {
-                throw new GpuException("cuda: " + x, x);
-            }
+            });
             owner = t;
         }
     }
@@ -203,50 +199,34 @@ public final class CudaBackend extends GpuBackend {
     }
 
     @Override protected void rawFree(long handle) {
-        try {
+        GpuException.wrap("cuda: ", () -> {
             cu.check((int) cu.memFree.invokeExact(handle), "cuMemFree");
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("cuda: " + t, t);
-        }
+        });
     }
 
     @Override protected void rawWrite(long handle, MemorySegment src, long bytes) {
         current();
-        try {
+        GpuException.wrap("cuda: ", () -> {
             long t0 = profileStart();
             cu.check((int) cu.memcpyHtoD.invokeExact(handle, src, bytes), "cuMemcpyHtoD");
             if (PROFILE) profileEnd("copy host->device", t0);
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("cuda: " + t, t);
-        }
+        });
     }
 
     @Override protected void rawRead(long handle, MemorySegment dst, long bytes) {
         current();
-        try {
+        GpuException.wrap("cuda: ", () -> {
             long t0 = profileStart();
             cu.check((int) cu.memcpyDtoH.invokeExact(dst, handle, bytes), "cuMemcpyDtoH");
             if (PROFILE) profileEnd("copy device->host", t0);
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("cuda: " + t, t);
-        }
+        });
     }
 
     @Override protected void rawCopy(long src, long dst, long bytes) {
         current();
-        try {
+        GpuException.wrap("cuda: ", () -> {
             cu.check((int) cu.memcpyDtoDAsync.invokeExact(dst, src, bytes, MemorySegment.NULL), "cuMemcpyDtoDAsync");
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("cuda: " + t, t);
-        }
+        });
     }
 
     @Override protected long[] memoryInfo() {
@@ -342,7 +322,7 @@ public final class CudaBackend extends GpuBackend {
     @Override protected void rawWriteQueued(long handle, MemorySegment src, long bytes) {
         if (bytes > RING_BYTES / 8) { rawWrite(handle, src, bytes); return; }
         current();
-        try {
+        GpuException.wrap("cuda: ", () -> {
             if (ring == null) {
                 MemorySegment pp = arena.allocate(ADDRESS);
                 cu.check((int) cu.memAllocHost.invokeExact(pp, RING_BYTES), "cuMemAllocHost");
@@ -358,27 +338,19 @@ public final class CudaBackend extends GpuBackend {
             long t0 = profileStart();
             cu.check((int) cu.memcpyHtoDAsync.invokeExact(handle, slot, bytes, MemorySegment.NULL), "cuMemcpyHtoDAsync");
             if (PROFILE) profileEnd("copy host->device (queued)", t0);
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("cuda: " + t, t);
-        }
+        });
     }
 
     /** Zeros by the driver's memset (no kernel of ours to launch). */
     @Override protected void zeroFill(DeviceBuffer b) {
         current();
-        try {
+        GpuException.wrap("cuda: ", () -> {
             long t0 = profileStart();
             cu.check((int) cu.memsetD32Async.invokeExact(b.handle(), 0, b.bytes() / 4, MemorySegment.NULL),
                     "cuMemsetD32Async");
             countLaunch();
             if (PROFILE) profileEnd("memset zeros", t0);
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("cuda: " + t, t);
-        }
+        });
     }
 
     private long syncNow() {
@@ -546,14 +518,10 @@ public final class CudaBackend extends GpuBackend {
 
     @Override protected void waitIdle() {
         current();
-        try {
+        GpuException.wrap("cuda: ", () -> {
             cu.check((int) cu.ctxSynchronize.invokeExact(), "cuCtxSynchronize");
             if (!timed.isEmpty()) collectEvents();
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("cuda: " + t, t);
-        }
+        });
     }
 
     @Override public void close() {

@@ -182,47 +182,31 @@ public final class OpenClBackend extends GpuBackend {
     }
 
     @Override protected void rawFree(long handle) {
-        try {
+        GpuException.wrap("opencl: ", () -> {
             int err = (int) cl.releaseMemObject.invokeExact(OpenCl.ptr(handle));
             check(err, "clReleaseMemObject");
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("opencl: " + t, t);
-        }
+        });
     }
 
     @Override protected void rawWrite(long handle, MemorySegment src, long bytes) {
-        try {
+        GpuException.wrap("opencl: ", () -> {
             check((int) cl.enqueueWriteBuffer.invokeExact(queue, OpenCl.ptr(handle), 1, 0L, bytes, src, 0, MemorySegment.NULL,
                     MemorySegment.NULL), "clEnqueueWriteBuffer");
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("opencl: " + t, t);
-        }
+        });
     }
 
     @Override protected void rawRead(long handle, MemorySegment dst, long bytes) {
-        try {
+        GpuException.wrap("opencl: ", () -> {
             check((int) cl.enqueueReadBuffer.invokeExact(queue, OpenCl.ptr(handle), 1, 0L, bytes, dst, 0, MemorySegment.NULL,
                     MemorySegment.NULL), "clEnqueueReadBuffer");
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("opencl: " + t, t);
-        }
+        });
     }
 
     @Override protected void rawCopy(long src, long dst, long bytes) {
-        try {
+        GpuException.wrap("opencl: ", () -> {
             check((int) cl.enqueueCopyBuffer.invokeExact(queue, OpenCl.ptr(src), OpenCl.ptr(dst), 0L, 0L, bytes, 0,
                     MemorySegment.NULL, MemorySegment.NULL), "clEnqueueCopyBuffer");
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("opencl: " + t, t);
-        }
+        });
     }
 
     @Override protected long[] memoryInfo() { return new long[]{globalMem, globalMem}; }
@@ -284,13 +268,9 @@ public final class OpenClBackend extends GpuBackend {
     }
 
     @Override protected void waitIdle() {
-        try {
+        GpuException.wrap("opencl: ", () -> {
             check((int) cl.finish.invokeExact(queue), "clFinish");
-        } catch (GpuException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new GpuException("opencl: " + t, t);
-        }
+        });
     }
 
     @Override public void close() {
