@@ -2,11 +2,12 @@ package brt4j.cli;
 
 import brt4j.backend.Backend;
 import brt4j.backend.ref.ReferenceBackend;
+import brt4j.gpu.Devices;
 
 /**
  * Turns the {@code --device} and {@code --dtype} options of the commands that run a checkpoint into a backend.
  * float64 means the scalar oracle (the reference backend), which runs on the CPU only; float32 goes to
- * {@link Devices#open} (every core on the CPU) with the given GPU matmul precision.
+ * {@link Devices#open(String, String, int, java.io.PrintStream)} (every core on the CPU) with the given GPU matmul precision.
  */
 final class Backends {
     private Backends() {}
@@ -21,7 +22,7 @@ final class Backends {
                 System.err.println("device: reference (float64 scalar oracle on the CPU)");
                 yield new ReferenceBackend();
             }
-            case "float32" -> Devices.open(d, 0, gpuPrecision, System.err);
+            case "float32" -> Devices.open(d, gpuPrecision, 0, System.err);
             default -> throw new IllegalArgumentException("--dtype must be float32 or float64, got '" + dtype + "'");
         };
     }

@@ -1,6 +1,7 @@
 package brt4j.cli;
 
 import brt4j.backend.Backend;
+import brt4j.gpu.Devices;
 import picocli.CommandLine.Option;
 
 /**
@@ -20,5 +21,5 @@ final class DeviceOptions {
     int threads;
 
     /** The backend these options name; it says on standard error what it opened. */
-    Backend open() { return Devices.open(device, threads, precision, System.err); }
+    Backend open() { return Devices.open(device, precision, threads, System.err); }
 }

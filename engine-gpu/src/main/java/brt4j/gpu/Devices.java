@@ -35,7 +35,12 @@ public final class Devices {
         }
         CudaBackend.Precision p = precision(precision);
         return switch (kind) {
-            case "cpu" -> cpu(cpuThreads);
+            case "cpu" -> {
+                if (s.contains(":")) throw new IllegalArgumentException("--device cpu takes no index, got '" + spec + "'");
+                CpuBackend cpu = cpu(cpuThreads);
+                log.println("device: cpu (" + cpu.threads() + " threads, " + CpuBackend.vectorBits() + "-bit vectors)");
+                yield cpu;
+            }
             case "reference" -> new ReferenceBackend();
             case "cuda" -> new CudaBackend(index, p);
             case "opencl" -> {
