@@ -5,6 +5,7 @@
 #   3. GpuBench: medium_150M training throughput, Rec:fixed:skip, Slide:13L, XL:2048.
 #   profile: GpuBench with -Dbrt.gpu.profile=$PROFILE_MODE (true: device-synced per call; events: device events,
 #   not synced; per-kernel device times; FAMILIES, STEPS).
+#   tests takes TESTS (default --select-package brt4j.gpu; e.g. "--select-class brt4j.gpu.FlashAttentionTest").
 #   bench takes BENCH_FAMILIES (default all three) and JAVA_EXTRA (more JVM flags, e.g. -Dbrt.gpu.batchedAttention=false);
 #   BENCH_APPEND=1 appends to bench.txt instead of replacing it.
 # Writes logs under $OUT (tests.txt, check.txt, bench.txt, profile.txt).
@@ -24,7 +25,7 @@ CP=$(echo $S/lib/*.jar | tr ' ' ':')
 { nvidia-smi -L; nvidia-smi --query-gpu=driver_version,memory.total --format=csv; ls /etc/OpenCL/vendors 2>&1; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; } | tee "$OUT/env.txt"
 if [ "${1:-all}" = all ] || [ "$1" = tests ]; then
   timeout 240 $J $FLAGS -Dbrt.shared=$S/shared -jar $S/junit-platform-console-standalone-1.14.1.jar execute \
-    --class-path "$S/test-classes:$CP" --select-package brt4j.gpu --details=tree --disable-banner 2>&1 | tee "$OUT/tests.txt" | tail -40
+    --class-path "$S/test-classes:$CP" ${TESTS:---select-package brt4j.gpu} --details=tree --disable-banner 2>&1 | tee "$OUT/tests.txt" | tail -40
 fi
 if [ "${1:-all}" = all ] || [ "$1" = check ]; then
   : > "$OUT/check.txt"
@@ -39,7 +40,7 @@ if [ "${1:-all}" = all ] || [ "$1" = check ]; then
   grep -E "^(PASS|FAIL|exit|expected|actual|brt:)" "$OUT/check.txt"
 fi
 if [ "${1:-all}" = profile ]; then                  # per-kernel times (GpuBackend's debug flag)
-  timeout ${BENCH_TIMEOUT:-250} $J $FLAGS -Xmx48g -Dbrt.gpu.profile=${PROFILE_MODE:-true} -cp "$CP" brt4j.gpu.GpuBench cuda ${PRECISION:-bf16} ${STEPS:-1} \
+  timeout ${BENCH_TIMEOUT:-250} $J $FLAGS ${JAVA_EXTRA:-} -Xmx48g -Dbrt.gpu.profile=${PROFILE_MODE:-true} -cp "$CP" brt4j.gpu.GpuBench cuda ${PRECISION:-bf16} ${STEPS:-1} \
     ${FAMILIES:-Rec:fixed:skip Slide:13L} 2>&1 | tee "$OUT/profile.txt"
 fi
 if [ "${1:-all}" = all ] || [ "$1" = bench ]; then

@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -49,6 +50,7 @@ public abstract class GpuBackend extends Backend {
 
     private final Allocator allocator = new Allocator();
     private final Map<String, DeviceBuffer> bucketTables = new HashMap<>();
+    private final Map<String, Integer> farFroms = new HashMap<>();
     private DeviceBuffer scalars, partials, dummy;
     private final Arena hostArena = Arena.ofShared();
     private MemorySegment staging = MemorySegment.NULL;
@@ -108,6 +110,9 @@ public abstract class GpuBackend extends Backend {
     }
     /** Whether matrix products take bf16 operands (the CUDA backend in bf16 mode). */
     protected boolean productsInBf16() { return false; }
+
+    /** Whether attention_mma.cu's flash kernels run here (CUDA in bf16 mode on tensor cores); see {@link #flash}. */
+    protected boolean tensorCoreAttention() { return false; }
     /** Waits for all queued work (the platform's part of {@link #synchronize}). */
     protected abstract void waitIdle();
 
@@ -700,6 +705,22 @@ public abstract class GpuBackend extends Backend {
         int rows() { return (int) (count() * (long) H * tqb); }
     }
 
+    /**
+     * {@code -Dbrt.gpu.flash=false} keeps the blocked path where the flash kernels could run (for comparisons); tests
+     * switch it per backend.
+     */
+    boolean flashAttention = !"false".equals(System.getProperty("brt.gpu.flash"));
+
+    /**
+     * The flash kernels (attention_mma.cu: no score block in memory) take whole 64 x 64 tiles of head dim 64 or 128,
+     * and a window of whole tiles up to 2048 (its bias table lives in shared memory); anything else takes the blocked
+     * or per-query path.
+     */
+    boolean flash(Sliding s, int tq, int tk, int d) {
+        return flashAttention && tensorCoreAttention() && !SIMPLE_ATTENTION && tq > 0 && tq % 64 == 0 && tk % 64 == 0
+                && (d == 64 || d == 128) && (s == null || s.window() % 64 == 0 && s.window() <= 2048);
+    }
+
     private boolean blocked(Sliding s, int tq, int tk) {
         return !SIMPLE_ATTENTION && tk > 0 && tq > 0 && (s == null || tq % s.window() == 0);
     }
@@ -749,6 +770,7 @@ public abstract class GpuBackend extends Backend {
     @Override protected void doAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
                                          Tensor out, Tensor lse) {
         int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
+        if (flash(s, tq, tk, D)) { flashAttention(q, k, v, heads, temperature, s, out, lse); return; }
         if (!blocked(s, tq, tk)) { simpleAttention(q, k, v, heads, temperature, s, out, lse); return; }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
         boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0, s16 = bf && BF16_SCORES;
@@ -774,6 +796,10 @@ public abstract class GpuBackend extends Backend {
                                                  Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv,
                                                  Tensor dTemperature, Tensor dRelBias) {
         int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
+        if (flash(s, tq, tk, D)) {
+            flashAttentionBackward(q, k, v, heads, temperature, s, out, lse, dOut, dq, dk, dv, dTemperature, dRelBias);
+            return;
+        }
         if (!blocked(s, tq, tk)) {
             simpleAttentionBackward(q, k, v, heads, temperature, s, out, lse, dOut, dq, dk, dv, dTemperature, dRelBias);
             return;
@@ -817,6 +843,76 @@ public abstract class GpuBackend extends Backend {
         }
         scores.recycle(); dP.recycle(); dTempRow.recycle();
         if (bf) { p16.recycle(); ds16.recycle(); }
+    }
+
+    /** The dropout arguments every attention kernel takes after the window's: seed, threshold, scale, on. */
+    private static Object[] dropoutArgs(Sliding s) {
+        boolean drop = s != null && s.dropoutRate() > 0;
+        return new Object[]{drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0,
+                drop ? (float) (1 / (1 - s.dropoutRate())) : 1f, drop ? 1 : 0};
+    }
+
+    private static Object[] concat(Object[] a, Object... b) {
+        Object[] all = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    /**
+     * The smallest distance d such that every distance in [d, W] falls in W's T5 bucket (the last one once W reaches
+     * the maximum distance): k_flash_bwd_q sums a tile of only such distances at once instead of by diagonal.
+     */
+    private int farFrom(Sliding s) {
+        return farFroms.computeIfAbsent(s.window() + "/" + s.buckets() + "/" + s.maxDistance(), key -> {
+            int last = T5Buckets.bucket(s.window(), s.buckets(), s.maxDistance()), d = s.window();
+            while (d > 1 && T5Buckets.bucket(d - 1, s.buckets(), s.maxDistance()) == last) d--;
+            return d;
+        });
+    }
+
+    /** k_flash_fwd: one CTA of 128 threads per 64 queries and head, reading the bf16 copies of q, k and v. */
+    private void flashAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s, Tensor out, Tensor lse) {
+        int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads, W = s == null ? 0 : s.window();
+        Object qa = bf16(q, q.size()), ka = bf16(k, k.size()), va = bf16(v, v.size());
+        overwrite(lse, q, k, v);                        // the kernel writes every row of both
+        overwrite(out, q, k, v);
+        Object[] args = {qa, ka, va, temperature, s == null ? dummy : s.relBias(), s == null ? dummy : bucketTable(s),
+                out, lse, tq, tk, heads, D, W, s == null ? 1 : s.buckets()};
+        launch("k_flash_fwd", G * tq / 64, heads, 1, 128, 1, concat(args, dropoutArgs(s)));
+    }
+
+    /**
+     * k_flash_bwd_q per query tile (Di, dq, the temperature's rows, the relative bias by key offset per tile), then
+     * k_flash_bwd_kv per key tile (dk, dv: a CTA sums every query of its keys, so no rounds and no atomics).
+     */
+    private void flashAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
+                                        Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv,
+                                        Tensor dTemperature, Tensor dRelBias) {
+        int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads, W = s == null ? 0 : s.window();
+        int qTiles = G * tq / 64, rows = G * heads * tq;
+        Object qa = bf16(q, q.size()), ka = bf16(k, k.size()), va = bf16(v, v.size()), da = bf16(dOut, dOut.size());
+        Object rel = s == null ? dummy : s.relBias(), table = s == null ? dummy : bucketTable(s);
+        int nbk = s == null ? 1 : s.buckets();
+        DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);
+        DeviceBuffer partial = W > 0 ? allocator.allocate((long) qTiles * heads * W * 4) : null;
+        Object[] in = {q, k, v, out, lse, dOut};
+        int setDq = overwrite(dq, in) ? 1 : 0;         // each test right before its own kernel (dk may be dq)
+        launch("k_flash_bwd_q", qTiles, heads, 1, 128, 1, concat(new Object[]{qa, ka, va, da, out, dOut, temperature,
+                rel, table, lse, dsum, dq, dTempRow, partial == null ? dummy : partial, tq, tk, heads, D, W, nbk},
+                concat(dropoutArgs(s), setDq, W > 0 ? farFrom(s) : 0)));
+        int setDk = overwrite(dk, in) ? 1 : 0, setDv = overwrite(dv, in) ? 1 : 0;
+        launch("k_flash_bwd_kv", G * tk / 64, heads, 1, 128, 1, concat(new Object[]{qa, ka, va, da, temperature, rel,
+                table, lse, dsum, dk, dv, tq, tk, heads, D, W, nbk}, concat(dropoutArgs(s), setDk, setDv)));
+        rowwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
+        if (W > 0) {
+            DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
+            elementwise("k_colsum", heads * W, partial, byOffset, qTiles, heads * W, 0);
+            rowwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
+            byOffset.recycle();
+            partial.recycle();
+        }
+        dsum.recycle();
+        dTempRow.recycle();
     }
 
     private void simpleAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,

@@ -19,11 +19,15 @@ public final class Kernels {
     /** The kernels of every backend; matmul.cl is compiled on CUDA too but cuBLAS does the products there. */
     static final String[] FILES = {"ops.cl", "attention.cl", "matmul.cl"};
 
+    /** CUDA only (each file says why): tensor-core kernels written in PTX, which OpenCL C cannot express. */
+    static final String[] CUDA_FILES = {"attention_mma.cu"};
+
     public enum Platform { CUDA, OPENCL }
 
     public static String source(Platform p) {
         StringBuilder sb = new StringBuilder(read(p == Platform.CUDA ? "prelude_cuda.h" : "prelude_opencl.h"));
         for (String f : FILES) sb.append("\n#line 1 \"").append(f).append("\"\n").append(read(f));
+        if (p == Platform.CUDA) for (String f : CUDA_FILES) sb.append("\n#line 1 \"").append(f).append("\"\n").append(read(f));
         return sb.toString();
     }
 
@@ -39,7 +43,7 @@ public final class Kernels {
         Map<String, boolean[]> w = writes;
         if (w == null) {
             w = new HashMap<>();
-            for (String f : FILES) {
+            for (String f : allFiles()) {
                 Matcher m = SIGNATURE.matcher(read(f));
                 while (m.find()) {
                     String[] params = m.group(2).split(",");
@@ -54,8 +58,14 @@ public final class Kernels {
             writes = w;
         }
         boolean[] b = w.get(kernel);
-        if (b == null) throw new IllegalArgumentException("no kernel named " + kernel + " in " + String.join(", ", FILES));
+        if (b == null) throw new IllegalArgumentException("no kernel named " + kernel + " in " + String.join(", ", allFiles()));
         return b;
+    }
+
+    private static String[] allFiles() {
+        String[] all = java.util.Arrays.copyOf(FILES, FILES.length + CUDA_FILES.length);
+        System.arraycopy(CUDA_FILES, 0, all, FILES.length, CUDA_FILES.length);
+        return all;
     }
 
     static String read(String name) {

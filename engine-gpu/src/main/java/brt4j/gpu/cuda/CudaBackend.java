@@ -38,6 +38,7 @@ public final class CudaBackend extends GpuBackend {
     private final int ordinal;
     private final MemorySegment context, module, cublasHandle;
     private final String deviceName, arch;
+    private final int computeMajor;
     private final Precision precision;
     private final Map<String, MemorySegment> functions = new HashMap<>();
     private final MemorySegment params, values, alphaBeta, out8;
@@ -107,6 +108,7 @@ public final class CudaBackend extends GpuBackend {
             MemorySegment v = arena.allocate(JAVA_INT);
             cu.check((int) cu.deviceGetAttribute.invokeExact(v, CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, h), "attr");
             int major = v.get(JAVA_INT, 0);
+            computeMajor = major;
             cu.check((int) cu.deviceGetAttribute.invokeExact(v, CudaDriver.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, h), "attr");
             arch = "compute_" + major + v.get(JAVA_INT, 0);
             deviceName = describeDevice(ordinal);
@@ -245,9 +247,22 @@ public final class CudaBackend extends GpuBackend {
             MemorySegment fp = arena.allocate(ADDRESS);
             cu.check((int) cu.moduleGetFunction.invokeExact(fp, module, arena.allocateFrom(name)), "cuModuleGetFunction " + name);
             f = fp.get(ADDRESS, 0);
+            int shared = dynamicShared(name);
+            if (shared > 0) {                          // above the 48 KiB default: the kernel must opt in
+                cu.check((int) cu.funcSetAttribute.invokeExact(f, CudaDriver.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                        shared), "cuFuncSetAttribute " + name);
+            }
             functions.put(name, f);
         }
         return f;
+    }
+
+    /** FLASH_BWD_SMEM of attention_mma.cu: the flash backward kernels' shared memory (they check what they get). */
+    static final int FLASH_BWD_SMEM = 80896;
+
+    /** The dynamic shared memory a kernel is launched with (bytes). */
+    private static int dynamicShared(String kernel) {
+        return kernel.startsWith("k_flash_bwd") ? FLASH_BWD_SMEM : 0;
     }
 
     @Override protected void enqueue(String name, int gx, int gy, int gz, int lx, int ly, Object... args) {
@@ -265,7 +280,8 @@ public final class CudaBackend extends GpuBackend {
                 }
             }
             long t0 = profileStart();
-            int err = (int) cu.launchKernel.invokeExact(f, gx, gy, gz, lx, ly, 1, 0, MemorySegment.NULL, params, MemorySegment.NULL);
+            int err = (int) cu.launchKernel.invokeExact(f, gx, gy, gz, lx, ly, 1, dynamicShared(name), MemorySegment.NULL, params,
+                    MemorySegment.NULL);
             cu.check(err, "launching " + name);
             countLaunch();
             if (PROFILE) profileEnd(name, t0);
@@ -419,6 +435,9 @@ public final class CudaBackend extends GpuBackend {
     @Override protected boolean multiTensorAdamW() { return true; }
 
     @Override protected boolean productsInBf16() { return precision == Precision.BF16; }
+
+    /** attention_mma.cu: bf16 mma.sync needs compute capability 8.0 (Ampere) or later. */
+    @Override protected boolean tensorCoreAttention() { return precision == Precision.BF16 && computeMajor >= 8; }
 
     @Override protected void gemmEx(int batch, int m, int n, int k, float alpha, Object a, long offA, int lda, long strideA,
                                     boolean ta, Object b, long offB, int ldb, long strideB, boolean tb, float beta, Object c,

@@ -22,13 +22,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class CudaDriver {
     public static final int CUDA_ERROR_OUT_OF_MEMORY = 2, CUDA_ERROR_NO_DEVICE = 100;
     public static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
+    public static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
     public static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 
     private static final LazyBinding<CudaDriver> INSTANCE = new LazyBinding<>(CudaDriver::load);
 
     final MethodHandle init, deviceGetCount, deviceGet, deviceGetName, deviceGetAttribute, deviceTotalMem,
             primaryCtxRetain, primaryCtxRelease, ctxSetCurrent, ctxSynchronize, memAlloc, memFree, memcpyHtoD, memcpyDtoH,
-            memcpyDtoDAsync, memsetD32Async, memcpyHtoDAsync, memAllocHost, memFreeHost, memGetInfo, moduleLoadData, moduleGetFunction, launchKernel, getErrorName, getErrorString,
+            memcpyDtoDAsync, memsetD32Async, memcpyHtoDAsync, memAllocHost, memFreeHost, memGetInfo, moduleLoadData, moduleGetFunction, funcSetAttribute, launchKernel, getErrorName, getErrorString,
             moduleUnload;
     /** Events, for the profile's {@code events} mode only (bound when present; the backend never needs them). */
     final MethodHandle eventCreate, eventRecord, eventElapsedTime, eventDestroy;
@@ -57,6 +58,7 @@ public final class CudaDriver {
         moduleLoadData = f.fn("cuModuleLoadData", JAVA_INT, ADDRESS, ADDRESS);
         moduleUnload = f.fn("cuModuleUnload", JAVA_INT, ADDRESS);
         moduleGetFunction = f.fn("cuModuleGetFunction", JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+        funcSetAttribute = f.fn("cuFuncSetAttribute", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
         launchKernel = f.fn("cuLaunchKernel", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
         getErrorName = f.fn("cuGetErrorName", JAVA_INT, JAVA_INT, ADDRESS);
