@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Loading a checkpoint with int8 quantizes each weight as it is read, a block of rows at a time: the same bits as
- * quantizing after a float32 load (float32 and bf16 files), without ever staging a whole float32 weight.
+ * quantizing after a float32 load (float32, bf16 and f16 files), without ever staging a whole float32 weight.
  */
 class Int8LoadTest {
     @TempDir Path tmp;
@@ -51,7 +51,7 @@ class Int8LoadTest {
 
     @Test
     void streamingInt8LoadGivesTheBitsOfQuantizingAfterAFloat32Load() throws IOException {
-        for (DType dtype : new DType[]{DType.F32, DType.BF16}) {
+        for (DType dtype : new DType[]{DType.F32, DType.BF16, DType.F16}) {
             Path dir = checkpoint(dtype.name(), dtype, null, null);
             BrtModel before = ModelCheckpoint.load(dir, be);   // the old order: float32 load, then quantize
             before.parameters().quantizeInt8();
