@@ -5,9 +5,12 @@ import brt4j.backend.Backend;
 
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.function.Function;
 
 /** The model's parameters on one backend, by checkpoint name, in {@link ParamSpec#all} order. */
 public final class Parameters {
@@ -45,7 +48,7 @@ public final class Parameters {
      * a tensor missing, misshapen or not part of the model. Checked before any data is read.
      */
     static void checkTensors(ModelConfig config, Map<String, int[]> shapes, String source) {
-        java.util.Set<String> expected = new java.util.HashSet<>();
+        Set<String> expected = new HashSet<>();
         for (ParamSpec s : ParamSpec.all(config)) {
             expected.add(s.name());
             int[] shape = shapes.get(s.name());
@@ -67,7 +70,7 @@ public final class Parameters {
     }
 
     /** Parameters made one at a time, in table order, by {@code make} (which sees each spec once). */
-    static Parameters build(ModelConfig config, Backend backend, java.util.function.Function<ParamSpec, Var> make) {
+    static Parameters build(ModelConfig config, Backend backend, Function<ParamSpec, Var> make) {
         Parameters p = new Parameters(config, backend);
         for (ParamSpec s : ParamSpec.all(config)) p.vars.put(s.name(), make.apply(s));
         return p;
