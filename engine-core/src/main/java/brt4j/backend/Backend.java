@@ -62,6 +62,21 @@ public abstract class Backend implements AutoCloseable {
         throw new IllegalArgumentException("the " + name() + " backend has no int8 weights");
     }
 
+    /**
+     * {@link #quantizeInt8(Tensor)} of a [rows, cols] matrix that {@code src} hands over a block of rows at a time,
+     * with the same bits: loading int8 weights straight from a checkpoint, so a model whose float32 form does not fit
+     * in memory still loads (the backend stages a bounded block of rows, never the whole float32 matrix).
+     */
+    public final Tensor quantizeInt8(int rows, int cols, RowSource src) {
+        require("quantizeInt8", rows > 0 && cols > 0, () -> "a matrix needs rows and columns, got [" + rows + ", " + cols + "]");
+        require("quantizeInt8", (long) rows * cols <= Integer.MAX_VALUE, () -> "[" + rows + ", " + cols + "] is too large");
+        return doQuantizeInt8(rows, cols, src);
+    }
+
+    protected Tensor doQuantizeInt8(int rows, int cols, RowSource src) {
+        throw new IllegalArgumentException("the " + name() + " backend has no int8 weights");
+    }
+
     /** A tensor with another shape of the same size that shares the storage of {@code t}. */
     public final Tensor view(Tensor t, int... shape) {
         own("view", t);

@@ -186,10 +186,19 @@ public final class SafeTensors implements AutoCloseable {
 
     /** Reads the tensor as float32 (see {@link #floats}) into {@code dst[off ..< off + elementCount]}. */
     public void readFloatsInto(String name, float[] dst, int off) {
+        readFloatsInto(name, 0, arrayLength(info(name)), dst, off);
+    }
+
+    /**
+     * Reads elements {@code [first, first + n)} of the tensor (row-major) as float32 (see {@link #floats}) into
+     * {@code dst[off ..< off + n]}: a slice of a tensor too big to stage whole, e.g. a block of a weight's rows.
+     */
+    public void readFloatsInto(String name, long first, int n, float[] dst, int off) {
         TensorInfo t = info(name);
-        int n = arrayLength(t);
+        java.util.Objects.checkFromIndexSize(first, n, t.elementCount());
         java.util.Objects.checkFromIndexSize(off, n, dst.length);
-        MemorySegment s = data.asSlice(t.dataBegin(), t.byteSize());
+        long size = t.dtype().byteSize();
+        MemorySegment s = data.asSlice(t.dataBegin() + first * size, n * size);
         switch (t.dtype()) {
             case F32 -> MemorySegment.copy(s, F32, 0, dst, off, n);
             case BF16 -> {

@@ -5,14 +5,11 @@ import brt4j.checkpoint.CheckpointDirectory;
 import brt4j.checkpoint.DType;
 import brt4j.checkpoint.SafeTensors;
 import brt4j.checkpoint.SafeTensorsWriter;
-import brt4j.checkpoint.TensorInfo;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * A model checkpoint directory (design.md): {@code config.json} and {@code model.safetensors}, parameters by the
@@ -28,8 +25,14 @@ public final class ModelCheckpoint {
     /** Loads a checkpoint directory onto a backend; any disagreement is refused with a sentence naming it. */
     public static BrtModel load(Path dir, Backend backend) { return load(dir, backend, false); }
 
-    /** As {@link #load(Path, Backend)}; with int8, the weights are quantized for inference as they load. */
-    public static BrtModel load(Path dir, Backend backend, boolean int8) {
+    /**
+     * As {@link #load(Path, Backend)}; with int8, the weights are quantized as they are read, a block of rows at a
+     * time, so the float32 model never exists on the heap (see {@link WeightLoader}).
+     */
+    public static BrtModel load(Path dir, Backend backend, boolean int8) { return load(dir, backend, int8, new LoadStats()); }
+
+    /** As {@link #load(Path, Backend, boolean)}, recording what was staged in float32 (for the tests). */
+    static BrtModel load(Path dir, Backend backend, boolean int8, LoadStats stats) {
         Path found = CheckpointDirectory.locate(dir);
         Path configFile = found.resolve(CONFIG), weights = found.resolve(WEIGHTS);
         if (!Files.isRegularFile(configFile)) throw new IllegalArgumentException(found + ": missing " + CONFIG);
@@ -41,23 +44,7 @@ public final class ModelCheckpoint {
             throw new UncheckedIOException(configFile + ": cannot read (" + e.getMessage() + ")", e);
         }
         try (SafeTensors st = SafeTensors.open(weights)) {
-            Map<String, float[]> arrays = new HashMap<>();
-            Map<String, int[]> shapes = new HashMap<>();
-            for (TensorInfo t : st.infos()) {
-                if (!t.dtype().isFloatingPoint()) {
-                    throw new IllegalArgumentException(weights + ": tensor " + t.name() + " has dtype " + t.dtype()
-                            + "; parameters must be F32, BF16 or F16");
-                }
-                long[] s = t.shape();
-                int[] shape = new int[s.length];
-                for (int i = 0; i < s.length; i++) shape[i] = Math.toIntExact(s[i]);
-                shapes.put(t.name(), shape);
-                arrays.put(t.name(), st.floats(t.name()));
-            }
-            Parameters params = Parameters.fromArrays(config, backend, arrays, shapes, weights.toString());
-            arrays.clear();
-            if (int8) params.quantizeInt8();
-            return new BrtModel(params);
+            return new BrtModel(WeightLoader.load(config, backend, st, int8, stats));
         }
     }
 

@@ -133,6 +133,12 @@ public record ParamSpec(String name, int[] shape, Init init) {
         }
     }
 
+    /**
+     * Whether int8 inference quantizes this parameter: the linear weights and the embedding/head table (every
+     * "*.weight", all matrices); norm scales, biases, state IDs and initial state stay float32.
+     */
+    public static boolean quantizedForInference(String name) { return name.endsWith(".weight"); }
+
     /** Number of parameters outside the embedding table (the paper's "non-embedding" count, spec §2.1). */
     public static long nonEmbeddingCount(ModelConfig c) {
         long n = 0;

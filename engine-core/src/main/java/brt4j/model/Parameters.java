@@ -5,9 +5,12 @@ import brt4j.backend.Backend;
 
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
+import java.util.function.Function;
 
 /** The model's parameters on one backend, by checkpoint name, in {@link ParamSpec#all} order. */
 public final class Parameters {
@@ -36,8 +39,18 @@ public final class Parameters {
      */
     public static Parameters fromArrays(ModelConfig config, Backend backend, Map<String, float[]> arrays,
                                         Map<String, int[]> shapes, String source) {
-        Parameters p = new Parameters(config, backend);
+        checkTensors(config, shapes, source);
+        return build(config, backend, s -> Var.param(backend.upload(arrays.get(s.name()), s.shape())));
+    }
+
+    /**
+     * Refuses, with a sentence naming the tensor, a set of named shapes that is not exactly the config's table:
+     * a tensor missing, misshapen or not part of the model. Checked before any data is read.
+     */
+    static void checkTensors(ModelConfig config, Map<String, int[]> shapes, String source) {
+        Set<String> expected = new HashSet<>();
         for (ParamSpec s : ParamSpec.all(config)) {
+            expected.add(s.name());
             int[] shape = shapes.get(s.name());
             if (shape == null) {
                 throw new IllegalArgumentException(source + ": missing tensor " + s.name() + " " + Arrays.toString(s.shape())
@@ -47,24 +60,30 @@ public final class Parameters {
                 throw new IllegalArgumentException(source + ": tensor " + s.name() + " has shape " + Arrays.toString(shape)
                         + ", but the config requires " + Arrays.toString(s.shape()));
             }
-            p.vars.put(s.name(), Var.param(backend.upload(arrays.get(s.name()), s.shape())));
         }
         for (String name : shapes.keySet()) {
-            if (!p.vars.containsKey(name)) {
+            if (!expected.contains(name)) {
                 throw new IllegalArgumentException(source + ": tensor " + name + " is not part of a model with this config"
                         + " (config and checkpoint disagree)");
             }
         }
+    }
+
+    /** Parameters made one at a time, in table order, by {@code make} (which sees each spec once). */
+    static Parameters build(ModelConfig config, Backend backend, Function<ParamSpec, Var> make) {
+        Parameters p = new Parameters(config, backend);
+        for (ParamSpec s : ParamSpec.all(config)) p.vars.put(s.name(), make.apply(s));
         return p;
     }
 
     /**
-     * Replaces every linear weight and the embedding table (every "*.weight") by int8 with per-row scales, for
-     * inference: they then take a quarter of their float32 memory. Gradients cannot flow into them afterwards.
+     * Replaces every linear weight and the embedding table ({@link ParamSpec#quantizedForInference}) by int8 with
+     * per-row scales, for inference: they then take a quarter of their float32 memory. Gradients cannot flow into
+     * them afterwards. (Loading a checkpoint with int8 quantizes as it reads instead, never holding the float32 model.)
      */
     public void quantizeInt8() {
         for (var e : vars.entrySet()) {
-            if (!e.getKey().endsWith(".weight")) continue;
+            if (!ParamSpec.quantizedForInference(e.getKey())) continue;
             Var old = e.getValue();
             Var q = Var.constant(backend.quantizeInt8(old.value));
             backend.free(old.value);

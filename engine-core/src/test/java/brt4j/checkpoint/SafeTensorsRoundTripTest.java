@@ -187,6 +187,27 @@ class SafeTensorsRoundTripTest {
         }
     }
 
+    /** A block of rows (int8 loading reads weights so) converts exactly as the same elements of the whole read. */
+    @Test
+    void slicesOfEveryFloatDtypeReadAsTheWhole() {
+        float[] f = interestingFloats();
+        Path file = dir.resolve("slices.safetensors");
+        SafeTensorsWriter w = new SafeTensorsWriter();
+        for (DType t : List.of(DType.F32, DType.BF16, DType.F16, DType.F64)) w.add(t.name(), t, f, f.length);
+        w.write(file);
+        try (SafeTensors st = SafeTensors.open(file)) {
+            for (DType t : List.of(DType.F32, DType.BF16, DType.F16, DType.F64)) {
+                float[] whole = st.floats(t.name());
+                for (int[] slice : new int[][] {{0, 7}, {13, 101}, {f.length - 3, 3}, {5, 0}}) {
+                    float[] into = new float[slice[1] + 2];
+                    st.readFloatsInto(t.name(), slice[0], slice[1], into, 2);
+                    for (int i = 0; i < slice[1]; i++) assertSameFloat(whole[slice[0] + i], into[2 + i]);
+                }
+                assertThrows(IndexOutOfBoundsException.class, () -> st.readFloatsInto(t.name(), f.length - 2, 3, new float[3], 0));
+            }
+        }
+    }
+
     @Test
     void requireHelpersNameFileTensorAndShapes() {
         Path file = dir.resolve("model.safetensors");

@@ -2,6 +2,7 @@ package brt4j.backend.cpu;
 
 import brt4j.backend.AdafactorSpec;
 import brt4j.backend.Backend;
+import brt4j.backend.RowSource;
 import brt4j.backend.Sliding;
 import brt4j.tensor.Tensor;
 
@@ -77,6 +78,8 @@ public final class CpuBackend extends Backend {
     }
 
     @Override protected Tensor doQuantizeInt8(Tensor w) { return Int8Kernels.quantize(this, f(w), w.rows(), w.cols()); }
+
+    @Override protected Tensor doQuantizeInt8(int rows, int cols, RowSource src) { return Int8Kernels.quantize(this, rows, cols, src); }
 
     @Override protected Tensor doView(Tensor t, int[] shape) { return new FloatTensor(this, f(t), shape); }
 

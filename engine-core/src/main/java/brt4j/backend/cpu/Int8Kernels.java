@@ -1,5 +1,6 @@
 package brt4j.backend.cpu;
 
+import brt4j.backend.RowSource;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -21,18 +22,47 @@ final class Int8Kernels {
     private static final VectorSpecies<Byte> B = Vec.F.vectorBitSize() < 256 ? null
             : ByteVector.SPECIES_PREFERRED.withShape(jdk.incubator.vector.VectorShape.forBitSize(Vec.F.vectorBitSize() / 4));
 
+    /** Float32 weights staged at a time when quantizing from a {@link RowSource} (256 KB; at least one row). */
+    static final int STAGING_FLOATS = 1 << 16;
+    /** The staged rows, kept per thread between weights: a whole checkpoint load allocates them once. */
+    private static final ThreadLocal<float[]> STAGING = ThreadLocal.withInitial(() -> new float[STAGING_FLOATS]);
+
     static Int8Tensor quantize(CpuBackend owner, float[] w, int rows, int cols) {
         byte[] q = new byte[rows * cols];
         float[] scale = new float[rows];
-        for (int r = 0; r < rows; r++) {
-            float max = 0;
-            for (int c = 0; c < cols; c++) max = Math.max(max, Math.abs(w[r * cols + c]));
-            float s = max / 127f;
-            scale[r] = s;
-            float inv = s == 0 ? 0 : 1 / s;
-            for (int c = 0; c < cols; c++) q[r * cols + c] = (byte) Math.max(-127, Math.min(127, Math.round(w[r * cols + c] * inv)));
+        quantizeRows(w, 0, rows, cols, q, scale);
+        return new Int8Tensor(owner, q, scale, rows, cols);
+    }
+
+    /** The same int8 weights as {@link #quantize(CpuBackend, float[], int, int)}, one block of rows staged at a time. */
+    static Int8Tensor quantize(CpuBackend owner, int rows, int cols, RowSource src) {
+        byte[] q = new byte[rows * cols];
+        float[] scale = new float[rows];
+        float[] staging = STAGING.get();
+        if (staging.length < cols) STAGING.set(staging = new float[cols]);   // a row longer than the usual block
+        int block = Math.clamp(staging.length / cols, 1, rows);
+        for (int r0 = 0; r0 < rows; r0 += block) {
+            int n = Math.min(block, rows - r0);
+            src.read(r0, n, staging);
+            quantizeRows(staging, r0, n, cols, q, scale);
         }
         return new Int8Tensor(owner, q, scale, rows, cols);
+    }
+
+    /**
+     * The one quantization rule, shared by both paths so they give the same bits: rows [row0, row0 + n) of W, held
+     * in {@code w[0 ..< n cols]}, become q and scale at row0. Per row, scale = max |w| / 127, q = round(w / scale).
+     */
+    private static void quantizeRows(float[] w, int row0, int n, int cols, byte[] q, float[] scale) {
+        for (int i = 0; i < n; i++) {
+            int wo = i * cols, qo = (row0 + i) * cols;
+            float max = 0;
+            for (int c = 0; c < cols; c++) max = Math.max(max, Math.abs(w[wo + c]));
+            float s = max / 127f;
+            scale[row0 + i] = s;
+            float inv = s == 0 ? 0 : 1 / s;
+            for (int c = 0; c < cols; c++) q[qo + c] = (byte) Math.max(-127, Math.min(127, Math.round(w[wo + c] * inv)));
+        }
     }
 
     static float[] dequantize(Int8Tensor t) {

@@ -38,6 +38,36 @@ class Int8KernelsTest {
     }
 
     @Test
+    void quantizingFromBlocksOfRowsGivesTheSameBitsAsFromTheWholeMatrix() {
+        // several blocks with a partial last one; one block; a row longer than the staging buffer (a block is a row)
+        int[][] shapes = {{1031, 129}, {5, 7}, {3, Int8Kernels.STAGING_FLOATS + 3}};
+        for (int[] shape : shapes) {
+            int rows = shape[0], cols = shape[1];
+            float[] w = random(rows * cols);
+            w[cols] = 0;
+            java.util.Arrays.fill(w, 2 * cols, 3 * cols, 0f);   // an all-zero row: scale 0
+            int[] next = {0};
+            Tensor streamed = cpu.quantizeInt8(rows, cols, (row0, count, dst) -> {
+                assertEquals(next[0], row0, "rows are asked for in order, each once");
+                assertTrue(count >= 1 && count * cols <= dst.length && count * cols <= Math.max(Int8Kernels.STAGING_FLOATS, cols));
+                System.arraycopy(w, row0 * cols, dst, 0, count * cols);
+                next[0] = row0 + count;
+            });
+            assertEquals(rows, next[0]);
+            Tensor whole = cpu.quantizeInt8(cpu.upload(w, rows, cols));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(cpu.download(whole), cpu.download(streamed), rows + "x" + cols);
+            Tensor x = cpu.upload(random(cols), 1, cols), a = cpu.zeros(1, rows), b = cpu.zeros(1, rows);
+            cpu.matmul(x, false, whole, true, a, 1, 0);
+            cpu.matmul(x, false, streamed, true, b, 1, 0);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(cpu.download(a), cpu.download(b));
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> cpu.quantizeInt8(0, 3, (r, n, d) -> {}));
+        assertTrue(e.getMessage().contains("[0, 3]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ref.quantizeInt8(2, 3, (r, n, d) -> {}));
+        assertTrue(e.getMessage().contains("no int8 weights"), e.getMessage());
+    }
+
+    @Test
     void matmulAgainstTheOracleOnDequantizedWeights() {
         // m = 1 (a token), 3..9 (short chunks), 17 and 33 (a block: dequantized panels through the GEMM)
         for (int m : new int[]{1, 3, 5, 9, 17, 33}) {
