@@ -3,13 +3,9 @@ package brt4j.gpu;
 import brt4j.backend.Backend;
 import brt4j.backend.Sliding;
 import brt4j.backend.ref.ReferenceBackend;
-import brt4j.check.Comparison;
-import brt4j.check.TensorDiff;
-import brt4j.tensor.Tensor;
+import brt4j.gpu.Twins.Twin;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-
-import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,27 +24,19 @@ class FlashAttentionTest {
 
     Backend ref;
     GpuBackend gpu;
-    SplittableRandom rnd;
+    Twins tw;
 
     @BeforeEach
     void setUp() {
         gpu = Gpus.require("cuda-bf16");
         org.junit.jupiter.api.Assumptions.assumeTrue(gpu.tensorCoreAttention(), "no tensor-core attention on this device");
         ref = new ReferenceBackend();
-        rnd = new SplittableRandom(11);
+        tw = new Twins(ref, gpu, 11);
     }
 
-    record Twin(Tensor ref, Tensor gpu) {}
+    Twin rand(int... shape) { return tw.sixteenths(shape); }
 
-    Twin rand(int... shape) {
-        int n = 1;
-        for (int d : shape) n *= d;
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) x[i] = (rnd.nextInt(33) - 16) / 16f;
-        return new Twin(ref.upload(x, shape), gpu.upload(x, shape));
-    }
-
-    Twin zeros(int... shape) { return new Twin(ref.zeros(shape), gpu.zeros(shape)); }
+    Twin zeros(int... shape) { return tw.zeros(shape); }
 
     @Test
     void slidingWindowOfOneTileHeadDim64() { check(2, 2, 64, 64, 128, 0, 128); }
@@ -76,25 +64,25 @@ class FlashAttentionTest {
         String what = "flash G=" + g + " H=" + h + " D=" + d + " W=" + w + " Tq=" + tq + " drop=" + drop + " maxDist=" + maxDistance;
         assertTrue(gpu.flash(w == 0 ? null : new Sliding(w, gpu.zeros(h, 32), 128), tq, tk, d), what + ": eligible");
         Twin q = rand(g, tq, h * d), k = rand(g, tk, h * d), v = rand(g, tk, h * d), temp = rand(h), rel = rand(h, 32);
-        Sliding sr = w == 0 ? null : new Sliding(w, rel.ref, maxDistance, drop, 5);
-        Sliding sg = w == 0 ? null : new Sliding(w, rel.gpu, maxDistance, drop, 5);
+        Sliding sr = w == 0 ? null : new Sliding(w, rel.ref(), maxDistance, drop, 5);
+        Sliding sg = w == 0 ? null : new Sliding(w, rel.gpu(), maxDistance, drop, 5);
         Twin out = zeros(g, tq, h * d), lse = zeros(g, h, tq);
-        ref.attention(q.ref, k.ref, v.ref, h, temp.ref, sr, out.ref, lse.ref);
-        gpu.attention(q.gpu, k.gpu, v.gpu, h, temp.gpu, sg, out.gpu, lse.gpu);
+        ref.attention(q.ref(), k.ref(), v.ref(), h, temp.ref(), sr, out.ref(), lse.ref());
+        gpu.attention(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu());
         compare(what + " out", out, TOL);
         compareAbs(what + " lse", lse, LSE_TOL);
 
         gpu.synchronize();
         long before = gpu.launches();                   // the bf16 copies are cached now: one kernel, no score block
-        gpu.attention(q.gpu, k.gpu, v.gpu, h, temp.gpu, sg, out.gpu, lse.gpu);
+        gpu.attention(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu());
         assertEquals(1, gpu.launches() - before, what + ": the forward is one launch");
 
         Twin dOut = rand(g, tq, h * d), dq = rand(g, tq, h * d), dk = zeros(g, tk, h * d), dv = rand(g, tk, h * d);
         Twin dTemp = rand(h), dRel = zeros(h, 32);
-        ref.attentionBackward(q.ref, k.ref, v.ref, h, temp.ref, sr, out.ref, lse.ref, dOut.ref, dq.ref, dk.ref, dv.ref,
-                dTemp.ref, w == 0 ? null : dRel.ref);
-        gpu.attentionBackward(q.gpu, k.gpu, v.gpu, h, temp.gpu, sg, out.gpu, lse.gpu, dOut.gpu, dq.gpu, dk.gpu, dv.gpu,
-                dTemp.gpu, w == 0 ? null : dRel.gpu);
+        ref.attentionBackward(q.ref(), k.ref(), v.ref(), h, temp.ref(), sr, out.ref(), lse.ref(), dOut.ref(), dq.ref(), dk.ref(), dv.ref(),
+                dTemp.ref(), w == 0 ? null : dRel.ref());
+        gpu.attentionBackward(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu(), dOut.gpu(), dq.gpu(), dk.gpu(), dv.gpu(),
+                dTemp.gpu(), w == 0 ? null : dRel.gpu());
         compare(what + " dq (added)", dq, TOL);
         compare(what + " dk (onto zeros)", dk, TOL);
         compare(what + " dv (added)", dv, TOL);
@@ -102,15 +90,10 @@ class FlashAttentionTest {
         if (w > 0) compare(what + " dRelBias", dRel, TOL);
     }
 
-    void compare(String what, Twin t, double tol) {
-        long[] shape = java.util.Arrays.stream(t.ref.shape()).asLongStream().toArray();
-        TensorDiff diff = Comparison.compare(what, shape, ref.downloadDouble(t.ref), gpu.downloadDouble(t.gpu), tol);
-        System.out.println(diff.line());
-        assertTrue(diff.pass(), diff.line());
-    }
+    void compare(String what, Twin t, double tol) { tw.compare(what, t, tol); }
 
     void compareAbs(String what, Twin t, double tol) {
-        double[] e = ref.downloadDouble(t.ref), a = gpu.downloadDouble(t.gpu);
+        double[] e = ref.downloadDouble(t.ref()), a = gpu.downloadDouble(t.gpu());
         double max = 0;
         for (int i = 0; i < e.length; i++) max = Math.max(max, Math.abs(e[i] - a[i]));
         System.out.printf("%s: max abs error %.3g (tol %.1g)%n", what, max, tol);

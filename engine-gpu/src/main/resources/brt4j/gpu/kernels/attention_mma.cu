@@ -86,6 +86,55 @@ DEVICE void f_check_smem(unsigned need) {
     if (have < need) __trap();
 }
 
+/* Zeroes N accumulator tiles (16 x 8 each). */
+template <int N>
+DEVICE void f_zero(float (*c)[4]) {
+    #pragma unroll
+    for (int n = 0; n < N; n++) c[n][0] = c[n][1] = c[n][2] = c[n][3] = 0.0f;
+}
+
+/*
+ * c[n] += A B^T over k = [0, D) for N n-tiles: A's 16 rows from row ar of smem tile at (stored [row][k]), B's
+ * columns n0 + 8n from smem tile bt stored [n][k] (Q K^T, dO V^T and their transposes).
+ */
+template <int D, int N>
+DEVICE void f_mma_nk(float (*c)[4], const ushort* at, int ar, const ushort* bt, int n0, int lane) {
+    #pragma unroll
+    for (int ks = 0; ks < D / 16; ks += 2) {
+        uint a[4], a2[4];
+        f_afrag_s(a, at, ar, ks * 16, lane);
+        f_afrag_s(a2, at, ar, ks * 16 + 16, lane);
+        #pragma unroll
+        for (int n = 0; n < N; n++) {
+            uint b[4];
+            f_bfrag_nk(b, bt, n0 + n * 8, ks * 16, lane);
+            f_mma(c[n], a[0], a[1], a[2], a[3], b[0], b[1]);
+            f_mma(c[n], a2[0], a2[1], a2[2], a2[3], b[2], b[3]);
+        }
+    }
+}
+
+/*
+ * c[n] += P B over the 16 K rows of tile pairs (p[2kk], p[2kk + 1]) for kk < K, all D / 8 n-tiles: P is a warp's
+ * score tiles in C layout, which is the A layout (rounded to bf16 here); B comes from smem tile bt stored [k][n],
+ * rows k0 + 16kk (P V, dS K, P^T dO, dS^T Q).
+ */
+template <int D, int K>
+DEVICE void f_mma_kn(float (*c)[4], float (*p)[4], const ushort* bt, int k0, int lane) {
+    #pragma unroll
+    for (int kk = 0; kk < K; kk++) {
+        uint a0 = f_pack(p[2 * kk][0], p[2 * kk][1]), a1 = f_pack(p[2 * kk][2], p[2 * kk][3]);
+        uint a2 = f_pack(p[2 * kk + 1][0], p[2 * kk + 1][1]), a3 = f_pack(p[2 * kk + 1][2], p[2 * kk + 1][3]);
+        #pragma unroll
+        for (int n = 0; n < D / 8; n += 2) {
+            uint b[4];
+            f_bfrag_kn(b, bt, k0 + kk * 16, n * 8, lane);
+            f_mma(c[n], a0, a1, a2, a3, b[0], b[1]);
+            f_mma(c[n + 1], a0, a1, a2, a3, b[2], b[3]);
+        }
+    }
+}
+
 /*
  * Starts copying 64 rows of D bf16 (row stride ld) into a smem tile of stride FPAD, 16 bytes a thread at a time,
  * with cp.async (no registers; the copy runs while the warps compute) and closes the copy group. A thread waits
@@ -160,8 +209,7 @@ DEVICE void flash_fwd(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOB
     uint qa[D / 16][4];
     for (int s = 0; s < ksteps; s++) f_afrag(qb, hd, rw, s * 16, gr, tig, qa[s]);
     float o[D / 8][4];
-    #pragma unroll
-    for (int n = 0; n < ntd; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    f_zero<D / 8>(o);
     /* the phantom logit: m = -1000 and one exp(0) in the sum, counted once per row (lane tig 0) */
     float m0 = -1000.0f * LOG2E, m1 = m0, l0 = tig == 0 ? 1.0f : 0.0f, l1 = l0;
     int jBegin = f_key_begin(i0, W), jEnd = f_key_end(i0, W, Tk);
@@ -213,18 +261,7 @@ DEVICE void flash_fwd(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOB
             }
         }
         f_wait1();                                      /* this tile's V (the next K may still be coming) */
-        #pragma unroll
-        for (int kk = 0; kk < FT / 16; kk++) {
-            uint a0 = f_pack(s[2 * kk][0], s[2 * kk][1]), a1 = f_pack(s[2 * kk][2], s[2 * kk][3]);
-            uint a2 = f_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), a3 = f_pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-            #pragma unroll
-            for (int n = 0; n < ntd; n += 2) {
-                uint b[4];
-                f_bfrag_kn(b, Vs, kk * 16, n * 8, lane);
-                f_mma(o[n], a0, a1, a2, a3, b[0], b[1]);
-                f_mma(o[n + 1], a0, a1, a2, a3, b[2], b[3]);
-            }
-        }
+        f_mma_kn<D, FT / 16>(o, s, Vs, 0, lane);
         __syncthreads();                                /* every warp is done with Vs: the next V comes */
         if (more) f_load_tile(Vs, vb + (long) (j0 + FT) * hd, hd, D); else f_no_load();
     }
@@ -268,7 +305,7 @@ DEVICE void flash_bwd_q(const GLOBAL ushort* q, const GLOBAL ushort* k, const GL
     const ushort* kb = k + (long) g * Tk * hd + h * D;
     const ushort* vb = v + (long) g * Tk * hd + h * D;
     int rw = i0 + warp * FT / 4, row0 = rw + gr, row1 = row0 + 8;
-    const int ksteps = D / 16, ntd = D / 8;
+    const int ntd = D / 8;
     float t = temp[h], tl = t * LOG2E;
     if (W > 0) f_bias_table(biasS, relBias, bucketOf, h, nbk, W, 1.0f);
     long rowBase = ((long) g * H + h) * Tq;
@@ -289,8 +326,7 @@ DEVICE void flash_bwd_q(const GLOBAL ushort* q, const GLOBAL ushort* k, const GL
     float* part = W > 0 ? partial + ((long) blockIdx.x * H + h) * W : partial;
     if (W > 0) for (int x = threadIdx.x; x < W; x += blockDim.x) part[x] = 0.0f;
     float acc[D / 8][4];
-    #pragma unroll
-    for (int n = 0; n < ntd; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+    f_zero<D / 8>(acc);
     float dT0 = 0.0f, dT1 = 0.0f, farSum = 0.0f;
     /* per tile: dP = dO V^T, then S = Q K^T, dS, dQ += dS K; V's next tile loads during S, K's during the next dP */
     int jBegin = f_key_begin(i0, W), jEnd = f_key_end(i0, W, Tk);
@@ -301,41 +337,14 @@ DEVICE void flash_bwd_q(const GLOBAL ushort* q, const GLOBAL ushort* k, const GL
     for (int j0 = jBegin; j0 < jEnd; j0 += FT) {
         int edge = f_edge(i0, j0, W), more = j0 + FT < jEnd;
         float s[FT / 8][4], dp[FT / 8][4];
-        #pragma unroll
-        for (int n = 0; n < FT / 8; n++) {
-            s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-            dp[n][0] = dp[n][1] = dp[n][2] = dp[n][3] = 0.0f;
-        }
+        f_zero<FT / 8>(s);
+        f_zero<FT / 8>(dp);
         f_wait1();                                      /* this tile's V (its K may still be coming) */
-        #pragma unroll
-        for (int ks = 0; ks < ksteps; ks += 2) {
-            uint d[4], d2[4];
-            f_afrag_s(d, Dt, warp * FT / 4, ks * 16, lane);
-            f_afrag_s(d2, Dt, warp * FT / 4, ks * 16 + 16, lane);
-            #pragma unroll
-            for (int n = 0; n < FT / 8; n++) {
-                uint b[4];
-                f_bfrag_nk(b, Vs, n * 8, ks * 16, lane);
-                f_mma(dp[n], d[0], d[1], d[2], d[3], b[0], b[1]);
-                f_mma(dp[n], d2[0], d2[1], d2[2], d2[3], b[2], b[3]);
-            }
-        }
+        f_mma_nk<D, FT / 8>(dp, Dt, warp * FT / 4, Vs, 0, lane);
         __syncthreads();                                /* every warp is done with Vs: the next V comes */
         if (more) f_load_tile(Vs, vb + (long) (j0 + FT) * hd, hd, D); else f_no_load();
         f_wait1();                                      /* this tile's K */
-        #pragma unroll
-        for (int ks = 0; ks < ksteps; ks += 2) {
-            uint a[4], a2[4];
-            f_afrag_s(a, Qt, warp * FT / 4, ks * 16, lane);
-            f_afrag_s(a2, Qt, warp * FT / 4, ks * 16 + 16, lane);
-            #pragma unroll
-            for (int n = 0; n < FT / 8; n++) {
-                uint b[4];
-                f_bfrag_nk(b, Ks, n * 8, ks * 16, lane);
-                f_mma(s[n], a[0], a[1], a[2], a[3], b[0], b[1]);
-                f_mma(s[n], a2[0], a2[1], a2[2], a2[3], b[2], b[3]);
-            }
-        }
+        f_mma_nk<D, FT / 8>(s, Qt, warp * FT / 4, Ks, 0, lane);
         /* s becomes the score gradient times t (the gradient of the raw score q.k + bias) */
         #pragma unroll
         for (int n = 0; n < FT / 8; n++) {
@@ -353,18 +362,7 @@ DEVICE void flash_bwd_q(const GLOBAL ushort* q, const GLOBAL ushort* k, const GL
                 s[n][e] = ds * t;
             }
         }
-        #pragma unroll
-        for (int kk = 0; kk < FT / 16; kk++) {
-            uint a0 = f_pack(s[2 * kk][0], s[2 * kk][1]), a1 = f_pack(s[2 * kk][2], s[2 * kk][3]);
-            uint a2 = f_pack(s[2 * kk + 1][0], s[2 * kk + 1][1]), a3 = f_pack(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-            #pragma unroll
-            for (int n = 0; n < ntd; n += 2) {
-                uint b[4];
-                f_bfrag_kn(b, Ks, kk * 16, n * 8, lane);
-                f_mma(acc[n], a0, a1, a2, a3, b[0], b[1]);
-                f_mma(acc[n + 1], a0, a1, a2, a3, b[2], b[3]);
-            }
-        }
+        f_mma_kn<D, FT / 16>(acc, s, Ks, 0, lane);
         if (W > 0 && i0 - j0 + W - (FT - 1) >= farFrom) {
             /* every distance of the tile is in the last bucket: one sum, no diagonals */
             #pragma unroll
@@ -431,16 +429,13 @@ DEVICE void flash_bwd_kv(const GLOBAL ushort* q, const GLOBAL ushort* k, const G
     const ushort* kb = k + koff;
     const ushort* vb = v + koff;
     int rw = j0 + warp * FT / 4, key0 = rw + gr, key1 = key0 + 8;
-    const int ksteps = D / 16, ntd = D / 8;
+    const int ntd = D / 8;
     float t = temp[h], tl = t * LOG2E;
     if (W > 0) f_bias_table(biasS, relBias, bucketOf, h, nbk, W, 1.0f);
     long rowBase = ((long) g * H + h) * Tq;
     float ak[D / 8][4], av[D / 8][4];
-    #pragma unroll
-    for (int n = 0; n < ntd; n++) {
-        ak[n][0] = ak[n][1] = ak[n][2] = ak[n][3] = 0.0f;
-        av[n][0] = av[n][1] = av[n][2] = av[n][3] = 0.0f;
-    }
+    f_zero<D / 8>(ak);
+    f_zero<D / 8>(av);
     /* the query tiles that see keys [j0, j0 + 64): queries [j0 - W + 1, j0 + 64) under a window */
     int iBegin = W == 0 ? 0 : (j0 - W > 0 ? j0 - W : 0);
     int iEnd = W == 0 ? Tq : (j0 + FT < Tq ? j0 + FT : Tq);
@@ -462,39 +457,12 @@ DEVICE void flash_bwd_kv(const GLOBAL ushort* q, const GLOBAL ushort* k, const G
         for (int half = 0; half < 2; half++) {
             const int q0 = half * FT / 2;               /* the half's first query column */
             float st[FT / 16][4], dpt[FT / 16][4];      /* transposed: rows are keys, columns queries */
-            #pragma unroll
-            for (int n = 0; n < FT / 16; n++) {
-                st[n][0] = st[n][1] = st[n][2] = st[n][3] = 0.0f;
-                dpt[n][0] = dpt[n][1] = dpt[n][2] = dpt[n][3] = 0.0f;
-            }
+            f_zero<FT / 16>(st);
+            f_zero<FT / 16>(dpt);
             if (half == 0) f_wait1();                   /* this tile's dO (its q may still be coming) */
-            #pragma unroll
-            for (int ks = 0; ks < ksteps; ks += 2) {
-                uint va[4], va2[4];
-                f_afrag_s(va, Vt, warp * FT / 4, ks * 16, lane);
-                f_afrag_s(va2, Vt, warp * FT / 4, ks * 16 + 16, lane);
-                #pragma unroll
-                for (int n = 0; n < FT / 16; n++) {
-                    uint b[4];
-                    f_bfrag_nk(b, Ds, q0 + n * 8, ks * 16, lane);
-                    f_mma(dpt[n], va[0], va[1], va[2], va[3], b[0], b[1]);
-                    f_mma(dpt[n], va2[0], va2[1], va2[2], va2[3], b[2], b[3]);
-                }
-            }
+            f_mma_nk<D, FT / 16>(dpt, Vt, warp * FT / 4, Ds, q0, lane);
             if (half == 0) f_wait0();                   /* this tile's q */
-            #pragma unroll
-            for (int ks = 0; ks < ksteps; ks += 2) {
-                uint a[4], a2[4];
-                f_afrag_s(a, Kt, warp * FT / 4, ks * 16, lane);
-                f_afrag_s(a2, Kt, warp * FT / 4, ks * 16 + 16, lane);
-                #pragma unroll
-                for (int n = 0; n < FT / 16; n++) {
-                    uint b[4];
-                    f_bfrag_nk(b, Qs, q0 + n * 8, ks * 16, lane);
-                    f_mma(st[n], a[0], a[1], a[2], a[3], b[0], b[1]);
-                    f_mma(st[n], a2[0], a2[1], a2[2], a2[3], b[2], b[3]);
-                }
-            }
+            f_mma_nk<D, FT / 16>(st, Kt, warp * FT / 4, Qs, q0, lane);
             /* st becomes p * keep (for dv), dpt the score gradient times t (for dk) */
             #pragma unroll
             for (int n = 0; n < FT / 16; n++) {
@@ -513,34 +481,12 @@ DEVICE void flash_bwd_kv(const GLOBAL ushort* q, const GLOBAL ushort* k, const G
                     dpt[n][e] = ds;
                 }
             }
-            #pragma unroll
-            for (int kk = 0; kk < FT / 32; kk++) {
-                uint p0 = f_pack(st[2 * kk][0], st[2 * kk][1]), p1 = f_pack(st[2 * kk][2], st[2 * kk][3]);
-                uint p2 = f_pack(st[2 * kk + 1][0], st[2 * kk + 1][1]), p3 = f_pack(st[2 * kk + 1][2], st[2 * kk + 1][3]);
-                #pragma unroll
-                for (int n = 0; n < ntd; n += 2) {
-                    uint b[4];
-                    f_bfrag_kn(b, Ds, q0 + kk * 16, n * 8, lane);
-                    f_mma(av[n], p0, p1, p2, p3, b[0], b[1]);
-                    f_mma(av[n + 1], p0, p1, p2, p3, b[2], b[3]);
-                }
-            }
+            f_mma_kn<D, FT / 32>(av, st, Ds, q0, lane);
             if (half == 1) {
                 __syncthreads();                        /* every warp is done with Ds: the next dO comes */
                 if (more) f_load_tile(Ds, dO16 + qoff + (long) (i0 + FT) * hd, hd, D); else f_no_load();
             }
-            #pragma unroll
-            for (int kk = 0; kk < FT / 32; kk++) {
-                uint s0 = f_pack(dpt[2 * kk][0], dpt[2 * kk][1]), s1 = f_pack(dpt[2 * kk][2], dpt[2 * kk][3]);
-                uint s2 = f_pack(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]), s3 = f_pack(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3]);
-                #pragma unroll
-                for (int n = 0; n < ntd; n += 2) {
-                    uint b[4];
-                    f_bfrag_kn(b, Qs, q0 + kk * 16, n * 8, lane);
-                    f_mma(ak[n], s0, s1, s2, s3, b[0], b[1]);
-                    f_mma(ak[n + 1], s0, s1, s2, s3, b[2], b[3]);
-                }
-            }
+            f_mma_kn<D, FT / 32>(ak, dpt, Qs, q0, lane);
         }
         __syncthreads();                                /* every warp is done with Qs: the next q comes */
         if (more) {
