@@ -90,14 +90,32 @@ final class Layer {
         return finish(g, x, normed, attn, null, null, k, v, state).x();
     }
 
+    /**
+     * Only what later tokens read of this layer, for tokens whose own output nobody reads (the top layer's, for
+     * every prompt token but the last): their keys and values, written into the window at {@code offset}. The
+     * attention, the state read, A W_o and the FFN are skipped; the window ends up as {@link #forwardInPlace} leaves it.
+     */
+    void writeKeysValues(Graph g, Var x, Tensor keyWindow, Tensor valueWindow, int offset) {
+        Var normed = normed(g, x);
+        g.backend().writeRows(key(g, normed).value, c.window() + offset, keyWindow);
+        g.backend().writeRows(g.linear(normed, w("attn.v.weight")).value, c.window() + offset, valueWindow);
+    }
+
     private record Projected(Var normed, Var q, Var k, Var v) {}
 
     /** x^ = Drop(Norm(X)); Q, K = l2(x^ W_q), l2(x^ W_k); V = x^ W_v. */
     private Projected project(Graph g, Var x) {
-        int h = c.nHeads();
-        Var normed = g.dropout(g.rmsNorm(x, w("attn_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
-        return new Projected(normed, g.l2Heads(g.linear(normed, w("attn.q.weight")), h, RecurrentCell.L2_EPS),
-                g.l2Heads(g.linear(normed, w("attn.k.weight")), h, RecurrentCell.L2_EPS), g.linear(normed, w("attn.v.weight")));
+        Var normed = normed(g, x);
+        return new Projected(normed, g.l2Heads(g.linear(normed, w("attn.q.weight")), c.nHeads(), RecurrentCell.L2_EPS),
+                key(g, normed), g.linear(normed, w("attn.v.weight")));
+    }
+
+    private Var normed(Graph g, Var x) {
+        return g.dropout(g.rmsNorm(x, w("attn_norm.scale"), c.normEps()), c.dropout(), DROPOUT_TILE_ROWS);
+    }
+
+    private Var key(Graph g, Var normed) {
+        return g.l2Heads(g.linear(normed, w("attn.k.weight")), c.nHeads(), RecurrentCell.L2_EPS);
     }
 
     /** The rest of the layer after the self-attention: the state cross-attention if any, A W_o, the FFN. */

@@ -120,17 +120,29 @@ public final class StreamingDecoder implements AutoCloseable {
         float[] logits = null;
         try (Graph g = new Graph(be, false, 0)) {
             Var x = g.embedding(p.get("embed.weight"), ids, batch, m);
-            for (int i = 0; i < c.nLayers(); i++) {
-                Layer.StateInput si = projections[i] == null ? null : Layer.StateInput.reading(projections[i]);
-                x = model.layer(i).forwardInPlace(g, x, keys[i], values[i], offset, si);
+            int top = c.nLayers() - 1;
+            for (int i = 0; i < top; i++) x = model.layer(i).forwardInPlace(g, x, keys[i], values[i], offset, stateInput(i));
+            // The top layer's output feeds only the head: tokens without logits need just their keys and values there
+            // (a prompt's tokens but its last: about one layer's work in L saved, the head's as before).
+            int withOutput = head == Head.ALL ? m : head == Head.LAST ? 1 : 0;
+            if (withOutput < m) {
+                Var quiet = withOutput == 0 ? x : g.sliceRows(x, 0, m - 1);
+                model.layer(top).writeKeysValues(g, quiet, keys[top], values[top], offset);
             }
-            if (head == Head.LAST) x = g.sliceRows(x, m - 1, 1);
-            if (head != Head.NONE) logits = be.download(model.head(g, x).value);
+            if (withOutput > 0) {
+                Var in = withOutput == m ? x : g.sliceRows(x, m - 1, 1);
+                x = model.layer(top).forwardInPlace(g, in, keys[top], values[top], offset + m - withOutput, stateInput(top));
+                logits = be.download(model.head(g, x).value);
+            }
         }
         offset += m;
         position += m;
         if (offset == c.window()) advanceBlock();
         return logits;
+    }
+
+    private Layer.StateInput stateInput(int layer) {
+        return projections[layer] == null ? null : Layer.StateInput.reading(projections[layer]);
     }
 
     /** Projections of every state that this block's tokens read, computed once at the block's start. */
