@@ -113,6 +113,7 @@ public abstract class GpuBackend extends Backend {
 
     /** Whether attention_mma.cu's flash kernels run here (CUDA in bf16 mode on tensor cores); see {@link #flash}. */
     protected boolean tensorCoreAttention() { return false; }
+
     /** Waits for all queued work (the platform's part of {@link #synchronize}). */
     protected abstract void waitIdle();
 
@@ -705,11 +706,8 @@ public abstract class GpuBackend extends Backend {
         int rows() { return (int) (count() * (long) H * tqb); }
     }
 
-    /**
-     * {@code -Dbrt.gpu.flash=false} keeps the blocked path where the flash kernels could run (for comparisons); tests
-     * switch it per backend.
-     */
-    boolean flashAttention = !"false".equals(System.getProperty("brt.gpu.flash"));
+    /** {@code -Dbrt.gpu.flash=false} keeps the blocked path where the flash kernels could run (for comparisons). */
+    private static final boolean FLASH = !"false".equals(System.getProperty("brt.gpu.flash"));
 
     /**
      * The flash kernels (attention_mma.cu: no score block in memory) take whole 64 x 64 tiles of head dim 64 or 128,
@@ -717,7 +715,7 @@ public abstract class GpuBackend extends Backend {
      * or per-query path.
      */
     boolean flash(Sliding s, int tq, int tk, int d) {
-        return flashAttention && tensorCoreAttention() && !SIMPLE_ATTENTION && tq > 0 && tq % 64 == 0 && tk % 64 == 0
+        return FLASH && tensorCoreAttention() && !SIMPLE_ATTENTION && tq > 0 && tq % 64 == 0 && tk % 64 == 0
                 && (d == 64 || d == 128) && (s == null || s.window() % 64 == 0 && s.window() <= 2048);
     }
 

@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.Map;
@@ -63,7 +64,7 @@ public final class Kernels {
     }
 
     private static String[] allFiles() {
-        String[] all = java.util.Arrays.copyOf(FILES, FILES.length + CUDA_FILES.length);
+        String[] all = Arrays.copyOf(FILES, FILES.length + CUDA_FILES.length);
         System.arraycopy(CUDA_FILES, 0, all, FILES.length, CUDA_FILES.length);
         return all;
     }

@@ -257,7 +257,10 @@ public final class CudaBackend extends GpuBackend {
         return f;
     }
 
-    /** FLASH_BWD_SMEM of attention_mma.cu: the flash backward kernels' shared memory (they check what they get). */
+    /**
+     * The flash backward kernels' dynamic shared memory: four 64 x 136 bf16 tiles, the bias table and two rows of
+     * row statistics (attention_mma.cu's layout; each kernel traps if it gets less than that layout needs).
+     */
     static final int FLASH_BWD_SMEM = 80896;
 
     /** The dynamic shared memory a kernel is launched with (bytes). */
