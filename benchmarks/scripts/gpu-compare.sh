@@ -28,6 +28,7 @@ if [ -n "${PARALLEL_COMPILE:-}" ]; then
     touch "$G/go-${f//:/-}"; wait ${PID[$f]}
     cat "$OUT/torch-compile-${f//:/-}.txt" >> "$OUT/torch-compile.txt"; grep "^| [A-Z]" "$OUT/torch-compile-${f//:/-}.txt" \
       || echo "| $f | compile | no result: $(tail -1 "$OUT/torch-compile-${f//:/-}.txt") |"
+    rm -f "$OUT/torch-compile-${f//:/-}.txt"         # its lines are in torch-compile.txt: at most 8 files come back
   done
 fi
 STEPS=${STEPS:-5} bash $S/gpu-h200.sh bench | grep -v "^WARNING"
