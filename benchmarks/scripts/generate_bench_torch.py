@@ -8,6 +8,7 @@ numbers, is what is compared.
 """
 import json, math, sys, time
 import torch
+from peer_ops import rms, l2, attend, head_split, t5_bucket
 
 cfg = json.load(open(sys.argv[1]))
 threads, prompt_len, gen_len, reps = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -34,21 +35,8 @@ for i in range(L):
         for n in ("sq", "sqx", "sk", "sv"): P[f"{i}.{n}"] = R(HD, d)
         P[f"{i}.st"], P[f"{i}.stx"], P[f"{i}.so"], P[f"{i}.gb"] = torch.ones(H), torch.ones(H), R(d, 2 * HD), torch.zeros(d)
 
-def rms(x, s): return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * s
-def heads(x): return x.view(*x.shape[:-1], H, D).transpose(-2, -3)          # [H, T, D]
-def merge(x): return x.transpose(-2, -3).reshape(x.shape[-2], HD)
-def l2(x): return x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + 1e-6)
-def attend(q, k, v, t, bias=None, mask=None):
-    a = q @ k.transpose(-1, -2)
-    if bias is not None: a = a + bias
-    a = a * t.view(-1, 1, 1)
-    if mask is not None: a = a.masked_fill(~mask, -1e6)
-    return torch.softmax(a, -1) @ v
-
-def bucket(delta):
-    delta = delta.clamp(min=0)
-    large = 16 + (torch.log(delta.float() / 16 + 1.1920929e-07) / math.log(8) * 16).long()
-    return torch.where(delta < 16, delta, large.clamp(max=31))
+heads, merge = head_split(H, D)                                             # [H, T, D] and back
+bucket = t5_bucket
 
 class Stream:
     """One text stream: per layer the previous block's and the current block's keys/values, the states."""

@@ -6,11 +6,13 @@ Q/K/V projections, per-head L2-normalized queries and keys, sliding-window atten
 the recurrent layer adds the state side (norm + IDs, projections, state self-attention and cross-attention to the
 window's keys, [self || cross] W_o, fixed gate) and the token side's cross-attention to the state; ReLU FFN; final
 norm, tied head scaled by 1/sqrt(V), cross-entropy. AdamW step included. Prints tokens/s of forward+backward+update.
-Not a numerical reference (the bias buckets are approximated by a clamp); only the work is the same.
+Not a numerical reference (random weights; the window includes the token itself and stops one short); only the
+work is the same.
 """
 import json, math, sys, time
 import torch
 import torch.nn.functional as F
+from peer_ops import rms, l2, attend, head_split, t5_bucket
 
 cfg = json.load(open(sys.argv[1]))
 threads, steps, warmup, batch = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -38,20 +40,11 @@ for i in range(L):
         params[f"{i}.st"] = torch.nn.Parameter(torch.ones(H)); params[f"{i}.stx"] = torch.nn.Parameter(torch.ones(H))
         p("so", d, 2 * HD); params[f"{i}.gb"] = torch.nn.Parameter(torch.zeros(d))
 
-def rms(x, s): return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * s
-def heads(x): return x.view(*x.shape[:-1], H, D).transpose(-2, -3)          # [.., H, T, D]
-def l2(x): return x * torch.rsqrt(x.pow(2).sum(-1, keepdim=True) + 1e-6)
-def attend(q, k, v, t, bias=None, mask=None):
-    a = q @ k.transpose(-1, -2)
-    if bias is not None: a = a + bias
-    a = a * t.view(-1, 1, 1)
-    if mask is not None: a = a.masked_fill(~mask, -1e6)
-    return torch.softmax(a, -1) @ v
-def merge(x): return x.transpose(-2, -3).reshape(*x.shape[:-3], x.shape[-2], HD)
+heads, merge = head_split(H, D)                                             # [.., H, T, D] and back
 
 qi = torch.arange(W).view(W, 1) + W; ki = torch.arange(2 * W).view(1, 2 * W)
 dist = (qi - ki); mask = (dist >= 0) & (dist < W)
-bucket = dist.clamp(0, 31)
+bucket = t5_bucket(dist)
 
 def layer(i, x, kc, vc, state):
     B = x.shape[0]
