@@ -184,6 +184,35 @@ class DataParallelTest {
         assertTrue(e.getMessage().endsWith("; the other ranks were stopped"), e.getMessage());
     }
 
+    /**
+     * A rank whose communicator cannot be made while the others wait in their set-up for every rank to join (as
+     * ncclCommInitRank does, with no timeout): the run still ends, with the failing rank named and the ranks left
+     * joining listed, after the grace period; nothing hangs.
+     */
+    @Test void aRankFailingToJoinDoesNotLeaveTheRunWaitingForIt() throws Exception {
+        java.util.concurrent.CountDownLatch everyoneJoined = new java.util.concurrent.CountDownLatch(3);
+        try {
+            DataParallel.RankFailed e = assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThrows(
+                    DataParallel.RankFailed.class, () -> DataParallel.run(3, r -> {
+                        if (r == 2) throw new IllegalStateException("rank 2: no such GPU");
+                        everyoneJoined.countDown();
+                        try {
+                            everyoneJoined.await();            // never: rank 2 does not come
+                        } catch (InterruptedException ie) {
+                            throw new IllegalStateException(ie);
+                        }
+                        return Communicator.SOLO;
+                    }, (r, comm) -> r, 200)));
+            assertEquals(2, e.rank());
+            assertTrue(e.getMessage().startsWith("rank 2 of 3 failed: rank 2: no such GPU"), e.getMessage());
+            String left = java.util.Arrays.stream(e.getSuppressed()).map(Throwable::getMessage).filter(m -> m.contains("left behind"))
+                    .findFirst().orElseThrow(() -> new AssertionError("no note of the ranks left joining"));
+            assertTrue(left.startsWith("ranks [0, 1] were still joining"), left);
+        } finally {
+            everyoneJoined.countDown();                    // let the abandoned threads finish
+        }
+    }
+
     /** Fails on the k-th sum of host values, like a GPU that dies mid-run. */
     record FailingAfter(Communicator inner, int k, int[] calls) implements Communicator {
         FailingAfter(Communicator inner, int k) { this(inner, k, new int[1]); }
