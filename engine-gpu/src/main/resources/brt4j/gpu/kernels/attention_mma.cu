@@ -139,7 +139,8 @@ DEVICE void f_mma_kn(float (*c)[4], float (*p)[4], const ushort* bt, int k0, int
  * Starts copying 64 rows of D bf16 (row stride ld) into a smem tile of stride FPAD, 16 bytes a thread at a time,
  * with cp.async (no registers; the copy runs while the warps compute) and closes the copy group. A thread waits
  * for its groups with f_wait, then a barrier makes every thread's part visible. Each tile is loaded while the
- * other operand's products run: one buffer per operand, two groups in flight at most.
+ * other operand's products run (one buffer per operand): a kernel waits for all groups but the newest (f_wait1)
+ * before the operand that group did not bring.
  */
 DEVICE void f_load_tile(ushort* dst, const ushort* src, long ld, int D) {
     int per = D / 8;
@@ -287,7 +288,8 @@ DEVICE void flash_fwd(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOB
  * dq (+= unless setDq), dTempRow (the temperature's gradient by row, summed by k_attn_dtemp) and, under a window,
  * partial[tile, h, o] = this tile's score gradient summed by key offset o = j - i in [0, W) (summed over tiles by
  * k_colsum, then by bucket in k_attn_dbias). The offsets are summed in a fixed order: the CTA writes its 64 x 64
- * score gradients to smem and thread e sums diagonal e.
+ * score gradients to smem and thread e sums diagonal e; a tile whose distances all fall in W's bucket (>= farFrom,
+ * GpuBackend.farFrom) is summed at once into offset 0 instead.
  */
 template <int D>
 DEVICE void flash_bwd_q(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL ushort* dO16,
