@@ -8,6 +8,9 @@ import brt4j.generate.Sampling;
 import brt4j.generate.StopStrings;
 import brt4j.model.BrtModel;
 import brt4j.model.ModelCheckpoint;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -89,28 +92,40 @@ public final class GenerateCommand implements Callable<Integer> {
             Tokenizers.check(codec, model.config().vocabSize(), checkpoint.toString());
             PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
             try (Generator gen = new Generator(model, sampling)) {
+                int window = model.config().window();
                 if (!interactive) {
-                    turn(gen, codec, text, out);
+                    turn(gen, codec, text, out, window);
                     out.println();
                     return 0;
                 }
                 BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-                if (text != null) turn(gen, codec, text, out);
+                if (text != null) turn(gen, codec, text, out, window);
                 while (true) {
                     out.print("\n> ");
                     String line = in.readLine();
                     if (line == null) return 0;
-                    turn(gen, codec, line + "\n", out);
+                    turn(gen, codec, line + "\n", out, window);
                 }
             }
         }
     }
 
-    private void turn(Generator gen, TextTokenizer codec, String text, PrintStream out) {
+    /** Prompts of at least this many blocks are read under a progress bar (a book can take minutes on a laptop). */
+    static final int PROGRESS_BLOCKS = 8;
+
+    private void turn(Generator gen, TextTokenizer codec, String text, PrintStream out, int window) {
         int[] ids = codec.encode(text.getBytes(StandardCharsets.UTF_8));
         if (ids.length == 0 && gen.position() == 0) throw new IllegalArgumentException("the prompt is empty");
         long t0 = System.nanoTime();
-        gen.feed(ids);
+        if (ids.length < PROGRESS_BLOCKS * window) {
+            gen.feed(ids);
+        } else {
+            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("prompt").setInitialMax(ids.length)
+                    .setStyle(ProgressBarStyle.ASCII).setUnit(" tokens", 1).showSpeed().setUpdateIntervalMillis(500)
+                    .setMaxRenderedLength(120).build()) {
+                gen.feed(ids, bar::stepTo);
+            }
+        }
         long t1 = System.nanoTime();
         TextStreamer streamer = new TextStreamer(codec);
         StopStrings stop = new StopStrings(stops);

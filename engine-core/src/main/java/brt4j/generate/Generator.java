@@ -3,6 +3,8 @@ package brt4j.generate;
 import brt4j.model.BrtModel;
 import brt4j.model.StreamingDecoder;
 
+import java.util.function.IntConsumer;
+
 /**
  * Text generation for one stream, to embed: feed a prompt (consumed a block at a time), then draw tokens one at a
  * time; every W tokens the recurrent state advances, so memory stays constant however long the text grows.
@@ -31,8 +33,11 @@ public final class Generator implements AutoCloseable {
     }
 
     /** Consumes ids in blocks of W tokens (all tokens of a block in parallel); keeps the logits of the last one. */
-    public void feed(int[] ids) {
-        if (ids.length > 0) lastLogits = decoder.feedForNext(new int[][]{ids});
+    public void feed(int[] ids) { feed(ids, null); }
+
+    /** As {@link #feed(int[])}, telling {@code fed} how many of the ids are in after each block (a long prompt's progress). */
+    public void feed(int[] ids, IntConsumer fed) {
+        if (ids.length > 0) lastLogits = decoder.feedForNext(new int[][]{ids}, fed);
     }
 
     /** Draws the next token from the last logits and feeds it back. */

@@ -6,6 +6,7 @@ import brt4j.backend.Backend;
 import brt4j.tensor.Tensor;
 
 import java.util.Arrays;
+import java.util.function.IntConsumer;
 
 /**
  * Reads and writes text the way the model was trained, with memory that does not grow: tokens are fed in chunks
@@ -77,18 +78,24 @@ public final class StreamingDecoder implements AutoCloseable {
      * Feeds tokens [B][m] (any m) and returns their logits, row-major [B, m, V]. Chunks are split at block
      * boundaries; each piece runs all layers in parallel over its tokens.
      */
-    public float[] feed(int[][] tokens) { return feed(tokens, false); }
+    public float[] feed(int[][] tokens) { return feed(tokens, false, null); }
 
     /**
      * Feeds tokens [B][m] (m >= 1) and returns only the logits of each row's last token, [B, V]: what generation
      * needs. The output head (V x d per token, as large as a few layers) runs for those B tokens only.
      */
-    public float[] feedForNext(int[][] tokens) {
+    public float[] feedForNext(int[][] tokens) { return feedForNext(tokens, null); }
+
+    /**
+     * As {@link #feedForNext(int[][])}, telling {@code fed} how many tokens of each row are in after every piece (a
+     * block, or what is left of one): the progress of a long prompt. The work is the same as without it.
+     */
+    public float[] feedForNext(int[][] tokens, IntConsumer fed) {
         if (tokens.length > 0 && tokens[0].length == 0) throw new IllegalArgumentException("feedForNext: no tokens to feed");
-        return feed(tokens, true);
+        return feed(tokens, true, fed);
     }
 
-    private float[] feed(int[][] tokens, boolean lastOnly) {
+    private float[] feed(int[][] tokens, boolean lastOnly, IntConsumer fed) {
         if (tokens.length != batch) throw new IllegalArgumentException("decoder has " + batch + " rows, got " + tokens.length);
         int m = tokens[0].length, v = c.vocabSize();
         for (int[] row : tokens) {
@@ -105,6 +112,7 @@ public final class StreamingDecoder implements AutoCloseable {
             if (!lastOnly) for (int r = 0; r < batch; r++) System.arraycopy(l, r * len * v, logits, (r * m + done) * v, len * v);
             else if (last) logits = l;
             done += len;
+            if (fed != null) fed.accept(done);
         }
         return logits;
     }

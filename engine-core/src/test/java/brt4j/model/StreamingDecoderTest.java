@@ -3,13 +3,17 @@ package brt4j.model;
 import brt4j.backend.Backend;
 import brt4j.backend.cpu.CpuBackend;
 import brt4j.backend.ref.ReferenceBackend;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -97,6 +101,24 @@ class StreamingDecoderTest {
         try (StreamingDecoder d = new StreamingDecoder(m, B)) {
             assertThrows(IllegalArgumentException.class, () -> d.feedForNext(new int[B][0]));
             assertThrows(IllegalArgumentException.class, () -> d.feed(new int[][]{{1, 2}, {3}}));
+        }
+    }
+
+    /** A long prompt's progress: the same logits as without it, and a count after every piece, block by block. */
+    @Test
+    void feedForNextReportsTheTokensFedAfterEachBlock() {
+        BrtModel m = Tiny.model(Tiny.config("Rec:fixed:skip", W, N), 31);
+        int[][] tok = Tiny.tokens(B, 3 * W + 2, 33);
+        int[][] first = new int[B][], rest = new int[B][];
+        for (int r = 0; r < B; r++) { first[r] = Arrays.copyOf(tok[r], 1); rest[r] = Arrays.copyOfRange(tok[r], 1, tok[r].length); }
+        try (StreamingDecoder plain = new StreamingDecoder(m, B); StreamingDecoder told = new StreamingDecoder(m, B)) {
+            plain.feedForNext(first);
+            told.feedForNext(first);
+            List<Integer> counts = new ArrayList<>();
+            float[] expected = plain.feedForNext(rest), actual = told.feedForNext(rest, counts::add);
+            assertArrayEquals(expected, actual);
+            // offset 1 in the first block: W - 1 tokens finish it, then whole blocks, then the two left over
+            assertEquals(List.of(W - 1, 2 * W - 1, 3 * W - 1, 3 * W + 1), counts);
         }
     }
 
