@@ -14,6 +14,9 @@ import brt4j.model.ModelConfig;
 import brt4j.train.Trainer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -70,7 +73,17 @@ final class EvalCommand implements Callable<Integer> {
             }
             int w = bucket != null ? bucket : cfg.window();
             long t0 = System.nanoTime();
-            EvalResult r = Evaluator.evaluate(model, cache, docs, batch, maxSegments, w);
+            EvalResult r;
+            long targets = 0;                               // each document scores all its tokens but the first
+            for (int d : docs) targets += Math.max(0, cache.length(d) - 1);
+            if (maxSegments > 0) targets = Math.min(targets, (long) maxSegments * Math.min(batch, docs.length) * cfg.segment());
+            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("eval").setInitialMax(targets)
+                    .setStyle(ProgressBarStyle.ASCII).setUnit(" tokens", 1).showSpeed().setUpdateIntervalMillis(500)
+                    .setMaxRenderedLength(120).build()) {
+                r = Evaluator.evaluate(model, cache, docs, batch, maxSegments, w, bar::stepTo);
+                bar.maxHint(r.tokens());                    // the estimate counted a few tokens the loss mask skips
+                bar.stepTo(r.tokens());
+            }
             double s = (System.nanoTime() - t0) / 1e9;
             System.out.printf("%d documents, %,d tokens counted (%.1f s, %,.0f tok/s)%n", r.documents(), r.tokens(), s, r.tokens() / s);
             System.out.printf("bits per token %.4f%nbits per byte  %.4f%n%nloss by position in the document:%n%s",

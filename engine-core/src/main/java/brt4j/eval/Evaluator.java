@@ -8,6 +8,7 @@ import brt4j.model.Memory;
 import brt4j.model.SegmentResult;
 
 import java.util.Arrays;
+import java.util.function.LongConsumer;
 
 /**
  * Evaluates a model on held-out documents exactly as it is trained on them: B streams, segments of N tokens, the XL
@@ -22,6 +23,12 @@ public final class Evaluator {
      * @param bucket      width of the position buckets (the window W is a natural choice)
      */
     public static EvalResult evaluate(BrtModel model, TokenSource src, int[] docs, int batch, int maxSegments, int bucket) {
+        return evaluate(model, src, docs, batch, maxSegments, bucket, null);
+    }
+
+    /** As above, telling {@code counted} (may be null) the tokens scored so far after every segment: the progress. */
+    public static EvalResult evaluate(BrtModel model, TokenSource src, int[] docs, int batch, int maxSegments, int bucket,
+                                      LongConsumer counted) {
         if (docs.length == 0) throw new IllegalArgumentException("no held-out documents to evaluate on");
         if (bucket <= 0) throw new IllegalArgumentException("bucket must be positive, got " + bucket);
         int n = model.config().segment();
@@ -64,6 +71,7 @@ public final class Evaluator {
                 }
             }
             segments++;
+            if (counted != null) counted.accept(count);
         }
         int last = bCount.length;
         while (last > 0 && bCount[last - 1] == 0) last--;

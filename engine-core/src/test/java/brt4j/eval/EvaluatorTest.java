@@ -23,6 +23,21 @@ class EvaluatorTest {
                 false, true, ModelConfig.LogitScale.INV_SQRT_VOCAB, 32, 128, 1e-6, 0, 0);
     }
 
+    /** The progress callback: after every segment, the tokens scored so far, ending at the result's count. */
+    @Test void progressCountsTheTokensScoredAfterEachSegment() {
+        Backend be = new CpuBackend(1);
+        BrtModel m = new BrtModel(Parameters.initialize(config(), be, 4));
+        TokenSource src = new InMemoryTokens(List.of(new int[]{3, 5, 7, 9, 11, 13, 2, 4, 6, 8, 10, 12, 14, 16, 18, 1, 3},
+                new int[]{19, 18, 17, 16, 15}));
+        List<Long> counts = new java.util.ArrayList<>();
+        EvalResult r = Evaluator.evaluate(m, src, new int[]{0, 1}, 2, 0, 4, counts::add);
+        assertEquals(3, counts.size(), "document a takes three segments of 8, b runs beside it");
+        for (int i = 1; i < counts.size(); i++) assertTrue(counts.get(i) >= counts.get(i - 1), counts.toString());
+        assertEquals(List.of(11L, 18L, 18L), counts, "a's last segment holds one token: nothing left to score");
+        assertEquals(r.tokens(), counts.get(counts.size() - 1));
+        assertEquals(r.bitsPerToken(), Evaluator.evaluate(m, src, new int[]{0, 1}, 2, 0, 4).bitsPerToken(), 0, "same work");
+    }
+
     @Test void streamingEvaluationEqualsRunningEachDocumentSegmentBySegment() {
         Backend be = new CpuBackend(1);
         BrtModel m = new BrtModel(Parameters.initialize(config(), be, 4));
