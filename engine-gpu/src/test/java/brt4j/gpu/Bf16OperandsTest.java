@@ -2,8 +2,6 @@ package brt4j.gpu;
 
 import brt4j.backend.Backend;
 import brt4j.backend.Backend.Activation;
-import brt4j.backend.ref.ReferenceBackend;
-import brt4j.gpu.Twins.Twin;
 import brt4j.tensor.Tensor;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -18,22 +16,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * kind of write to an operand (kernel output, product output, copy, fill, view, optimizer step) the next product
  * sees the new values. The writes move the product by far more than bf16's tolerance, so a stale copy fails.
  */
-class Bf16OperandsTest {
+class Bf16OperandsTest extends TwinTest {
     /** brt check's bf16 threshold (engine-gpu/README.md), relative to the product's scale. */
     static final double BF16_TOL = 5e-2;
 
-    Backend ref;
-    GpuBackend gpu;
-    Twins tw;
-
     @BeforeEach
-    void setUp() {
-        gpu = Gpus.require("cuda-bf16");
-        ref = new ReferenceBackend();
-        tw = new Twins(ref, gpu, 7);
-    }
-
-    Twin rand(int... shape) { return tw.rand(shape); }
+    void setUp() { twins(Gpus.require("cuda-bf16"), 7); }
 
     void product(String what, Twin a, Twin w, Twin c) {
         ref.matmul(a.ref(), false, w.ref(), true, c.ref(), 1, 0);
@@ -199,9 +187,7 @@ class Bf16OperandsTest {
         }
     }
 
-    Twin zeros(int... shape) { return tw.zeros(shape); }
-
-    void compare(String what, Twin t) { tw.compare(what, t, BF16_TOL); }
+    void compare(String what, Twin t) { compare(what, t, BF16_TOL); }
 
     /** The kernel that wrote a also wrote its bf16 copy, and w's is cached: the product is the only launch. */
     private void assertProductOnly(String why, Twin a, Twin w, Twin c) {

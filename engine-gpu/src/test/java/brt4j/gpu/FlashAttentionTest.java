@@ -1,9 +1,6 @@
 package brt4j.gpu;
 
-import brt4j.backend.Backend;
 import brt4j.backend.Sliding;
-import brt4j.backend.ref.ReferenceBackend;
-import brt4j.gpu.Twins.Twin;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -19,24 +16,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * only bf16 roundings are of p and ds: that keeps the errors near 1e-3 and lets a tolerance of 1e-2 of the scale (and
  * 1e-3 absolute on lse) catch a key too many or too few in a window, which moves lse by about 1/W.
  */
-class FlashAttentionTest {
+class FlashAttentionTest extends TwinTest {
     static final double TOL = 1e-2, LSE_TOL = 1e-3;
-
-    Backend ref;
-    GpuBackend gpu;
-    Twins tw;
 
     @BeforeEach
     void setUp() {
-        gpu = Gpus.require("cuda-bf16");
+        twins(Gpus.require("cuda-bf16"), 11);
         org.junit.jupiter.api.Assumptions.assumeTrue(gpu.tensorCoreAttention(), "no tensor-core attention on this device");
-        ref = new ReferenceBackend();
-        tw = new Twins(ref, gpu, 11);
     }
-
-    Twin rand(int... shape) { return tw.sixteenths(shape); }
-
-    Twin zeros(int... shape) { return tw.zeros(shape); }
 
     @Test
     void slidingWindowOfOneTileHeadDim64() { check(2, 2, 64, 64, 128, 0, 128); }
@@ -63,13 +50,13 @@ class FlashAttentionTest {
         int tk = w == 0 ? tq + 64 : tq + w;
         String what = "flash G=" + g + " H=" + h + " D=" + d + " W=" + w + " Tq=" + tq + " drop=" + drop + " maxDist=" + maxDistance;
         assertTrue(gpu.flash(w == 0 ? null : new Sliding(w, gpu.zeros(h, 32), 128), tq, tk, d), what + ": eligible");
-        Twin q = rand(g, tq, h * d), k = rand(g, tk, h * d), v = rand(g, tk, h * d), temp = rand(h), rel = rand(h, 32);
+        Twin q = sixteenths(g, tq, h * d), k = sixteenths(g, tk, h * d), v = sixteenths(g, tk, h * d), temp = sixteenths(h), rel = sixteenths(h, 32);
         Sliding sr = w == 0 ? null : new Sliding(w, rel.ref(), maxDistance, drop, 5);
         Sliding sg = w == 0 ? null : new Sliding(w, rel.gpu(), maxDistance, drop, 5);
         Twin out = zeros(g, tq, h * d), lse = zeros(g, h, tq);
         ref.attention(q.ref(), k.ref(), v.ref(), h, temp.ref(), sr, out.ref(), lse.ref());
         gpu.attention(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu());
-        compare(what + " out", out, TOL);
+        show(what + " out", out, TOL);
         compareAbs(what + " lse", lse, LSE_TOL);
 
         gpu.synchronize();
@@ -77,20 +64,21 @@ class FlashAttentionTest {
         gpu.attention(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu());
         assertEquals(1, gpu.launches() - before, what + ": the forward is one launch");
 
-        Twin dOut = rand(g, tq, h * d), dq = rand(g, tq, h * d), dk = zeros(g, tk, h * d), dv = rand(g, tk, h * d);
-        Twin dTemp = rand(h), dRel = zeros(h, 32);
+        Twin dOut = sixteenths(g, tq, h * d), dq = sixteenths(g, tq, h * d), dk = zeros(g, tk, h * d), dv = sixteenths(g, tk, h * d);
+        Twin dTemp = sixteenths(h), dRel = zeros(h, 32);
         ref.attentionBackward(q.ref(), k.ref(), v.ref(), h, temp.ref(), sr, out.ref(), lse.ref(), dOut.ref(), dq.ref(), dk.ref(), dv.ref(),
                 dTemp.ref(), w == 0 ? null : dRel.ref());
         gpu.attentionBackward(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu(), dOut.gpu(), dq.gpu(), dk.gpu(), dv.gpu(),
                 dTemp.gpu(), w == 0 ? null : dRel.gpu());
-        compare(what + " dq (added)", dq, TOL);
-        compare(what + " dk (onto zeros)", dk, TOL);
-        compare(what + " dv (added)", dv, TOL);
-        compare(what + " dTemperature", dTemp, TOL);
-        if (w > 0) compare(what + " dRelBias", dRel, TOL);
+        show(what + " dq (added)", dq, TOL);
+        show(what + " dk (onto zeros)", dk, TOL);
+        show(what + " dv (added)", dv, TOL);
+        show(what + " dTemperature", dTemp, TOL);
+        if (w > 0) show(what + " dRelBias", dRel, TOL);
     }
 
-    void compare(String what, Twin t, double tol) { tw.compare(what, t, tol); }
+    /** compare, and the errors printed either way (the device run's log records them). */
+    void show(String what, Twin t, double tol) { System.out.println(compare(what, t, tol).line()); }
 
     void compareAbs(String what, Twin t, double tol) {
         double[] e = ref.downloadDouble(t.ref()), a = gpu.downloadDouble(t.gpu());

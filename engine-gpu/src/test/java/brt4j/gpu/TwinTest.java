@@ -1,6 +1,7 @@
 package brt4j.gpu;
 
 import brt4j.backend.Backend;
+import brt4j.backend.ref.ReferenceBackend;
 import brt4j.check.Comparison;
 import brt4j.check.TensorDiff;
 import brt4j.tensor.Tensor;
@@ -11,48 +12,51 @@ import java.util.SplittableRandom;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Tensors made twice, on the float64 oracle and on a GPU backend, for tests that run an op on both and compare
- * (FlashAttentionTest, Bf16OperandsTest).
+ * Base of the tests that make every tensor twice, on the float64 oracle and on a GPU backend, run an op on both and
+ * compare (OpsVsOracleTest, Bf16OperandsTest, FlashAttentionTest). A subclass calls {@link #twins} in its set-up.
  */
-final class Twins {
-    /** One tensor's two copies. */
+abstract class TwinTest {
+    /** One tensor's two copies, the same float32 values on both backends. */
     record Twin(Tensor ref, Tensor gpu) {}
 
-    final Backend ref;
-    final GpuBackend gpu;
-    private final SplittableRandom rnd;
+    Backend ref;
+    GpuBackend gpu;
+    SplittableRandom rnd;
 
-    Twins(Backend ref, GpuBackend gpu, long seed) {
-        this.ref = ref;
+    void twins(GpuBackend gpu, long seed) {
         this.gpu = gpu;
+        this.ref = new ReferenceBackend();
         this.rnd = new SplittableRandom(seed);
     }
 
     /** Uniform in [-1, 1). */
-    Twin rand(int... shape) {
+    Twin rand(int... shape) { return rand(1.0, shape); }
+
+    /** Uniform in [-scale, scale). */
+    Twin rand(double scale, int... shape) {
         float[] x = new float[size(shape)];
-        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextDouble() * 2 - 1);
-        return upload(x, shape);
+        for (int i = 0; i < x.length; i++) x[i] = (float) ((rnd.nextDouble() * 2 - 1) * scale);
+        return of(x, shape);
     }
 
     /** Multiples of 1/16 in [-1, 1]: exact in bf16, so bf16 operands add no rounding of their own. */
     Twin sixteenths(int... shape) {
         float[] x = new float[size(shape)];
         for (int i = 0; i < x.length; i++) x[i] = (rnd.nextInt(33) - 16) / 16f;
-        return upload(x, shape);
+        return of(x, shape);
     }
 
     Twin zeros(int... shape) { return new Twin(ref.zeros(shape), gpu.zeros(shape)); }
 
-    /** Asserts Comparison's rule (|gpu - ref| <= tol * max(1, max |ref|)) and prints the errors either way. */
-    void compare(String what, Twin t, double tol) {
+    Twin of(float[] x, int... shape) { return new Twin(ref.upload(x, shape), gpu.upload(x, shape)); }
+
+    /** Asserts Comparison's rule, |gpu - ref| <= tol * max(1, max |ref|), and returns the comparison. */
+    TensorDiff compare(String what, Twin t, double tol) {
         long[] shape = Arrays.stream(t.ref.shape()).asLongStream().toArray();
         TensorDiff d = Comparison.compare(what, shape, ref.downloadDouble(t.ref), gpu.downloadDouble(t.gpu), tol);
-        System.out.println(d.line());
         assertTrue(d.pass(), d.line());
+        return d;
     }
-
-    private Twin upload(float[] x, int[] shape) { return new Twin(ref.upload(x, shape), gpu.upload(x, shape)); }
 
     private static int size(int[] shape) {
         int n = 1;
