@@ -12,16 +12,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/brt-out}; mkdir -p "$OUT"
-if [ ! .device/unpacked -nt .device/bundle.tar.xz ] || [ ! .device/unpacked -nt .device/jre.tar.xz ]; then  # once a bundle
-  tar -C .device -xJf .device/bundle.tar.xz && tar -C .device -xJf .device/jre.tar.xz && touch .device/unpacked || exit 1
-fi
-S=.device/stage; J=.device/jre/bin/java
-FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m -XX:+UseParallelGC"
-for d in /usr/local/cuda/lib64 /opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib; do
-  [ -d "$d" ] && LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
-done
-export LD_LIBRARY_PATH
-CP=$(echo $S/lib/*.jar | tr ' ' ':')
+DEV=.device; source benchmarks/scripts/device-env.sh
 { nvidia-smi -L; nvidia-smi --query-gpu=driver_version,memory.total --format=csv; ls /etc/OpenCL/vendors 2>&1; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; } | tee "$OUT/env.txt"
 if [ "${1:-all}" = all ] || [ "$1" = tests ]; then
   timeout 240 $J $FLAGS -Dbrt.shared=$S/shared -jar $S/junit-platform-console-standalone-1.14.1.jar execute \

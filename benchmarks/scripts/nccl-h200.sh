@@ -9,16 +9,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/brt-out}; mkdir -p "$OUT"
-DEV=${DEV:-.device}
 W=/tmp/nccl-work; rm -rf $W; mkdir -p $W
-tar -C $DEV -xJf $DEV/bundle.tar.xz && tar -C .device -xJf .device/jre.tar.xz || exit 1
-S=$DEV/stage; J=.device/jre/bin/java
-FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m -XX:+UseParallelGC"
-for d in /usr/local/cuda/lib64 /opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib; do
-  [ -d "$d" ] && LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
-done
-export LD_LIBRARY_PATH NCCL_DEBUG=WARN NCCL_NVLS_ENABLE=0
-CP=$(echo $S/lib/*.jar | tr ' ' ':')
+source benchmarks/scripts/device-env.sh
+export NCCL_DEBUG=WARN NCCL_NVLS_ENABLE=0
 { nvidia-smi -L; echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; echo "libnccl:"; timeout 30 find / -xdev -name 'libnccl.so*' 2>/dev/null | head; } | tee $W/env.txt
 JU="$J $FLAGS -jar $S/junit-platform-console-standalone-1.14.1.jar execute --class-path $S/test-classes:$CP --details=tree --disable-banner"
 timeout 120 $JU --select-class brt4j.gpu.cuda.NcclTest > $W/tests.txt 2>&1; echo "exit $?" >> $W/tests.txt

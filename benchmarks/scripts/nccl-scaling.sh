@@ -8,15 +8,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/brt-out}; mkdir -p "$OUT"
-DEV=${DEV:-.device}
-tar -C $DEV -xJf $DEV/bundle.tar.xz && tar -C .device -xJf .device/jre.tar.xz || exit 1
-S=$DEV/stage; J=.device/jre/bin/java
-FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m -XX:+UseParallelGC -Xmx64g"
-for d in /usr/local/cuda/lib64 /opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib; do
-  [ -d "$d" ] && LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
-done
-export LD_LIBRARY_PATH NCCL_DEBUG=WARN NCCL_NVLS_ENABLE=0
-CP=$(echo $S/lib/*.jar | tr ' ' ':')
+source benchmarks/scripts/device-env.sh
+FLAGS="$FLAGS -Xmx64g"
+export NCCL_DEBUG=WARN NCCL_NVLS_ENABLE=0
 G=$(nvidia-smi -L | wc -l); NS=""; for n in 1 2 4 8; do [ $n -le $G ] && NS="$NS $n"; done
 nvidia-smi -L | tee $OUT/env.txt; nvidia-smi topo -m >> $OUT/env.txt 2>&1
 timeout 120 $J $FLAGS -jar $S/junit-platform-console-standalone-1.14.1.jar execute --class-path $S/test-classes:$CP \
