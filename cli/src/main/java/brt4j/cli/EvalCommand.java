@@ -15,8 +15,6 @@ import brt4j.train.Trainer;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -77,9 +75,7 @@ final class EvalCommand implements Callable<Integer> {
             long targets = 0;                               // each document scores all its tokens but the first
             for (int d : docs) targets += Math.max(0, cache.length(d) - 1);
             if (maxSegments > 0) targets = Math.min(targets, (long) maxSegments * Math.min(batch, docs.length) * cfg.segment());
-            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("eval").setInitialMax(targets)
-                    .setStyle(ProgressBarStyle.ASCII).setUnit(" tokens", 1).showSpeed().setUpdateIntervalMillis(500)
-                    .setMaxRenderedLength(120).build()) {
+            try (ProgressBar bar = Progress.tokens("eval", targets)) {
                 r = Evaluator.evaluate(model, cache, docs, batch, maxSegments, w, bar::stepTo);
                 bar.maxHint(r.tokens());                    // the estimate counted a few tokens the loss mask skips
                 bar.stepTo(r.tokens());

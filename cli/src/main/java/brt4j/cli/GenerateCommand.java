@@ -9,8 +9,6 @@ import brt4j.generate.StopStrings;
 import brt4j.model.BrtModel;
 import brt4j.model.ModelCheckpoint;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -120,9 +118,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (ids.length < PROGRESS_BLOCKS * window) {
             gen.feed(ids);
         } else {
-            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("prompt").setInitialMax(ids.length)
-                    .setStyle(ProgressBarStyle.ASCII).setUnit(" tokens", 1).showSpeed().setUpdateIntervalMillis(500)
-                    .setMaxRenderedLength(120).build()) {
+            try (ProgressBar bar = Progress.tokens("prompt", ids.length)) {
                 gen.feed(ids, bar::stepTo);
             }
         }

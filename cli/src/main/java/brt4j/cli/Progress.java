@@ -7,12 +7,18 @@ import me.tongfei.progressbar.ProgressBarStyle;
 
 import java.nio.file.Path;
 
-/** The training progress bar (step, loss, tokens/s, ETA) and the plots redrawn at each validation. */
+/** The training progress bar (step, loss, tokens/s, ETA) and the plots redrawn at each validation; bars counted in tokens. */
 class Progress implements TrainListener, AutoCloseable {
     private final String name;
     private final Path runDir;
     private ProgressBar bar;
     private double lastVal = Double.NaN;
+
+    /** A bar for long work counted in tokens (a prompt read, an evaluation), on stderr. */
+    static ProgressBar tokens(String task, long total) {
+        return new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
+                .setUnit(" tokens", 1).showSpeed().setUpdateIntervalMillis(500).setMaxRenderedLength(120).build();
+    }
 
     Progress(String name, Path runDir) {
         this.name = name;
