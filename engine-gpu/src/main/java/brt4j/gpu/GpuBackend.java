@@ -771,7 +771,7 @@ public abstract class GpuBackend extends Backend {
         if (flash(s, tq, tk, D)) { flashAttention(q, k, v, heads, temperature, s, out, lse); return; }
         if (!blocked(s, tq, tk)) { simpleAttention(q, k, v, heads, temperature, s, out, lse); return; }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
-        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0, s16 = bf && BF16_SCORES;
+        boolean bf = productsInBf16(), s16 = bf && BF16_SCORES;
         DeviceBuffer scores = allocator.allocate(bl.scores() * (s16 ? 2 : 4));
         Object qa = maybeBf16(q, bf), ka = maybeBf16(k, bf);
         blockGemm(bl, bl.tqb, bl.tkb, D, qa, 'q', false, ka, 'k', true, 0f, scores, 's', bf);
@@ -779,11 +779,9 @@ public abstract class GpuBackend extends Backend {
         overwrite(out, q, k, v);
         // bf16 products: the softmax writes p as bf16 right away (no float p to cast afterwards)
         DeviceBuffer p16 = bf ? allocator.allocate(bl.scores() * 2) : null;
-        launch("k_attn_softmax", bl.rows(), 1, 1, LOCAL, 1, s16 ? dummy : scores, s16 ? scores : dummy, s16 ? 1 : 0,
-                temperature, s == null ? dummy : s.relBias(),
-                s == null ? dummy : bucketTable(s), lse, bl.tqb, bl.tkb, heads, bl.nb, tq, bl.W, s == null ? 1 : s.buckets(),
-                drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
-                drop ? 1 : 0, bf ? p16 : dummy, bf ? 1 : 0);
+        launch("k_attn_softmax", bl.rows(), 1, 1, LOCAL, 1, concat(concat(new Object[]{s16 ? dummy : scores, s16 ? scores : dummy,
+                s16 ? 1 : 0, temperature, s == null ? dummy : s.relBias(), s == null ? dummy : bucketTable(s), lse, bl.tqb, bl.tkb,
+                heads, bl.nb, tq, bl.W, s == null ? 1 : s.buckets()}, dropoutArgs(s)), bf ? p16 : dummy, bf ? 1 : 0));
         Object pa = bf ? p16 : scores, va = maybeBf16(v, bf);
         blockGemm(bl, bl.tqb, D, bl.tkb, pa, 's', false, va, 'k', false, 0f, out, 'q', bf);
         scores.recycle();
@@ -803,7 +801,7 @@ public abstract class GpuBackend extends Backend {
             return;
         }
         Blocks bl = Blocks.of(G, heads, D, tq, tk, s == null ? 0 : s.window());
-        boolean bf = productsInBf16(), drop = s != null && s.dropoutRate() > 0, s16 = bf && BF16_SCORES;
+        boolean bf = productsInBf16(), s16 = bf && BF16_SCORES;
         int rows = G * heads * tq, W = bl.W;
         DeviceBuffer scores = allocator.allocate(bl.scores() * (s16 ? 2 : 4)), dP = allocator.allocate(bl.scores() * (s16 ? 2 : 4));
         DeviceBuffer dTempRow = allocator.allocate(rows * 4L);
@@ -813,11 +811,10 @@ public abstract class GpuBackend extends Backend {
         blockGemm(bl, bl.tqb, bl.tkb, D, da, 'q', false, va, 'k', true, 0f, dP, 's', bf);
         Object table = s == null ? dummy : bucketTable(s);
         DeviceBuffer p16 = bf ? allocator.allocate(bl.scores() * 2) : null, ds16 = bf ? allocator.allocate(bl.scores() * 2) : null;
-        launch("k_attn_bwd_row", bl.rows(), 1, 1, LOCAL, 1, s16 ? dummy : scores, s16 ? dummy : dP, s16 ? scores : dummy,
-                s16 ? dP : dummy, s16 ? 1 : 0, temperature, s == null ? dummy : s.relBias(), table,
-                lse, out, dOut, D, dTempRow, bl.tqb, bl.tkb, heads, bl.nb, tq, W, s == null ? 1 : s.buckets(),
-                drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
-                drop ? 1 : 0, bf ? p16 : dummy, bf ? ds16 : dummy, bf ? 1 : 0);
+        launch("k_attn_bwd_row", bl.rows(), 1, 1, LOCAL, 1, concat(concat(new Object[]{s16 ? dummy : scores, s16 ? dummy : dP,
+                s16 ? scores : dummy, s16 ? dP : dummy, s16 ? 1 : 0, temperature, s == null ? dummy : s.relBias(), table,
+                lse, out, dOut, D, dTempRow, bl.tqb, bl.tkb, heads, bl.nb, tq, W, s == null ? 1 : s.buckets()}, dropoutArgs(s)),
+                bf ? p16 : dummy, bf ? ds16 : dummy, bf ? 1 : 0));
         Object pa = bf ? p16 : scores, dsa = bf ? ds16 : dP;
         // dv += P^T dOut and dk += dS^T q: a sliding block's keys overlap the next block's, so blocks run one after
         // another (in order on the one queue), never as items of one batched product.
@@ -831,16 +828,27 @@ public abstract class GpuBackend extends Backend {
         rowwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
         if (W > 0) {
             int pairs = bl.count() * W, parts = Math.min(64, pairs), chunk = (pairs + parts - 1) / parts;
-            DeviceBuffer partial = allocator.allocate((long) parts * heads * W * 4), byOffset = allocator.allocate((long) heads * W * 4);
+            DeviceBuffer partial = allocator.allocate((long) parts * heads * W * 4);
             elementwise("k_attn_dbias_offset_part", parts * heads * W, s16 ? dummy : dP, s16 ? ds16 : dummy, s16 ? 1 : 0,
                     partial, bl.count(), heads, W, chunk, parts);
-            elementwise("k_colsum", heads * W, partial, byOffset, parts, heads * W, 0);
-            rowwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
-            partial.recycle();
-            byOffset.recycle();
+            relBiasGradient(partial, parts, heads, s, dRelBias);
         }
         scores.recycle(); dP.recycle(); dTempRow.recycle();
         if (bf) { p16.recycle(); ds16.recycle(); }
+    }
+
+    /**
+     * dRelBias += the score gradient summed by T5 bucket, from sums by key offset in {@code parts} parts
+     * (partial [parts][heads][W]): the parts added in order (k_colsum), then the offsets by bucket (k_attn_dbias).
+     * Recycles partial.
+     */
+    private void relBiasGradient(DeviceBuffer partial, int parts, int heads, Sliding s, Tensor dRelBias) {
+        int W = s.window();
+        DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
+        elementwise("k_colsum", heads * W, partial, byOffset, parts, heads * W, 0);
+        rowwise("k_attn_dbias", heads * s.buckets(), byOffset, bucketTable(s), dRelBias, heads, W, s.buckets());
+        byOffset.recycle();
+        partial.recycle();
     }
 
     /** The dropout arguments every attention kernel takes after the window's: seed, threshold, scale, on. */
@@ -902,13 +910,7 @@ public abstract class GpuBackend extends Backend {
         launch("k_flash_bwd_kv", G * tk / 64, heads, 1, 128, 1, concat(new Object[]{qa, ka, va, da, temperature, rel,
                 table, lse, dsum, dk, dv, tq, tk, heads, D, W, nbk}, concat(dropoutArgs(s), setDk, setDv)));
         rowwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
-        if (W > 0) {
-            DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
-            elementwise("k_colsum", heads * W, partial, byOffset, qTiles, heads * W, 0);
-            rowwise("k_attn_dbias", heads * s.buckets(), byOffset, table, dRelBias, heads, W, s.buckets());
-            byOffset.recycle();
-            partial.recycle();
-        }
+        if (W > 0) relBiasGradient(partial, qTiles, heads, s, dRelBias);
         dsum.recycle();
         dTempRow.recycle();
     }
@@ -919,13 +921,11 @@ public abstract class GpuBackend extends Backend {
         checkHeadDim(D);
         int rows = G * heads * tq;
         if (rows == 0) return;
-        boolean drop = s != null && s.dropoutRate() > 0;
         overwrite(out, q, k, v);
         overwrite(lse, q, k, v, out);
-        elementwise("k_attn_fwd", rows, q, k, v, temperature, s == null ? dummy : s.relBias(), s == null ? dummy : bucketTable(s),
-                out, lse, G, tq, tk, heads, D, s == null ? 0 : s.window(), s == null ? 1 : s.buckets(),
-                drop ? s.dropoutSeed() : 0L, drop ? threshold(s.dropoutRate()) : 0, drop ? (float) (1 / (1 - s.dropoutRate())) : 1f,
-                drop ? 1 : 0);
+        elementwise("k_attn_fwd", rows, concat(new Object[]{q, k, v, temperature, s == null ? dummy : s.relBias(),
+                s == null ? dummy : bucketTable(s), out, lse, G, tq, tk, heads, D, s == null ? 0 : s.window(),
+                s == null ? 1 : s.buckets()}, dropoutArgs(s)));
     }
 
     private void simpleAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
@@ -935,19 +935,16 @@ public abstract class GpuBackend extends Backend {
         checkHeadDim(D);
         int rows = G * heads * tq;
         if (rows == 0) return;
-        boolean drop = s != null && s.dropoutRate() > 0;
         int W = s == null ? 0 : s.window(), nb = s == null ? 1 : s.buckets();
-        long seed = drop ? s.dropoutSeed() : 0L;
-        int thr = drop ? threshold(s.dropoutRate()) : 0;
-        float dscale = drop ? (float) (1 / (1 - s.dropoutRate())) : 1f;
+        Object[] drop = dropoutArgs(s);
         Object rel = s == null ? dummy : s.relBias(), table = s == null ? dummy : bucketTable(s);
         DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);
         DeviceBuffer dsT = W > 0 ? allocator.allocate((long) rows * W * 4) : null;
         elementwise("k_attn_dot", rows, out, dOut, dsum, G, tq, heads, D);
-        elementwise("k_attn_bwd_q", rows, q, k, v, temperature, rel, table, lse, dOut, dsum, dq, dTempRow, dsT == null ? dummy : dsT,
-                G, tq, tk, heads, D, W, nb, seed, thr, dscale, drop ? 1 : 0);
-        elementwise("k_attn_bwd_kv", G * heads * tk, q, k, v, temperature, rel, table, lse, dOut, dsum, dk, dv,
-                G, tq, tk, heads, D, W, nb, seed, thr, dscale, drop ? 1 : 0);
+        elementwise("k_attn_bwd_q", rows, concat(new Object[]{q, k, v, temperature, rel, table, lse, dOut, dsum, dq, dTempRow,
+                dsT == null ? dummy : dsT, G, tq, tk, heads, D, W, nb}, drop));
+        elementwise("k_attn_bwd_kv", G * heads * tk, concat(new Object[]{q, k, v, temperature, rel, table, lse, dOut, dsum, dk, dv,
+                G, tq, tk, heads, D, W, nb}, drop));
         rowwise("k_attn_dtemp", heads, dTempRow, dTemperature, G, heads, tq);
         if (dsT != null) {
             DeviceBuffer byOffset = allocator.allocate((long) heads * W * 4);
