@@ -241,6 +241,7 @@ public abstract class GpuBackend extends Backend {
         for (DeviceBuffer b : bucketTables.values()) b.recycle();
         bucketTables.clear();
         if (scalars != null) { scalars.recycle(); partials.recycle(); dummy.recycle(); }
+        if (ceLse != null) { ceLse.recycle(); ceLse = null; ceLogits = null; }
         allocator.emptyCache();
         hostArena.close();
     }
@@ -546,7 +547,7 @@ public abstract class GpuBackend extends Backend {
     @Override protected void doRmsNormBackward(Tensor x, Tensor scale, Tensor rstd, Tensor dy, Tensor dx, Tensor dScale) {
         int acc = overwrite(dx, x, scale, rstd, dy) ? 0 : 1;
         rowwise("k_rmsnorm_back", x.rows(), x, scale, rstd, dy, dx, x.cols(), acc);
-        int rows = x.rows(), cols = x.cols(), parts = Math.max(1, Math.min(64, rows / 64));
+        int rows = x.rows(), cols = x.cols(), parts = columnSumParts(rows);
         if (parts == 1) {
             elementwise("k_rmsnorm_dscale", cols, x, rstd, dy, dScale, rows, cols);
         } else {                                        // a column sum over many rows: split the rows, then add up
@@ -556,6 +557,9 @@ public abstract class GpuBackend extends Backend {
             partial.recycle();
         }
     }
+
+    /** How many parts a column sum over {@code rows} rows is split into (a thread per part and column): ~64 rows each. */
+    private static int columnSumParts(int rows) { return Math.max(1, Math.min(64, rows / 64)); }
 
     @Override protected void doL2NormHeads(Tensor x, int heads, double eps, Tensor out, Tensor rnorm) {
         overwrite(out, x);
@@ -630,7 +634,11 @@ public abstract class GpuBackend extends Backend {
     }
 
     @Override protected void doGateFixedBackward(Tensor c, Tensor z, Tensor bias, Tensor dOut, Tensor dc, Tensor dz, Tensor dBias) {
-        elementwise("k_gate_fixed_dbias", c.cols(), c, z, bias, dOut, dBias, c.rows(), c.cols());
+        int rows = c.rows(), cols = c.cols(), parts = columnSumParts(rows);
+        DeviceBuffer partial = allocator.allocate((long) parts * cols * 4);
+        elementwise("k_gate_fixed_dbias_part", parts * cols, c, z, dOut, partial, rows, cols, (rows + parts - 1) / parts, parts);
+        elementwise("k_gate_fixed_dbias", cols, partial, bias, dBias, parts, cols);
+        partial.recycle();
         elementwise("k_gate_fixed_back", c.size(), bias, dOut, dc, dz, c.size(), c.cols());
     }
 
@@ -965,24 +973,42 @@ public abstract class GpuBackend extends Backend {
         return ints(t);
     }
 
+    /** The log-sum-exp per row of the last logits through {@link #doCrossEntropy}, and which values they were. */
+    private DeviceBuffer ceLse, ceLogits;
+    private int ceVersion;
+
     @Override protected double doCrossEntropy(Tensor logits, int[] targets, boolean[] mask, Tensor rowLoss) {
         if (targets.length == 0) return 0;
-        DeviceBuffer t = targets(targets, mask, logits.cols());
-        overwrite(rowLoss, logits);
-        rowwise("k_ce", logits.rows(), logits, t, rowLoss, logits.cols());
-        t.recycle();
+        crossEntropyRows(logits, targets, mask, rowLoss);
         float[] rl = doDownload(rowLoss);
         double total = 0;
         for (int r = 0; r < rl.length; r++) if (mask[r]) total += rl[r];
         return total;
     }
 
+    /** rowLoss and the lse that the backward reads, kept with the logits buffer and version they came from. */
+    private void crossEntropyRows(Tensor logits, int[] targets, boolean[] mask, Tensor rowLoss) {
+        DeviceBuffer t = targets(targets, mask, logits.cols());
+        if (ceLse != null) ceLse.recycle();
+        ceLse = allocator.allocate(logits.rows() * 4L);
+        overwrite(rowLoss, logits);
+        rowwise("k_ce", logits.rows(), logits, t, rowLoss, ceLse, logits.cols());
+        ceLogits = g(logits).buf;
+        ceVersion = ceLogits.version;
+        t.recycle();
+    }
+
     @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits) {
         if (targets.length == 0) return;
+        if (ceLogits != g(logits).buf || ceVersion != ceLogits.version) {   // not the logits of the last forward
+            Tensor rowLoss = zeros(logits.rows());
+            crossEntropyRows(logits, targets, mask, rowLoss);
+            free(rowLoss);
+        }
         int acc = overwrite(dLogits, logits) ? 0 : 1;
         DeviceBuffer t = targets(targets, mask, logits.cols());
         Object o16 = shadowFor(dLogits);               // the output head's products read the gradient next
-        rowwise("k_ce_back", logits.rows(), logits, t, (float) gradScale, dLogits, logits.cols(), acc, o16, o16 == dummy ? 0 : 1);
+        rowwise("k_ce_back", logits.rows(), logits, t, ceLse, (float) gradScale, dLogits, logits.cols(), acc, o16, o16 == dummy ? 0 : 1);
         shadowWritten(dLogits);
         t.recycle();
     }

@@ -330,16 +330,31 @@ KERNEL void k_gate_fixed_back(const GLOBAL float* bias, const GLOBAL float* dOut
     dz[i] += dOut[i] * (1.0f - g);
 }
 
-KERNEL void k_gate_fixed_dbias(const GLOBAL float* c, const GLOBAL float* z, const GLOBAL float* bias, const GLOBAL float* dOut,
-                               GLOBAL float* dBias, int rows, int cols) {
-    int j = GLOBAL_ID0;
-    if (j >= cols) return;
-    float g = sigmoidf_(bias[j]);
+/*
+ * The fixed gate's bias gradient is a column sum over every state row: partial[p, j] = sum over the rows of part p
+ * of dOut (c - z); k_gate_fixed_dbias adds the parts and applies g (1 - g). One thread per column over all rows kept
+ * four work-groups busy for 70 us a call at 512 x 1024.
+ */
+KERNEL void k_gate_fixed_dbias_part(const GLOBAL float* c, const GLOBAL float* z, const GLOBAL float* dOut,
+                                    GLOBAL float* partial, int rows, int cols, int chunk, int parts) {
+    int idx = GLOBAL_ID0;
+    if (idx >= parts * cols) return;
+    int j = idx % cols, p = idx / cols;
+    int r0 = p * chunk, r1 = r0 + chunk < rows ? r0 + chunk : rows;
     float s = 0.0f;
-    for (int r = 0; r < rows; r++) {
+    for (int r = r0; r < r1; r++) {
         long i = (long) r * cols + j;
         s += dOut[i] * (c[i] - z[i]);
     }
+    partial[idx] = s;
+}
+
+KERNEL void k_gate_fixed_dbias(const GLOBAL float* partial, const GLOBAL float* bias, GLOBAL float* dBias, int parts, int cols) {
+    int j = GLOBAL_ID0;
+    if (j >= cols) return;
+    float s = 0.0f;
+    for (int p = 0; p < parts; p++) s += partial[(long) p * cols + j];
+    float g = sigmoidf_(bias[j]);
     dBias[j] += s * g * (1.0f - g);
 }
 
@@ -373,52 +388,44 @@ KERNEL void k_dropout(const GLOBAL float* x, GLOBAL float* o, int n, int cols, i
 
 /* ------------------------------------------------------------------ cross-entropy (tgt[r] < 0: masked row) */
 
-KERNEL void k_ce(const GLOBAL float* logits, const GLOBAL int* tgt, GLOBAL float* rowLoss, int cols) {
+/*
+ * Row losses and each row's log-sum-exp (kept for the backward, which then reads the logits once instead of three
+ * times: at V = 32128 the logits are the largest tensor of a step). One pass: each thread keeps a running max and a
+ * sum scaled to it (the online softmax), and the group combines the pairs.
+ */
+KERNEL void k_ce(const GLOBAL float* logits, const GLOBAL int* tgt, GLOBAL float* rowLoss, GLOBAL float* lse, int cols) {
     LOCAL float buf[RED];
     int r = GROUP_ID(0);
     const GLOBAL float* l = logits + (long) r * cols;
-    float m = -INFINITY;
-    for (int c = LOCAL_ID(0); c < cols; c += RED) m = fmaxf(m, l[c]);
-    m = group_max(buf, m);
-    float s = 0.0f;
-    for (int c = LOCAL_ID(0); c < cols; c += RED) s += expf(l[c] - m);
-    s = group_sum(buf, s);
+    float m = -INFINITY, s = 0.0f;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) {
+        float v = l[c];
+        if (v > m) { s = s * expf(m - v) + 1.0f; m = v; } else s += expf(v - m);
+    }
+    float gm = group_max(buf, m);
+    s = group_sum(buf, m == -INFINITY ? 0.0f : s * expf(m - gm));
     if (LOCAL_ID(0) == 0) {
         int t = tgt[r];
-        rowLoss[r] = t < 0 ? 0.0f : m + logf(s) - l[t];
+        float z = gm + logf(s);
+        lse[r] = z;
+        rowLoss[r] = t < 0 ? 0.0f : z - l[t];
     }
 }
 
-/* With out16, dl's bf16 copy too (the output head's products read it: a cast of V x N values less). */
-KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, float gradScale, GLOBAL float* dl, int cols,
-                      int accumulate, GLOBAL ushort* o16, int out16) {
-    LOCAL float buf[RED];
+/* dl (+)= gradScale (softmax - onehot) from k_ce's lse; with out16, dl's bf16 copy too (the output head's products read it). */
+KERNEL void k_ce_back(const GLOBAL float* logits, const GLOBAL int* tgt, const GLOBAL float* lse, float gradScale, GLOBAL float* dl,
+                      int cols, int accumulate, GLOBAL ushort* o16, int out16) {
     int r = GROUP_ID(0);
-    int t = tgt[r];                         /* no early return: every work-item reaches the barriers */
+    int t = tgt[r];
     const GLOBAL float* l = logits + (long) r * cols;
-    float m = -INFINITY;
-    for (int c = LOCAL_ID(0); c < cols; c += RED) m = fmaxf(m, l[c]);
-    m = group_max(buf, m);
-    float s = 0.0f;
-    for (int c = LOCAL_ID(0); c < cols; c += RED) s += expf(l[c] - m);
-    s = group_sum(buf, s);
-    float lse = m + logf(s);
     GLOBAL float* d = dl + (long) r * cols;
     GLOBAL ushort* d16 = o16 + (long) r * cols;
-    if (t >= 0) {
-        for (int c = LOCAL_ID(0); c < cols; c += RED) {
-            float g = gradScale * expf(l[c] - lse) - (c == t ? gradScale : 0.0f);
-            if (accumulate) g += d[c];
-            d[c] = g;
-            if (out16) d16[c] = bf16_bits(g);
-        }
-    } else if (!accumulate) {
-        for (int c = LOCAL_ID(0); c < cols; c += RED) {
-            d[c] = 0.0f;
-            if (out16) d16[c] = 0;
-        }
-    } else if (out16) {
-        for (int c = LOCAL_ID(0); c < cols; c += RED) d16[c] = bf16_bits(d[c]);
+    float z = lse[r], scale = t < 0 ? 0.0f : gradScale;
+    for (int c = LOCAL_ID(0); c < cols; c += RED) {
+        float g = t < 0 ? 0.0f : scale * expf(l[c] - z) - (c == t ? scale : 0.0f);
+        if (accumulate) g += d[c];
+        d[c] = g;
+        if (out16) d16[c] = bf16_bits(g);
     }
 }
 
