@@ -47,6 +47,7 @@ public final class Evaluator {
             try (Graph g = new Graph(model.backend(), false, 0)) {
                 r = model.forward(g, seg.batch(), memory, false);
             }
+            memory.free(model.backend());
             memory = r.memory();
             double[] rowLoss = r.rowLoss();
             boolean[] mask = seg.batch().lossMask(model.config().vocabSize());

@@ -65,16 +65,21 @@ public final class BrtModel {
         }
         if (memory.batch() != b) throw new IllegalArgumentException("memory holds " + memory.batch() + " rows, batch has " + b);
 
-        // Start of a document: XL cache -> zeros (not masked, spec §1.8), state -> the learned initial state.
-        Tensor zeroKv = be.zeros(win, hd);
+        // Start of a document: XL cache -> zeros (not masked, spec §1.8), state -> the learned initial state. Where
+        // no row starts one, the carried memory is read as it is (no copies; the caller keeps it until backward).
+        boolean anyStart = false;
+        for (boolean st : batch.start()) anyStart |= st;
+        Tensor zeroKv = anyStart ? be.zeros(win, hd) : null;
         Var[] cacheK = new Var[c.nLayers()], cacheV = new Var[c.nLayers()], state = new Var[c.nLayers()];
         for (int i = 0; i < c.nLayers(); i++) {
-            cacheK[i] = Var.constant(reset(be, batch.start(), zeroKv, memory.keys(i)));
-            cacheV[i] = Var.constant(reset(be, batch.start(), zeroKv, memory.values(i)));
+            cacheK[i] = Var.constant(anyStart ? reset(be, batch.start(), zeroKv, memory.keys(i)) : memory.keys(i));
+            cacheV[i] = Var.constant(anyStart ? reset(be, batch.start(), zeroKv, memory.values(i)) : memory.values(i));
             if (c.isRecurrent(i)) {
-                state[i] = g.selectBatch(batch.start(), layers[i].cell().initialState(), Var.constant(memory.state(i)));
+                Var carried = Var.constant(memory.state(i));
+                state[i] = anyStart ? g.selectBatch(batch.start(), layers[i].cell().initialState(), carried) : carried;
             }
         }
+        if (zeroKv != null) be.free(zeroKv);
 
         Var x = g.embedding(p.get("embed.weight"), batch.flatIds(c.vocabSize()), b, n);
         Map<Integer, Tensor> hidden = new HashMap<>();

@@ -33,6 +33,14 @@ public final class Memory {
 
     public int batch() { return keys[0].dim(0); }
 
+    /**
+     * Gives the device memory back now instead of at the next garbage collection (a no-op on the CPU). For the
+     * memory a segment started from, once that segment's backward is done: the next segment's memory is a copy.
+     */
+    public void free(Backend be) {
+        for (Tensor[] ts : new Tensor[][]{keys, values, states}) for (Tensor t : ts) if (t != null) be.free(t);
+    }
+
     /** XL cache keys of layer i, [B, W, HD]. */
     public Tensor keys(int layer) { return keys[layer]; }
 

@@ -201,12 +201,14 @@ public final class Trainer {
         double[] globalCounts = comm.allReduceSum(counts);   // each loss is a mean over the global batch's tokens
         double lossSum = 0, count = 0;
         for (int a = 0; a < streams.length; a++) {
+            Memory carried = memory[a];
             try (Graph g = new Graph(be, true, CounterRng.mix(opt.seed() * 0x9e3779b97f4a7c15L + s * streams.length + a))) {
-                SegmentResult r = model.forward(g, segs[a].batch(), memory[a], false, (long) globalCounts[a]);
+                SegmentResult r = model.forward(g, segs[a].batch(), carried, false, (long) globalCounts[a]);
                 g.backward();
                 memory[a] = r.memory();
                 lossSum += r.lossSum();
             }
+            carried.free(be);
             count += globalCounts[a];
             tokens += (long) opt.batch() * model.config().segment();
         }

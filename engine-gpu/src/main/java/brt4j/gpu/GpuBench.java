@@ -70,6 +70,7 @@ public final class GpuBench {
                 loss = res.loss();
                 tFwd = System.nanoTime();                   // the loss was read back: the forward is done on the device
                 g.backward();
+                mem.free(be);
                 mem = res.memory();
             }
             int i = 0;
