@@ -11,7 +11,7 @@ stage=.device/stage
 rm -rf "$stage" && mkdir -p "$stage/lib"
 if [ ! -f .device/jre.tar.xz ]; then                 # the runtime: built once, packed apart from the app
   rm -rf .device/jre-stage && mkdir -p .device/jre-stage
-  "$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,jdk.unsupported,java.logging --compress=zip-9 \
+  "$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,jdk.unsupported,java.logging,jdk.jfr --compress=zip-9 \
     --strip-debug --no-header-files --no-man-pages --output .device/jre-stage/jre
   tar -C .device/jre-stage -cJf .device/jre.tar.xz jre
 fi

@@ -24,6 +24,7 @@ public final class Graph implements AutoCloseable {
     private final boolean recording;
     private final List<Runnable> tape = new ArrayList<>();
     private final List<Var> intermediates = new ArrayList<>();
+    private final List<Tensor> owned = new ArrayList<>();
     private final long seed;
     private long seedCounter;
 
@@ -65,7 +66,17 @@ public final class Graph implements AutoCloseable {
         if (out.requiresGrad) be.axpy(1, dOut, out.gradForWrite());
     }
 
-    private Tensor alloc(int... shape) { return be.zeros(shape); }
+    /**
+     * A tensor of this graph's: freed by {@link #close}, like the values and gradients of its intermediates. Row
+     * statistics and scratch gradients too: on a GPU a tensor left to the garbage collector holds its block until
+     * the next collection, and the allocator asks the driver for new memory meanwhile (Rec's recurrent cell made 129
+     * such requests a step on the H200).
+     */
+    private Tensor alloc(int... shape) {
+        Tensor t = be.zeros(shape);
+        owned.add(t);
+        return t;
+    }
 
     private static int[] withLast(int[] shape, int last) {
         int[] s = shape.clone();
@@ -76,10 +87,12 @@ public final class Graph implements AutoCloseable {
     /** Frees the tensors of every intermediate (device memory; the GC does it on the CPU). */
     @Override public void close() {
         for (Var v : intermediates) {
-            be.free(v.value);
+            be.free(v.value);                           // views included (freeing twice is a no-op)
             if (v.grad != null) be.free(v.grad);
         }
+        for (Tensor t : owned) be.free(t);
         intermediates.clear();
+        owned.clear();
         tape.clear();
     }
 
@@ -105,6 +118,34 @@ public final class Graph implements AutoCloseable {
             if (w.requiresGrad) be.matmul(out.grad, true, x.value, false, w.gradForWrite(), 1, 1);
         });
         return out;
+    }
+
+    /**
+     * y_i = x W_i^T for weights of one shape, as one group of products (see {@link Backend#matmulGroup}); the weight
+     * gradients are one group too. Same values as one {@link #linear} per weight.
+     */
+    public List<Var> linears(Var x, List<Var> ws) {
+        List<Var> outs = new ArrayList<>();
+        List<Tensor> xs = new ArrayList<>(), wv = new ArrayList<>(), ov = new ArrayList<>();
+        for (Var w : ws) {
+            Var out = result(alloc(withLast(x.shape(), w.dim(0))), x, w);
+            outs.add(out);
+            xs.add(x.value);
+            wv.add(w.value);
+            ov.add(out.value);
+        }
+        be.matmulGroup(xs, false, wv, true, ov, 1, 0);
+        if (outs.stream().anyMatch(o -> o.requiresGrad)) tape.add(() -> {   // after every reader of every output
+            List<Tensor> dys = new ArrayList<>(), ins = new ArrayList<>(), dws = new ArrayList<>();
+            for (int i = 0; i < ws.size(); i++) {
+                Tensor dy = outs.get(i).grad;
+                if (dy == null) continue;
+                if (x.requiresGrad) be.matmul(dy, false, ws.get(i).value, false, x.gradForWrite(), 1, 1);
+                if (ws.get(i).requiresGrad) { dys.add(dy); ins.add(x.value); dws.add(ws.get(i).gradForWrite()); }
+            }
+            if (!dys.isEmpty()) be.matmulGroup(dys, true, ins, false, dws, 1, 1);
+        });
+        return outs;
     }
 
     /** y = x W^T * alpha (the output head: logits scaled by a constant). */
@@ -211,6 +252,32 @@ public final class Graph implements AutoCloseable {
                     relBias == null ? null : gradOrScratch(relBias));
         });
         return out;
+    }
+
+    /**
+     * Two independent attentions without mask, bias or dropout ({@link Backend#attentionPair}): the recurrent cell's
+     * self-attention (q0 over k0, v0) and cross-attention (q1 over k1, v1) of one block. Returns both outputs.
+     */
+    public List<Var> attentionPair(int heads, Var q0, Var k0, Var v0, Var t0, Var q1, Var k1, Var v1, Var t1) {
+        Var out0 = result(alloc(q0.shape()), q0, k0, v0, t0), out1 = result(alloc(q1.shape()), q1, k1, v1, t1);
+        Backend.Attn a = new Backend.Attn(q0.value, k0.value, v0.value, t0.value, out0.value, alloc(q0.dim(0), heads, q0.dim(1)));
+        Backend.Attn b = new Backend.Attn(q1.value, k1.value, v1.value, t1.value, out1.value, alloc(q1.dim(0), heads, q1.dim(1)));
+        be.attentionPair(heads, a, b);
+        if (out0.requiresGrad || out1.requiresGrad) tape.add(() -> {   // after every reader of both outputs
+            if (out0.grad != null && out1.grad != null) {
+                be.attentionPairBackward(heads, a, grads(out0, q0, k0, v0, t0), b, grads(out1, q1, k1, v1, t1));
+            } else if (out0.grad != null || out1.grad != null) {
+                Backend.Attn x = out0.grad != null ? a : b;
+                Backend.AttnGrads gx = out0.grad != null ? grads(out0, q0, k0, v0, t0) : grads(out1, q1, k1, v1, t1);
+                be.attentionBackward(x.q(), x.k(), x.v(), heads, x.temperature(), null, x.out(), x.lse(), gx.dOut(), gx.dq(),
+                        gx.dk(), gx.dv(), gx.dTemperature(), null);
+            }
+        });
+        return List.of(out0, out1);
+    }
+
+    private Backend.AttnGrads grads(Var out, Var q, Var k, Var v, Var t) {
+        return new Backend.AttnGrads(out.grad, gradOrScratch(q), gradOrScratch(k), gradOrScratch(v), gradOrScratch(t));
     }
 
     /**

@@ -113,18 +113,52 @@ public abstract class Backend implements AutoCloseable {
         ownWeights("matmul", b);
         require("matmul", !b.quantized() || (transB && batch == 1),
                 () -> "int8 weights " + b.shapeString() + " are only supported as y = x W^T (transB, one batch)");
-        require("matmul", batch >= 1 && a.size() % batch == 0 && b.size() % batch == 0 && c.size() % batch == 0,
+        int[] mnk = productShape("matmul", batch, a, transA, b, transB, c);
+        doMatmul(batch, mnk[0], mnk[1], mnk[2], a, transA, b, transB, c, alpha, beta);
+    }
+
+    /**
+     * Independent products of one shape, c_i = alpha op(a_i) op(b_i) + beta c_i, in one call: a GPU runs them as one
+     * launch (the recurrent cell's four projections of a 512-row state fill an H200 poorly one at a time). The
+     * outputs must be distinct tensors; b may be int8 weights where matmul allows them (x W^T).
+     */
+    public final void matmulGroup(List<Tensor> a, boolean transA, List<Tensor> b, boolean transB, List<Tensor> c,
+                                  double alpha, double beta) {
+        require("matmulGroup", !a.isEmpty() && a.size() == b.size() && b.size() == c.size(),
+                () -> a.size() + " left operands, " + b.size() + " right operands and " + c.size() + " outputs");
+        int[] mnk = null;
+        for (int i = 0; i < a.size(); i++) {
+            Tensor ai = a.get(i), bi = b.get(i), ci = c.get(i);
+            own("matmulGroup", ai, ci);
+            ownWeights("matmulGroup", bi);
+            require("matmulGroup", !bi.quantized() || transB,
+                    () -> "int8 weights " + bi.shapeString() + " are only supported as y = x W^T (transB)");
+            for (int j = 0; j < i; j++) {
+                int jj = j;
+                require("matmulGroup", c.get(j) != ci, () -> "outputs " + jj + " and " + c.indexOf(ci) + " are the same tensor");
+            }
+            int[] s = productShape("matmulGroup", 1, ai, transA, bi, transB, ci), first = mnk;
+            if (first == null) mnk = s;
+            else require("matmulGroup", Arrays.equals(first, s), () -> "product " + c.indexOf(ci) + " is " + s[0] + "x" + s[2]
+                    + " . " + s[2] + "x" + s[1] + ", product 0 " + first[0] + "x" + first[2] + " . " + first[2] + "x" + first[1]);
+        }
+        doMatmulGroup(mnk[0], mnk[1], mnk[2], a, transA, b, transB, c, alpha, beta);
+    }
+
+    /** {m, n, k} of c = op(a) op(b) per batch item; an IllegalArgumentException naming {@code op} where they do not fit. */
+    private int[] productShape(String op, int batch, Tensor a, boolean transA, Tensor b, boolean transB, Tensor c) {
+        require(op, batch >= 1 && a.size() % batch == 0 && b.size() % batch == 0 && c.size() % batch == 0,
                 () -> "batch " + batch + " does not divide the sizes of a " + a.shapeString() + ", b " + b.shapeString() + ", c " + c.shapeString());
         int aCols = a.cols(), aRows = a.size() / batch / Math.max(1, aCols);
         int bCols = b.cols(), bRows = b.size() / batch / Math.max(1, bCols);
         int m = transA ? aCols : aRows, k = transA ? aRows : aCols;
         int kb = transB ? bCols : bRows, n = transB ? bRows : bCols;
         int cRows = c.size() / batch / Math.max(1, c.cols());
-        require("matmul", k == kb && c.cols() == n && cRows == m,
+        require(op, k == kb && c.cols() == n && cRows == m,
                 () -> "a " + a.shapeString() + (transA ? "^T" : "") + " . b " + b.shapeString() + (transB ? "^T" : "")
                         + " -> c " + c.shapeString() + " (batch " + batch + "): inner dimensions " + k + " vs " + kb
                         + ", result must be " + m + "x" + n);
-        doMatmul(batch, m, n, k, a, transA, b, transB, c, alpha, beta);
+        return new int[]{m, n, k};
     }
 
     // ---------------------------------------------------------------- elementwise
@@ -292,16 +326,50 @@ public abstract class Backend implements AutoCloseable {
     public final void attentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding sliding,
                                         Tensor out, Tensor lse, Tensor dOut,
                                         Tensor dq, Tensor dk, Tensor dv, Tensor dTemperature, Tensor dRelBias) {
-        checkAttention("attentionBackward", q, k, v, heads, temperature, sliding, out, lse);
-        own("attentionBackward", dOut, dq, dk, dv, dTemperature);
-        sameShape("attentionBackward", out, dOut); sameShape("attentionBackward", q, dq);
-        sameShape("attentionBackward", k, dk); sameShape("attentionBackward", v, dv);
-        sameShape("attentionBackward", temperature, dTemperature);
+        checkAttentionBackward("attentionBackward", q, k, v, heads, temperature, sliding, out, lse, dOut, dq, dk, dv, dTemperature);
         if (sliding != null) {
             require("attentionBackward", dRelBias != null, () -> "sliding attention needs dRelBias");
             own("attentionBackward", dRelBias); sameShape("attentionBackward", sliding.relBias(), dRelBias);
         }
         doAttentionBackward(q, k, v, heads, temperature, sliding, out, lse, dOut, dq, dk, dv, dTemperature, dRelBias);
+    }
+
+    private void checkAttentionBackward(String op, Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding sliding,
+                                        Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv, Tensor dTemperature) {
+        checkAttention(op, q, k, v, heads, temperature, sliding, out, lse);
+        own(op, dOut, dq, dk, dv, dTemperature);
+        sameShape(op, out, dOut); sameShape(op, q, dq); sameShape(op, k, dk); sameShape(op, v, dv);
+        sameShape(op, temperature, dTemperature);
+    }
+
+    /** One attention without mask, bias or dropout: its inputs and outputs ({@link #attentionPair}). */
+    public record Attn(Tensor q, Tensor k, Tensor v, Tensor temperature, Tensor out, Tensor lse) {}
+
+    /** The gradients an {@link Attn}'s backward adds into: of q, k, v and the temperatures, from dOut. */
+    public record AttnGrads(Tensor dOut, Tensor dq, Tensor dk, Tensor dv, Tensor dTemperature) {}
+
+    /**
+     * Two independent attentions without mask, bias or dropout, each exactly {@link #attention} with no sliding
+     * window: the recurrent cell's self- and cross-attention of a block (spec §1.7), which a GPU runs side by side.
+     */
+    public final void attentionPair(int heads, Attn a, Attn b) {
+        for (Attn x : List.of(a, b)) checkAttention("attentionPair", x.q(), x.k(), x.v(), heads, x.temperature(), null, x.out(), x.lse());
+        require("attentionPair", a.out() != b.out() && a.lse() != b.lse(), () -> "the two attentions write the same output");
+        doAttentionPair(heads, a, b);
+    }
+
+    /** Adds the gradients of {@link #attentionPair}; the two attentions' gradient tensors must be distinct. */
+    public final void attentionPairBackward(int heads, Attn a, AttnGrads ga, Attn b, AttnGrads gb) {
+        checkAttentionBackward("attentionPairBackward", a.q(), a.k(), a.v(), heads, a.temperature(), null, a.out(), a.lse(),
+                ga.dOut(), ga.dq(), ga.dk(), ga.dv(), ga.dTemperature());
+        checkAttentionBackward("attentionPairBackward", b.q(), b.k(), b.v(), heads, b.temperature(), null, b.out(), b.lse(),
+                gb.dOut(), gb.dq(), gb.dk(), gb.dv(), gb.dTemperature());
+        List<Tensor> written = List.of(ga.dq(), ga.dk(), ga.dv(), ga.dTemperature());
+        for (Tensor t : List.of(gb.dq(), gb.dk(), gb.dv(), gb.dTemperature())) {
+            require("attentionPairBackward", written.stream().noneMatch(w -> w == t),
+                    () -> "the two attentions add into the same gradient " + t.shapeString());
+        }
+        doAttentionPairBackward(heads, a, ga, b, gb);
     }
 
     /**
@@ -578,6 +646,13 @@ public abstract class Backend implements AutoCloseable {
     protected abstract void doFill(Tensor t, double value);
     protected abstract void doMatmul(int batch, int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB,
                                      Tensor c, double alpha, double beta);
+
+    /** One product after another; a GPU backend launches them together. */
+    protected void doMatmulGroup(int m, int n, int k, List<Tensor> a, boolean transA, List<Tensor> b, boolean transB,
+                                 List<Tensor> c, double alpha, double beta) {
+        for (int i = 0; i < a.size(); i++) doMatmul(1, m, n, k, a.get(i), transA, b.get(i), transB, c.get(i), alpha, beta);
+    }
+
     protected abstract void doAdd(Tensor a, Tensor b, Tensor out);
     protected abstract void doAxpy(double alpha, Tensor x, Tensor y);
     protected abstract void doScale(Tensor x, double alpha);
@@ -602,6 +677,18 @@ public abstract class Backend implements AutoCloseable {
     protected abstract void doAttentionBackward(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding sliding,
                                                 Tensor out, Tensor lse, Tensor dOut, Tensor dq, Tensor dk, Tensor dv,
                                                 Tensor dTemperature, Tensor dRelBias);
+
+    /** One attention after the other; a GPU backend runs them side by side. */
+    protected void doAttentionPair(int heads, Attn a, Attn b) {
+        for (Attn x : List.of(a, b)) doAttention(x.q(), x.k(), x.v(), heads, x.temperature(), null, x.out(), x.lse());
+    }
+
+    protected void doAttentionPairBackward(int heads, Attn a, AttnGrads ga, Attn b, AttnGrads gb) {
+        doAttentionBackward(a.q(), a.k(), a.v(), heads, a.temperature(), null, a.out(), a.lse(), ga.dOut(), ga.dq(), ga.dk(),
+                ga.dv(), ga.dTemperature(), null);
+        doAttentionBackward(b.q(), b.k(), b.v(), heads, b.temperature(), null, b.out(), b.lse(), gb.dOut(), gb.dq(), gb.dk(),
+                gb.dv(), gb.dTemperature(), null);
+    }
     protected abstract double doCrossEntropy(Tensor logits, int[] targets, boolean[] mask, Tensor rowLoss);
     protected abstract void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits);
     /** Dropout forward (out = x * keep / (1-rate)) or, with accumulate, backward (out += x * keep / (1-rate)). */

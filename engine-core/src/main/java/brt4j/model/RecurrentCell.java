@@ -42,19 +42,16 @@ final class RecurrentCell {
     Projections project(Graph g, Var state) {
         Var normed = g.addBroadcast(g.rmsNorm(state, w("norm.scale"), c.normEps()), w("ids"));
         int h = c.nHeads();
-        return new Projections(
-                g.l2Heads(g.linear(normed, w("k.weight")), h, L2_EPS),
-                g.linear(normed, w("v.weight")),
-                g.l2Heads(g.linear(normed, w("q.weight")), h, L2_EPS),
-                g.l2Heads(g.linear(normed, w("q_cross.weight")), h, L2_EPS));
+        List<Var> kvq = g.linears(normed, List.of(w("k.weight"), w("v.weight"), w("q.weight"), w("q_cross.weight")));
+        return new Projections(g.l2Heads(kvq.get(0), h, L2_EPS), kvq.get(1), g.l2Heads(kvq.get(2), h, L2_EPS),
+                g.l2Heads(kvq.get(3), h, L2_EPS));
     }
 
     /** C_{t+1} from C_t, its projections, and the window's keys and values [B, 2W, HD]. */
     Var step(Graph g, Var state, Projections pr, Var windowKeys, Var windowValues) {
         int h = c.nHeads();
-        Var self = g.attention(pr.queries(), pr.keys(), pr.values(), h, w("temperature"), null, 0, 0, 0);
-        Var cross = g.attention(pr.crossQueries(), windowKeys, windowValues, h, w("temperature_cross"), null, 0, 0, 0);
-        Var hcat = g.concatCols(List.of(self, cross));
+        Var hcat = g.concatCols(g.attentionPair(h, pr.queries(), pr.keys(), pr.values(), w("temperature"),
+                pr.crossQueries(), windowKeys, windowValues, w("temperature_cross")));
         return switch (c.stateFfn()) {
             case SKIP -> gate(g, "gate.", state, g.linear(hcat, w("o.weight")), hcat);
             case SINGLE -> {

@@ -2,6 +2,8 @@ package brt4j.gpu;
 
 import brt4j.backend.AdafactorSpec;
 import brt4j.backend.Backend;
+import brt4j.backend.Backend.Attn;
+import brt4j.backend.Backend.AttnGrads;
 import brt4j.backend.Sliding;
 import brt4j.backend.T5Buckets;
 import brt4j.tensor.Tensor;
@@ -12,9 +14,11 @@ import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.stream.Stream;
 
 /**
  * Every op of the {@link Backend} seam on a GPU, written once over a few device primitives (allocate, copy, launch a
@@ -108,6 +112,11 @@ public abstract class GpuBackend extends Backend {
                     bf16, c16);
         }
     }
+    /** Independent products of one shape (see {@link Backend#matmulGroup}). Default: one after another. */
+    protected void gemmGroup(int m, int n, int k, List<GpuTensor> a, boolean ta, List<GpuTensor> b, boolean tb,
+                             List<GpuTensor> c, float alpha, float beta) {
+        for (int i = 0; i < a.size(); i++) gemm(1, m, n, k, a.get(i), ta, b.get(i), tb, c.get(i), alpha, beta);
+    }
     /** Whether matrix products take bf16 operands (the CUDA backend in bf16 mode). */
     protected boolean productsInBf16() { return false; }
 
@@ -142,10 +151,13 @@ public abstract class GpuBackend extends Backend {
      * a small kernel's time is mostly the launch and the sync). {@code -Dbrt.gpu.profile=events} (CUDA): each call
      * between two device events instead, read back at the next sync: the device's own time per call, with the host
      * and the device still overlapping (where the device waits for the host, the wait counts to the next call).
+     * {@code -Dbrt.gpu.profile=host} (CUDA): the host's own time in each driver or cuBLAS call, nothing synced: where
+     * a step is host-bound, the calls that block or cost.
      */
     protected static final String PROFILE_MODE = System.getProperty("brt.gpu.profile", "false");
     protected static final boolean PROFILE_EVENTS = "events".equals(PROFILE_MODE);
-    protected static final boolean PROFILE = PROFILE_EVENTS || "true".equals(PROFILE_MODE);
+    protected static final boolean PROFILE_HOST = "host".equals(PROFILE_MODE);
+    protected static final boolean PROFILE = PROFILE_EVENTS || PROFILE_HOST || "true".equals(PROFILE_MODE);
     private final Map<String, long[]> profile = new HashMap<>();
 
     /** Adds one timed call of {@code what} (nanoseconds) to the profile. */
@@ -165,6 +177,7 @@ public abstract class GpuBackend extends Backend {
 
     /** How the profile's times were taken, for its heading. */
     public String profileMethod() {
+        if (PROFILE_HOST && profilesByEvents()) return "host time per call, not synced";
         return PROFILE_EVENTS && profilesByEvents() ? "device events per call, not synced" : "device-synced per call";
     }
 
@@ -472,6 +485,26 @@ public abstract class GpuBackend extends Backend {
         if (overwrite(c, a, b)) beta = 0;               // c += a b onto zeros not yet filled: c = a b
         written(c);
         gemm(batch, m, n, k, g(a), transA, g(b), transB, g(c), (float) alpha, (float) beta);
+    }
+
+    @Override protected void doMatmulGroup(int m, int n, int k, List<Tensor> a, boolean transA, List<Tensor> b, boolean transB,
+                                           List<Tensor> c, double alpha, double beta) {
+        if (m == 0 || n == 0 || k == 0 || a.size() == 1) {
+            super.doMatmulGroup(m, n, k, a, transA, b, transB, c, alpha, beta);
+            return;
+        }
+        flushAdamW();
+        for (Tensor t : a) materialize(g(t).buf);
+        for (Tensor t : b) materialize(g(t).buf);
+        // c += a b onto zeros not yet filled is c = a b, for the whole group alike (one beta for all)
+        boolean ontoZeros = beta == 0 || c.stream().allMatch(t -> g(t).buf.pendingZero);
+        Object[] reads = Stream.concat(a.stream(), b.stream()).toArray();
+        for (Tensor t : c) {
+            if (ontoZeros) overwrite(t, reads);
+            written(t);
+        }
+        gemmGroup(m, n, k, a.stream().map(GpuBackend::g).toList(), transA, b.stream().map(GpuBackend::g).toList(), transB,
+                c.stream().map(GpuBackend::g).toList(), (float) alpha, ontoZeros ? 0f : (float) beta);
     }
 
     // ---------------------------------------------------------------- elementwise
@@ -923,6 +956,73 @@ public abstract class GpuBackend extends Backend {
         dTempRow.recycle();
     }
 
+    /** Both attentions through the flash kernels, and no buffer written by one is touched by the other. */
+    private boolean flashPair(int heads, Attn a, Attn b, Object... written) {
+        if (!PAIRED_ATTENTION) return false;
+        for (Attn x : List.of(a, b)) if (!flash(null, x.q().dim(1), x.k().dim(1), x.q().cols() / heads)) return false;
+        if (a.q().cols() != b.q().cols()) return false;
+        java.util.Set<DeviceBuffer> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (Object t : written) if (!seen.add(bufferOf(t))) return false;
+        return true;
+    }
+
+    /** {@code -Dbrt.gpu.pairedAttention=false}: the cell's two attentions one after the other (an ablation). */
+    private static final boolean PAIRED_ATTENTION = Boolean.parseBoolean(System.getProperty("brt.gpu.pairedAttention", "true"));
+
+    /** k_flash_fwd2: the two attentions' CTAs in one grid (z picks the attention). */
+    @Override protected void doAttentionPair(int heads, Attn a, Attn b) {
+        if (!flashPair(heads, a, b, a.out(), a.lse(), b.out(), b.lse())) { super.doAttentionPair(heads, a, b); return; }
+        List<Object> args = new java.util.ArrayList<>();
+        int nx = 0;
+        for (Attn x : List.of(a, b)) {
+            overwrite(x.lse(), x.q(), x.k(), x.v());
+            overwrite(x.out(), x.q(), x.k(), x.v());
+            int n = x.q().dim(0) * x.q().dim(1) / 64;
+            nx = Math.max(nx, n);
+            args.addAll(List.of(bf16(x.q(), x.q().size()), bf16(x.k(), x.k().size()), bf16(x.v(), x.v().size()), x.temperature(),
+                    x.out(), x.lse(), x.q().dim(1), x.k().dim(1), n));
+        }
+        args.addAll(List.of(dummy, dummy, heads, a.q().cols() / heads));
+        launch("k_flash_fwd2", nx, heads, 2, 128, 1, args.toArray());
+    }
+
+    /** k_flash_bwd_q2, then k_flash_bwd_kv2: each pair of per-tile kernels as one grid. */
+    @Override protected void doAttentionPairBackward(int heads, Attn a, AttnGrads ga, Attn b, AttnGrads gb) {
+        if (!flashPair(heads, a, b, ga.dq(), ga.dk(), ga.dv(), ga.dTemperature(), gb.dq(), gb.dk(), gb.dv(), gb.dTemperature())) {
+            super.doAttentionPairBackward(heads, a, ga, b, gb);
+            return;
+        }
+        List<Object> qArgs = new java.util.ArrayList<>(), kvArgs = new java.util.ArrayList<>();
+        List<DeviceBuffer> scratch = new java.util.ArrayList<>();
+        int nq = 0, nkv = 0;
+        for (int i = 0; i < 2; i++) {
+            Attn x = i == 0 ? a : b;
+            AttnGrads gx = i == 0 ? ga : gb;
+            int rows = x.q().dim(0) * heads * x.q().dim(1), tq = x.q().dim(1), tk = x.k().dim(1);
+            DeviceBuffer dsum = allocator.allocate(rows * 4L), dTempRow = allocator.allocate(rows * 4L);
+            scratch.add(dsum);
+            scratch.add(dTempRow);
+            Object qa = bf16(x.q(), x.q().size()), ka = bf16(x.k(), x.k().size()), va = bf16(x.v(), x.v().size());
+            Object da = bf16(gx.dOut(), gx.dOut().size());
+            Object[] in = {x.q(), x.k(), x.v(), x.out(), x.lse(), gx.dOut()};
+            int n = x.q().dim(0) * tq / 64, m = x.q().dim(0) * tk / 64;
+            nq = Math.max(nq, n);
+            nkv = Math.max(nkv, m);
+            qArgs.addAll(List.of(qa, ka, va, da, x.out(), gx.dOut(), x.temperature(), x.lse(), dsum, gx.dq(), dTempRow, tq, tk,
+                    overwrite(gx.dq(), in) ? 1 : 0, n));
+            kvArgs.addAll(List.of(qa, ka, va, da, x.temperature(), x.lse(), dsum, gx.dk(), gx.dv(), tq, tk,
+                    overwrite(gx.dk(), in) ? 1 : 0, overwrite(gx.dv(), in) ? 1 : 0, m));
+        }
+        int d = a.q().cols() / heads;
+        qArgs.addAll(List.of(dummy, dummy, dummy, heads, d));
+        kvArgs.addAll(List.of(dummy, dummy, heads, d));
+        launch("k_flash_bwd_q2", nq, heads, 2, 128, 1, qArgs.toArray());
+        launch("k_flash_bwd_kv2", nkv, heads, 2, 128, 1, kvArgs.toArray());
+        rowwise("k_attn_dtemp", heads, scratch.get(1), ga.dTemperature(), a.q().dim(0), heads, a.q().dim(1));
+        rowwise("k_attn_dtemp", heads, scratch.get(3), gb.dTemperature(), b.q().dim(0), heads, b.q().dim(1));
+        for (DeviceBuffer x : scratch) x.recycle();
+    }
+
     private void simpleAttention(Tensor q, Tensor k, Tensor v, int heads, Tensor temperature, Sliding s,
                                          Tensor out, Tensor lse) {
         int G = q.dim(0), tq = q.dim(1), tk = k.dim(1), D = q.cols() / heads;
@@ -1121,7 +1221,7 @@ public abstract class GpuBackend extends Backend {
             adamWTable = allocator.allocate(table.length * 8L);
             MemorySegment s = staging(table.length * 8L);
             MemorySegment.copy(table, 0, s, ValueLayout.JAVA_LONG, 0, table.length);
-            rawWrite(adamWTable.handle, s, table.length * 8L);
+            rawWriteQueued(adamWTable.handle, s, table.length * 8L);   // a blocking copy would wait for the backward
             adamWTableKey = table;
         }
         int gx = Math.max(1, Math.min(1024, (maxN + LOCAL - 1) / LOCAL));

@@ -24,6 +24,12 @@ import java.util.Random;
 public final class GpuBench {
     private GpuBench() {}
 
+    /**
+     * Untimed steps first ({@code -Dbrt.bench.warmup}): the host code has to be compiled by C2 before a step shows its
+     * steady state, and Rec's per-block cell took 10-20 steps on the H200's host (29.5 ms at step 2, 28.3 by 16).
+     */
+    static final int WARMUP = Integer.getInteger("brt.bench.warmup", 10);
+
     static ModelConfig config(String family) {
         int layers = family.equals("Slide:13L") ? 13 : 12;
         int window = family.equals("XL:2048") ? 2048 : 512;
@@ -55,12 +61,12 @@ public final class GpuBench {
         Memory mem = Memory.empty(c, be, 1);
         List<Double> times = new ArrayList<>();
         long launches0 = 0, launches1 = 0;
-        for (int s = 0; s < steps + 2; s++) {
+        for (int s = 0; s < steps + WARMUP; s++) {
             int[][] tok = new int[1][c.segment()];
             for (int i = 0; i < tok[0].length; i++) tok[0][i] = r.nextInt(c.vocabSize());
             Batch b = new Batch(tok, new boolean[]{s == 0});
             sync(be);
-            if (s == 2 && be instanceof GpuBackend g) g.resetProfile();
+            if (s == WARMUP && be instanceof GpuBackend g) g.resetProfile();
             if (be instanceof GpuBackend g) launches0 = g.launches();
             long t0 = System.nanoTime(), tFwd;
             m.parameters().zeroGrads();
@@ -83,7 +89,7 @@ public final class GpuBench {
             long tEnd = System.nanoTime();
             double ms = (tEnd - t0) / 1e6;
             if (be instanceof GpuBackend g) launches1 = g.launches();
-            if (s >= 2) times.add(ms);
+            if (s >= WARMUP) times.add(ms);
             // Backward and optimizer: how long the host took to queue them against how long until the device finished
             // them (queued ~ done: the host is the bottleneck; queued << done: the device is).
             System.out.printf(Locale.ROOT, "  %s step %d: %.1f ms, loss %.4f (forward %.1f ms; backward + AdamW queued in %.1f ms, done after %.1f ms)%n",

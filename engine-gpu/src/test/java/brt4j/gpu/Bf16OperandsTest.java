@@ -6,6 +6,7 @@ import brt4j.tensor.Tensor;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
 import java.util.function.BiConsumer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -188,6 +189,22 @@ class Bf16OperandsTest extends TwinTest {
     }
 
     void compare(String what, Twin t) { compare(what, t, BF16_TOL); }
+
+    /** A group of products (the recurrent cell's projections) reads the same bf16 copies, recast after a write. */
+    @Test
+    void groupedProductsReadFreshCopies() {
+        Twin a = rand(33, 130), w0 = rand(17, 130), w1 = rand(17, 130), c0 = rand(33, 17), c1 = rand(33, 17);
+        group("first group", a, w0, w1, c0, c1);
+        ref.scale(w1.ref(), -3); gpu.scale(w1.gpu(), -3);
+        group("group after a weight was written", a, w0, w1, c0, c1);
+    }
+
+    private void group(String what, Twin a, Twin w0, Twin w1, Twin c0, Twin c1) {
+        ref.matmulGroup(List.of(a.ref(), a.ref()), false, List.of(w0.ref(), w1.ref()), true, List.of(c0.ref(), c1.ref()), 1, 0);
+        gpu.matmulGroup(List.of(a.gpu(), a.gpu()), false, List.of(w0.gpu(), w1.gpu()), true, List.of(c0.gpu(), c1.gpu()), 1, 0);
+        compare(what + ", product 0", c0);
+        compare(what + ", product 1", c1);
+    }
 
     /** The kernel that wrote a also wrote its bf16 copy, and w's is cached: the product is the only launch. */
     private void assertProductOnly(String why, Twin a, Twin w, Twin c) {

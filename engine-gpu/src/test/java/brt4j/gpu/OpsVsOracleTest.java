@@ -13,6 +13,7 @@ import org.junit.jupiter.params.Parameter;
 import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -70,6 +71,37 @@ class OpsVsOracleTest extends TwinTest {
         ref.matmul(a.ref(), false, b.ref(), false, c.ref(), 1, 0);
         gpu.matmul(a.gpu(), false, b.gpu(), false, c.gpu(), 1, 0);
         check("matmul beta 0 over NaN", c);
+    }
+
+    @Test
+    void matmulGroupOfIndependentProducts() {
+        matmulGroupCase(4, 17, 33, 130, false, true, 1.0, 0.0);       // the cell's projections: x W_i^T
+        matmulGroupCase(3, 130, 33, 17, true, false, 1.0, 1.0);       // their weight gradients: dy_i^T x, added
+        matmulGroupCase(2, 3, 1, 5, false, false, -0.5, 0.25);
+    }
+
+    /** Some outputs hold zeros not yet filled and some values: beta must apply to the values, zeros to the rest. */
+    @Test
+    void matmulGroupOntoFreshAndFilledOutputs() {
+        Twin a = rand(17, 33), b0 = rand(33, 5), b1 = rand(33, 5), c0 = zeros(17, 5), c1 = rand(17, 5);
+        ref.matmulGroup(List.of(a.ref(), a.ref()), false, List.of(b0.ref(), b1.ref()), false, List.of(c0.ref(), c1.ref()), 1, 1);
+        gpu.matmulGroup(List.of(a.gpu(), a.gpu()), false, List.of(b0.gpu(), b1.gpu()), false, List.of(c0.gpu(), c1.gpu()), 1, 1);
+        check("matmulGroup onto fresh zeros", c0);
+        check("matmulGroup onto values", c1);
+    }
+
+    private void matmulGroupCase(int count, int m, int n, int k, boolean ta, boolean tb, double alpha, double beta) {
+        List<Twin> a = new ArrayList<>(), b = new ArrayList<>(), c = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            a.add(i % 2 == 1 ? a.get(0) : ta ? rand(k, m) : rand(m, k));   // shared operands, as x in the cell
+            b.add(tb ? rand(n, k) : rand(k, n));
+            c.add(rand(m, n));
+        }
+        ref.matmulGroup(a.stream().map(Twin::ref).toList(), ta, b.stream().map(Twin::ref).toList(), tb,
+                c.stream().map(Twin::ref).toList(), alpha, beta);
+        gpu.matmulGroup(a.stream().map(Twin::gpu).toList(), ta, b.stream().map(Twin::gpu).toList(), tb,
+                c.stream().map(Twin::gpu).toList(), alpha, beta);
+        for (int i = 0; i < count; i++) check("matmulGroup product " + i + " of " + count + ", " + m + "x" + k + " . " + k + "x" + n, c.get(i));
     }
 
     private void matmulCase(int batch, int m, int n, int k, boolean ta, boolean tb, double alpha, double beta) {

@@ -42,6 +42,8 @@ public final class CudaBackend extends GpuBackend {
     private final Precision precision;
     private final Map<String, MemorySegment> functions = new HashMap<>();
     private final MemorySegment params, values, alphaBeta, out8;
+    /** Kernel arguments a launch can take (the paired flash backward has 35). */
+    private static final int MAX_ARGS = 64;
     private Thread owner;
     private boolean closed;
 
@@ -89,11 +91,11 @@ public final class CudaBackend extends GpuBackend {
         this.precision = precision;
         int count = deviceCount();
         if (ordinal < 0 || ordinal >= count) throw new GpuException("cuda: no device " + ordinal + " (" + count + " found)");
-        params = arena.allocate(ADDRESS, 32);
-        values = arena.allocate(8L * 32, 8);
+        params = arena.allocate(ADDRESS, MAX_ARGS);
+        values = arena.allocate(8L * MAX_ARGS, 8);
         // cuLaunchKernel's argument array: params[i] points at the i-th 8-byte slot of values, set once here; a
         // launch only writes the values
-        for (int i = 0; i < 32; i++) params.setAtIndex(ADDRESS, i, values.asSlice(8L * i));
+        for (int i = 0; i < MAX_ARGS; i++) params.setAtIndex(ADDRESS, i, values.asSlice(8L * i));
         alphaBeta = arena.allocate(8, 4);
         out8 = arena.allocate(16, 8);
         try {
@@ -189,7 +191,9 @@ public final class CudaBackend extends GpuBackend {
     @Override protected long rawAlloc(long bytes) {
         current();
         try {
+            long t0 = PROFILE_HOST ? System.nanoTime() : 0;
             int err = (int) cu.memAlloc.invokeExact(out8, bytes);
+            if (PROFILE_HOST) profiled("cuMemAlloc", System.nanoTime() - t0);
             if (err == CudaDriver.CUDA_ERROR_OUT_OF_MEMORY) return 0;
             cu.check(err, "cuMemAlloc");
             return out8.get(JAVA_LONG, 0);
@@ -211,7 +215,7 @@ public final class CudaBackend extends GpuBackend {
         GpuException.wrap("cuda: ", () -> {
             long t0 = profileStart();
             cu.check((int) cu.memcpyHtoD.invokeExact(handle, src, bytes), "cuMemcpyHtoD");
-            if (PROFILE) profileEnd("copy host->device", t0);
+            if (PROFILE) profileEnd(PROFILE_HOST ? "copy host->device, waits, " + bytes + " B" : "copy host->device", t0);
         });
     }
 
@@ -272,6 +276,7 @@ public final class CudaBackend extends GpuBackend {
         current();
         try {
             MemorySegment f = function(name);
+            if (args.length > MAX_ARGS) throw new GpuException("cuda: " + name + " has " + args.length + " arguments, at most " + MAX_ARGS);
             for (int i = 0; i < args.length; i++) {
                 long off = 8L * i;
                 switch (args[i]) {
@@ -348,7 +353,9 @@ public final class CudaBackend extends GpuBackend {
                 ring = pp.get(ADDRESS, 0).reinterpret(RING_BYTES);
             }
             if (ringAt + bytes > RING_BYTES) {
+                long t0 = PROFILE_HOST ? System.nanoTime() : 0;
                 waitIdle();                             // every copy queued from the ring has run
+                if (PROFILE_HOST) profiled("wait: the upload ring wrapped", System.nanoTime() - t0);
                 ringAt = 0;
             }
             MemorySegment slot = ring.asSlice(ringAt, bytes);
@@ -389,11 +396,12 @@ public final class CudaBackend extends GpuBackend {
     /** Before a profiled call: the host time after a sync, or (events) a recorded event. */
     private long profileStart() {
         if (!PROFILE) return 0;
-        return PROFILE_EVENTS ? recordEvent() : syncNow();
+        return PROFILE_HOST ? System.nanoTime() : PROFILE_EVENTS ? recordEvent() : syncNow();
     }
 
     private void profileEnd(String what, long t0) {
-        if (PROFILE_EVENTS) timed.add(new Timed(what, t0, recordEvent()));
+        if (PROFILE_HOST) profiled(what, System.nanoTime() - t0);
+        else if (PROFILE_EVENTS) timed.add(new Timed(what, t0, recordEvent()));
         else profiled(what, syncNow() - t0);
     }
 
@@ -517,20 +525,48 @@ public final class CudaBackend extends GpuBackend {
                 ptrs[2 * total + at] = bc + (offC[i] + z * strideC) * esC;
             }
         }
+        batchedByPointers(ptrs, m, n, k, ta, lda, tb, ldb, ldc, 1f, beta, bf16, c16, "attention gemm batched");
+    }
+
+    /**
+     * Independent products of one shape in one cublasGemmBatchedEx: operands are the tensors' bf16 copies in bf16
+     * mode (cast only after a write, as for {@link #gemm}).
+     */
+    @Override protected void gemmGroup(int m, int n, int k, List<GpuTensor> a, boolean ta, List<GpuTensor> b, boolean tb,
+                                       List<GpuTensor> c, float alpha, float beta) {
+        current();
+        int total = a.size();
+        long[] ptrs = new long[3 * total];
+        for (int i = 0; i < total; i++) {
+            GpuTensor ai = a.get(i), bi = b.get(i);
+            ptrs[i] = precision == Precision.BF16 ? bf16(ai, ai.size()).handle() : handleOf(ai);
+            ptrs[total + i] = precision == Precision.BF16 ? bf16(bi, bi.size()).handle() : handleOf(bi);
+            ptrs[2 * total + i] = handleOf(c.get(i));
+        }
+        batchedByPointers(ptrs, m, n, k, ta, ta ? m : k, tb, tb ? k : n, n, alpha, beta, precision == Precision.BF16, false,
+                "gemm group");
+    }
+
+    /**
+     * One cublasGemmBatchedEx over ptrs = [our a's | our b's | c's] (row-major c = op(a) op(b) is column-major c^T =
+     * op(b)^T op(a)^T: cuBLAS's A is our b). The pointer array is uploaded once per distinct content.
+     */
+    private void batchedByPointers(long[] ptrs, int m, int n, int k, boolean ta, int lda, boolean tb, int ldb, int ldc,
+                                   float alpha, float beta, boolean bf16, boolean c16, String what) {
+        int total = ptrs.length / 3;
         long arrays = pointerArray(ptrs).handle();
-        alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, 1f);
+        alphaBeta.set(ValueLayout.JAVA_FLOAT, 0, alpha);
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
         int type = bf16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F, cType = c16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
         int compute = !bf16 && precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
         long t0 = profileStart();
         try {
-            // row-major c = op(a) op(b) is column-major c^T = op(b)^T op(a)^T: cuBLAS's A is our b
             int st = (int) blas.gemmBatchedEx.invokeExact(cublasHandle, tb ? Cublas.OP_T : Cublas.OP_N, ta ? Cublas.OP_T : Cublas.OP_N,
                     n, m, k, alphaBeta.asSlice(0, 4), arrays + total * 8L, type, ldb, arrays, type, lda, alphaBeta.asSlice(4, 4),
                     arrays + 2L * total * 8, cType, ldc, total, compute, Cublas.GEMM_DEFAULT);
             Cublas.check(st, "cublasGemmBatchedEx " + m + "x" + n + "x" + k + " batch " + total);
             countLaunch();
-            if (PROFILE) profileEnd(String.format(Locale.ROOT, "attention gemm batched %dx%dx%d b%d %s%s", m, n, k, total, ta ? "T" : "N", tb ? "T" : "N") + (c16 ? " to bf16" : ""), t0);
+            if (PROFILE) profileEnd(String.format(Locale.ROOT, "%s %dx%dx%d b%d %s%s", what, m, n, k, total, ta ? "T" : "N", tb ? "T" : "N") + (c16 ? " to bf16" : ""), t0);
         } catch (GpuException e) {
             throw e;
         } catch (Throwable t) {

@@ -512,9 +512,10 @@ DEVICE void flash_bwd_kv(const GLOBAL ushort* q, const GLOBAL ushort* k, const G
     }
 }
 
-KERNEL void k_flash_fwd(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL float* temp,
-                        const GLOBAL float* relBias, const GLOBAL int* bucketOf, GLOBAL float* out, GLOBAL float* lse,
-                        int Tq, int Tk, int H, int D, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn) {
+/* The CTA bodies of the kernels below, shared with their pair versions. */
+DEVICE void flash_fwd_cta(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL float* temp,
+                          const GLOBAL float* relBias, const GLOBAL int* bucketOf, GLOBAL float* out, GLOBAL float* lse,
+                          int Tq, int Tk, int H, int D, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn) {
     __shared__ __align__(16) ushort Ks[FT * FPAD];
     __shared__ __align__(16) ushort Vs[FT * FPAD];
     __shared__ float biasS[FWMAX + 1];
@@ -522,12 +523,12 @@ KERNEL void k_flash_fwd(const GLOBAL ushort* q, const GLOBAL ushort* k, const GL
     else flash_fwd<64>(q, k, v, temp, relBias, bucketOf, out, lse, Tq, Tk, H, W, nbk, seed, thr, dscale, dropOn, Ks, Vs, biasS);
 }
 
-KERNEL void k_flash_bwd_q(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL ushort* dO16,
-                          const GLOBAL float* out, const GLOBAL float* dOut, const GLOBAL float* temp,
-                          const GLOBAL float* relBias, const GLOBAL int* bucketOf, const GLOBAL float* lse,
-                          GLOBAL float* dsum, GLOBAL float* dq, GLOBAL float* dTempRow, GLOBAL float* partial,
-                          int Tq, int Tk, int H, int D, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn,
-                          int setDq, int farFrom) {
+DEVICE void flash_bwd_q_cta(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL ushort* dO16,
+                            const GLOBAL float* out, const GLOBAL float* dOut, const GLOBAL float* temp,
+                            const GLOBAL float* relBias, const GLOBAL int* bucketOf, const GLOBAL float* lse,
+                            GLOBAL float* dsum, GLOBAL float* dq, GLOBAL float* dTempRow, GLOBAL float* partial,
+                            int Tq, int Tk, int H, int D, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn,
+                            int setDq, int farFrom) {
     ushort* Ks = (ushort*) f_smem;                     /* after dQ: the tile's score gradients (float, stride FT + 1) */
     ushort* Vs = Ks + FT * FPAD;
     ushort* Qt = Vs + FT * FPAD;
@@ -538,11 +539,11 @@ KERNEL void k_flash_bwd_q(const GLOBAL ushort* q, const GLOBAL ushort* k, const 
     else flash_bwd_q<64>(q, k, v, dO16, out, dOut, temp, relBias, bucketOf, lse, dsum, dq, dTempRow, partial, Tq, Tk, H, W, nbk, seed, thr, dscale, dropOn, setDq, farFrom, Ks, Vs, Qt, Dt, biasS);
 }
 
-KERNEL void k_flash_bwd_kv(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL ushort* dO16,
-                           const GLOBAL float* temp, const GLOBAL float* relBias, const GLOBAL int* bucketOf,
-                           const GLOBAL float* lse, const GLOBAL float* dsum, GLOBAL float* dk, GLOBAL float* dv,
-                           int Tq, int Tk, int H, int D, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn,
-                           int setDk, int setDv) {
+DEVICE void flash_bwd_kv_cta(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL ushort* dO16,
+                             const GLOBAL float* temp, const GLOBAL float* relBias, const GLOBAL int* bucketOf,
+                             const GLOBAL float* lse, const GLOBAL float* dsum, GLOBAL float* dk, GLOBAL float* dv,
+                             int Tq, int Tk, int H, int D, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn,
+                             int setDk, int setDv) {
     ushort* Qs = (ushort*) f_smem;
     ushort* Ds = Qs + FT * FPAD;
     ushort* Kt = Ds + FT * FPAD;
@@ -553,6 +554,83 @@ KERNEL void k_flash_bwd_kv(const GLOBAL ushort* q, const GLOBAL ushort* k, const
     f_check_smem(4 * FT * FPAD * 2 + 4 * FT * 4 + (FWMAX + 1) * 4);
     if (D == 128) flash_bwd_kv<128>(q, k, v, dO16, temp, relBias, bucketOf, lse, dsum, dk, dv, Tq, Tk, H, W, nbk, seed, thr, dscale, dropOn, setDk, setDv, Qs, Ds, Kt, Vt, lseS, diS, biasS);
     else flash_bwd_kv<64>(q, k, v, dO16, temp, relBias, bucketOf, lse, dsum, dk, dv, Tq, Tk, H, W, nbk, seed, thr, dscale, dropOn, setDk, setDv, Qs, Ds, Kt, Vt, lseS, diS, biasS);
+}
+
+KERNEL void k_flash_fwd(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL float* temp,
+                        const GLOBAL float* relBias, const GLOBAL int* bucketOf, GLOBAL float* out, GLOBAL float* lse,
+                        int Tq, int Tk, int H, int D, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn) {
+    flash_fwd_cta(q, k, v, temp, relBias, bucketOf, out, lse, Tq, Tk, H, D, W, nbk, seed, thr, dscale, dropOn);
+}
+
+KERNEL void k_flash_bwd_q(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL ushort* dO16,
+                          const GLOBAL float* out, const GLOBAL float* dOut, const GLOBAL float* temp,
+                          const GLOBAL float* relBias, const GLOBAL int* bucketOf, const GLOBAL float* lse,
+                          GLOBAL float* dsum, GLOBAL float* dq, GLOBAL float* dTempRow, GLOBAL float* partial,
+                          int Tq, int Tk, int H, int D, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn,
+                          int setDq, int farFrom) {
+    flash_bwd_q_cta(q, k, v, dO16, out, dOut, temp, relBias, bucketOf, lse, dsum, dq, dTempRow, partial, Tq, Tk, H, D, W,
+                    nbk, seed, thr, dscale, dropOn, setDq, farFrom);
+}
+
+KERNEL void k_flash_bwd_kv(const GLOBAL ushort* q, const GLOBAL ushort* k, const GLOBAL ushort* v, const GLOBAL ushort* dO16,
+                           const GLOBAL float* temp, const GLOBAL float* relBias, const GLOBAL int* bucketOf,
+                           const GLOBAL float* lse, const GLOBAL float* dsum, GLOBAL float* dk, GLOBAL float* dv,
+                           int Tq, int Tk, int H, int D, int W, int nbk, ulong seed, uint thr, float dscale, int dropOn,
+                           int setDk, int setDv) {
+    flash_bwd_kv_cta(q, k, v, dO16, temp, relBias, bucketOf, lse, dsum, dk, dv, Tq, Tk, H, D, W, nbk, seed, thr, dscale,
+                     dropOn, setDk, setDv);
+}
+
+/*
+ * Two independent attentions without window, bias or dropout in one launch (the recurrent cell's self- and
+ * cross-attention of a block: 64 CTAs each on 132 SMs one after the other, side by side here). blockIdx.z picks the
+ * problem; x runs to the larger problem's CTA count (nx0, nx1), so the smaller one's extra CTAs return at once.
+ * Each problem's outputs are its own buffers (GpuBackend checks), so the CTAs of the two never write the same memory.
+ */
+KERNEL void k_flash_fwd2(const GLOBAL ushort* q0, const GLOBAL ushort* k0, const GLOBAL ushort* v0, const GLOBAL float* temp0,
+                         GLOBAL float* out0, GLOBAL float* lse0, int Tq0, int Tk0, int nx0,
+                         const GLOBAL ushort* q1, const GLOBAL ushort* k1, const GLOBAL ushort* v1, const GLOBAL float* temp1,
+                         GLOBAL float* out1, GLOBAL float* lse1, int Tq1, int Tk1, int nx1, const GLOBAL float* none,
+                         const GLOBAL int* noneI, int H, int D) {
+    if (blockIdx.z == 0) {
+        if (blockIdx.x < nx0) flash_fwd_cta(q0, k0, v0, temp0, none, noneI, out0, lse0, Tq0, Tk0, H, D, 0, 1, 0, 0, 1.0f, 0);
+    } else if (blockIdx.x < nx1) {
+        flash_fwd_cta(q1, k1, v1, temp1, none, noneI, out1, lse1, Tq1, Tk1, H, D, 0, 1, 0, 0, 1.0f, 0);
+    }
+}
+
+KERNEL void k_flash_bwd_q2(const GLOBAL ushort* q0, const GLOBAL ushort* k0, const GLOBAL ushort* v0, const GLOBAL ushort* dO0,
+                           const GLOBAL float* out0, const GLOBAL float* dOut0, const GLOBAL float* temp0,
+                           const GLOBAL float* lse0, GLOBAL float* dsum0, GLOBAL float* dq0, GLOBAL float* dTempRow0,
+                           int Tq0, int Tk0, int setDq0, int nx0,
+                           const GLOBAL ushort* q1, const GLOBAL ushort* k1, const GLOBAL ushort* v1, const GLOBAL ushort* dO1,
+                           const GLOBAL float* out1, const GLOBAL float* dOut1, const GLOBAL float* temp1,
+                           const GLOBAL float* lse1, GLOBAL float* dsum1, GLOBAL float* dq1, GLOBAL float* dTempRow1,
+                           int Tq1, int Tk1, int setDq1, int nx1, const GLOBAL float* none, const GLOBAL int* noneI,
+                           GLOBAL float* noPartial, int H, int D) {
+    if (blockIdx.z == 0) {
+        if (blockIdx.x < nx0) flash_bwd_q_cta(q0, k0, v0, dO0, out0, dOut0, temp0, none, noneI, lse0, dsum0, dq0, dTempRow0,
+                                              noPartial, Tq0, Tk0, H, D, 0, 1, 0, 0, 1.0f, 0, setDq0, 0);
+    } else if (blockIdx.x < nx1) {
+        flash_bwd_q_cta(q1, k1, v1, dO1, out1, dOut1, temp1, none, noneI, lse1, dsum1, dq1, dTempRow1, noPartial, Tq1, Tk1,
+                        H, D, 0, 1, 0, 0, 1.0f, 0, setDq1, 0);
+    }
+}
+
+KERNEL void k_flash_bwd_kv2(const GLOBAL ushort* q0, const GLOBAL ushort* k0, const GLOBAL ushort* v0, const GLOBAL ushort* dO0,
+                            const GLOBAL float* temp0, const GLOBAL float* lse0, const GLOBAL float* dsum0,
+                            GLOBAL float* dk0, GLOBAL float* dv0, int Tq0, int Tk0, int setDk0, int setDv0, int nx0,
+                            const GLOBAL ushort* q1, const GLOBAL ushort* k1, const GLOBAL ushort* v1, const GLOBAL ushort* dO1,
+                            const GLOBAL float* temp1, const GLOBAL float* lse1, const GLOBAL float* dsum1,
+                            GLOBAL float* dk1, GLOBAL float* dv1, int Tq1, int Tk1, int setDk1, int setDv1, int nx1,
+                            const GLOBAL float* none, const GLOBAL int* noneI, int H, int D) {
+    if (blockIdx.z == 0) {
+        if (blockIdx.x < nx0) flash_bwd_kv_cta(q0, k0, v0, dO0, temp0, none, noneI, lse0, dsum0, dk0, dv0, Tq0, Tk0, H, D, 0, 1,
+                                               0, 0, 1.0f, 0, setDk0, setDv0);
+    } else if (blockIdx.x < nx1) {
+        flash_bwd_kv_cta(q1, k1, v1, dO1, temp1, none, noneI, lse1, dsum1, dk1, dv1, Tq1, Tk1, H, D, 0, 1, 0, 0, 1.0f, 0,
+                         setDk1, setDv1);
+    }
 }
 
 #endif
