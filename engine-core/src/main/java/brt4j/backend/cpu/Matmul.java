@@ -27,6 +27,8 @@ final class Matmul {
     static final int NR = 2 * L;
     /** Panels of b packed together, just before their first use (4 x 64 KiB at kc 1024: in L2). */
     static final int PANEL_GROUP = 4;
+    /** Rows of a transposed a packed together (see {@link #packA}). */
+    static final int TRANS_ROWS = 16;
     /**
      * k in one block up to 1024: each c tile is then read and written once (a second k block reloads it from L3,
      * ~10% of that block's kernel time in perf); the 64 KiB b panel streams from L2. Against KC 512 / MC 120: +3-5%
@@ -174,15 +176,35 @@ final class Matmul {
      * then reads one stream at constant offsets; a transposed a (stored k x m) is read MR contiguous values at a time.
      */
     private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, float[] pa) {
+        if (transA) {
+            // TRANS_ROWS rows of a (each mc contiguous values) at a time, so they stay in L1 while every sliver
+            // takes its MR values from each: one sliver per sweep over all kc rows re-read each line per sliver
+            for (int p0 = 0; p0 < kc; p0 += TRANS_ROWS) {
+                int p1 = Math.min(kc, p0 + TRANS_ROWS);
+                for (int s0 = 0; s0 < mc; s0 += MR) {
+                    int mr = Math.min(MR, mc - s0), d = s0 * kc;
+                    if (mr == MR) {
+                        for (int p = p0; p < p1; p++) {
+                            int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
+                            pa[o] = a[src];
+                            pa[o + 1] = a[src + 1];
+                            pa[o + 2] = a[src + 2];
+                            pa[o + 3] = a[src + 3];
+                            pa[o + 4] = a[src + 4];
+                        }
+                    } else {
+                        for (int p = p0; p < p1; p++) {
+                            int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
+                            for (int r = 0; r < MR; r++) pa[o + r] = r < mr ? a[src + r] : 0;
+                        }
+                    }
+                }
+            }
+            return;
+        }
         for (int s0 = 0; s0 < mc; s0 += MR) {
             int mr = Math.min(MR, mc - s0), d = s0 * kc;
-            if (transA) {
-                for (int p = 0; p < kc; p++) {
-                    int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
-                    for (int r = 0; r < mr; r++) pa[o + r] = a[src + r];
-                    for (int r = mr; r < MR; r++) pa[o + r] = 0;
-                }
-            } else if (mr == MR) {
+            if (mr == MR) {
                 int r0 = ao + (ic + s0) * k + pc, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k, r4 = r3 + k;
                 for (int p = 0; p < kc; p++) {
                     int o = d + p * MR;
