@@ -11,8 +11,8 @@ import jdk.incubator.vector.VectorSpecies;
  * transpose combinations and reads a and b each as one stream. Edge tiles (rows past m are zero in the sliver) run the
  * same kernel into a scratch tile and only their valid part is written.
  *
- * <p>Threads split c by columns (whole NR panels) so each packs only its own part of b and reads a shared; products
- * too narrow for that, and those with a transposed a (whose packing costs more than b's), split by rows. Per-thread
+ * <p>Threads split c by columns (whole NR panels) so each packs only its own part of b (and all of a, the cheaper
+ * pack); products too narrow for that, and those with a transposed a (whose packing costs more), split by rows. Per-thread
  * scratch lives as long as the backend: nothing is allocated per tile.
  *
  * <p>Numerics: each element is a float32 sum over one k block in order, then fused into c (c + alpha * sum); the k
@@ -51,8 +51,8 @@ final class Matmul {
 
     /**
      * The k block size for a product of inner dimension k: k in about equal blocks of at most KC, rounded up to a
-     * whole number of UNROLL steps. (The rounding dates from a kernel with a remainder loop; the kernel has none now,
-     * but the blocks fix the summation order, so they stay as they were and results keep their bits.)
+     * whole number of UNROLL steps. (The rounding dates from a kernel with a remainder loop, which the kernel no longer
+     * has; it stays because the blocks fix the summation order.)
      */
     static int kBlock(int k) {
         int blocks = (k + KC - 1) / KC;
