@@ -6,13 +6,13 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Single-precision GEMM, c = alpha * op(a) . op(b) + beta * c, in the GotoBLAS/BLIS shape: the k dimension in
  * blocks of at most KC, a kc x NC block of op(b) packed into NR-wide column panels, MC rows of op(a) at a time, and a
- * register-tiled MR x NR microkernel (5 rows times two vectors: 10 independent FMA accumulators). op(a) is read in
- * place, MR rows at a time (each row a contiguous stream), when it is not transposed; a transposed a is first packed
- * into mc row-major rows of kc values, so one microkernel serves all four transpose combinations. Edge tiles run the
- * same kernel on zero-padded copies into a scratch tile and only their valid part is written.
+ * register-tiled MR x NR microkernel (5 rows times two vectors: 10 independent FMA accumulators). An mc x kc block of
+ * op(a) is packed into MR-row slivers interleaved by k (transposed or not), so one microkernel serves all four
+ * transpose combinations and reads a and b each as one stream. Edge tiles (rows past m are zero in the sliver) run the
+ * same kernel into a scratch tile and only their valid part is written.
  *
- * <p>Threads split c by columns (whole NR panels) so each packs only its own part of b and reads a shared; products
- * too narrow for that, and those with a transposed a (whose packing costs more than b's), split by rows. Per-thread
+ * <p>Threads split c by columns (whole NR panels) so each packs only its own part of b (and all of a, the cheaper
+ * pack); products too narrow for that, and those with a transposed a (whose packing costs more), split by rows. Per-thread
  * scratch lives as long as the backend: nothing is allocated per tile.
  *
  * <p>Numerics: each element is a float32 sum over one k block in order, then fused into c (c + alpha * sum); the k
@@ -25,26 +25,34 @@ final class Matmul {
     static final int MR = 5;
     static final int UNROLL = 16;
     static final int NR = 2 * L;
-    static final int KC = Integer.getInteger("brt.gemm.kc", 512);
-    static final int MC = Math.max(MR, Integer.getInteger("brt.gemm.mc", 120) / MR * MR);
+    /** Panels of b packed together, just before their first use (4 x 64 KiB at kc 1024: in L2). */
+    static final int PANEL_GROUP = 4;
+    /** Rows of a transposed a packed together (see {@link #packA}). */
+    static final int TRANS_ROWS = 16;
+    /**
+     * k in one block up to 1024: each c tile is then read and written once (a second k block reloads it from L3,
+     * ~10% of that block's kernel time in perf); the 64 KiB b panel streams from L2. Against KC 512 / MC 120: +3-5%
+     * at k = 1024 (same-JVM alternation). MC keeps the packed block of a (MC x KC) at half of the 512 KiB L2.
+     */
+    static final int KC = Integer.getInteger("brt.gemm.kc", 1024);
+    static final int MC = Math.max(MR, Integer.getInteger("brt.gemm.mc", 60) / MR * MR);
     static final int NC = Math.max(NR, Integer.getInteger("brt.gemm.nc", 1024) / NR * NR);
 
     private final CpuPool pool;
-    private final float[][] packA, packB, edgeA, tile;
+    private final float[][] packA, packB, tile;
 
     Matmul(CpuPool pool) {
         this.pool = pool;
         int t = pool.threads();
         packA = new float[t][];
         packB = new float[t][];
-        edgeA = new float[t][];
         tile = new float[t][MR * NR];
     }
 
     /**
      * The k block size for a product of inner dimension k: k in about equal blocks of at most KC, rounded up to a
-     * whole number of UNROLL steps (a block that runs the kernel's remainder loop made C2 compile the hot loop 4x
-     * slower), so only a k that is not a multiple of UNROLL has a remainder, in its last block.
+     * whole number of UNROLL steps. (The rounding dates from a kernel with a remainder loop, which the kernel no longer
+     * has; it stays because the blocks fix the summation order.)
      */
     static int kBlock(int k) {
         int blocks = (k + KC - 1) / KC;
@@ -105,10 +113,9 @@ final class Matmul {
             return;
         }
         int kcMax = kBlock(k);
-        float[] pa = packA[w], pb = packB[w], ea = edgeA[w];
-        if (transA && (pa == null || pa.length < MC * kcMax)) packA[w] = pa = new float[MC * kcMax];
+        float[] pa = packA[w], pb = packB[w];
+        if (pa == null || pa.length < MC * kcMax) packA[w] = pa = new float[MC * kcMax];
         if (pb == null || pb.length < kcMax * NC) packB[w] = pb = new float[kcMax * NC];
-        if (ea == null || ea.length < MR * kcMax) edgeA[w] = ea = new float[MR * kcMax];
         float[] ct = tile[w];
         // c = beta c first, so the microkernel has a single store: c += alpha acc (beta 0: old c, even NaN, is ignored)
         if (beta != 1f && beta != 0f) {
@@ -122,35 +129,26 @@ final class Matmul {
             for (int pc = 0; pc < k; pc += kcMax) {
                 int kc = Math.min(kcMax, k - pc);
                 boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
-                packB(b, bo, transB, k, n, pc, kc, jc, nc, pb);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
-                    // the rows of op(a)[ic:ic+mc, pc:pc+kc]: in place (row stride k), or packed row-major (stride kc)
-                    float[] as = a;
-                    int aBase = ao + ic * k + pc, lda = k;
-                    if (transA) {
-                        packTransposedA(a, ao, m, ic, mc, pc, kc, pa);
-                        as = pa; aBase = 0; lda = kc;
-                    }
-                    int fullRows = mc - mc % MR;
+                    packA(a, ao, transA, m, k, ic, mc, pc, kc, pa);
                     for (int jr = 0; jr < nc; jr += NR) {
+                        // b is packed a few panels ahead of their first use, while the first rows of a run over
+                        // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
+                        if (ic == m0 && jr % (PANEL_GROUP * NR) == 0) {
+                            packB(b, bo, transB, k, n, pc, kc, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pb);
+                        }
                         int nr = Math.min(NR, nc - jr);
                         int bOff = jr * kc;
                         int cCol = co + jc + jr;
-                        for (int ir = 0; ir < fullRows; ir += MR) {
-                            int cOff = cCol + (ic + ir) * n;
-                            if (nr == NR) {
-                                if (set) kernelSet(kc, as, aBase + ir * lda, lda, pb, bOff, c, cOff, n, alpha);
-                                else kernel(kc, as, aBase + ir * lda, lda, pb, bOff, c, cOff, n, alpha);
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir), aOff = ir * kc, cOff = cCol + (ic + ir) * n;
+                            if (mr == MR && nr == NR) {
+                                if (set) kernelSet(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
+                                else kernel(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
                             } else {
-                                edge(kc, as, aBase + ir * lda, lda, pb, bOff, ct, c, cOff, n, MR, nr, alpha, set);
+                                edge(kc, pa, aOff, pb, bOff, ct, c, cOff, n, mr, nr, alpha, set);
                             }
-                        }
-                        if (fullRows < mc) {
-                            // the last rows, fewer than MR: a zero-padded copy of them, so the kernel reads no further
-                            int mr = mc - fullRows;
-                            if (jr == 0) copyRows(as, aBase + fullRows * lda, lda, mr, kc, ea);
-                            edge(kc, ea, 0, kc, pb, bOff, ct, c, cCol + (ic + fullRows) * n, n, mr, nr, alpha, set);
                         }
                     }
                 }
@@ -159,10 +157,10 @@ final class Matmul {
     }
 
     /** An edge tile: the kernel into the zeroed scratch tile, then only the valid mr x nr part into c. */
-    private static void edge(int kc, float[] a, int ao, int lda, float[] pb, int bo, float[] ct, float[] c, int cOff,
+    private static void edge(int kc, float[] pa, int ao, float[] pb, int bo, float[] ct, float[] c, int cOff,
                              int ldc, int mr, int nr, float alpha, boolean set) {
         java.util.Arrays.fill(ct, 0f);
-        kernel(kc, a, ao, lda, pb, bo, ct, 0, NR, 1f);
+        kernel(kc, pa, ao, pb, bo, ct, 0, NR, 1f);
         for (int y = 0; y < mr; y++) {
             for (int x = 0; x < nr; x++) {
                 int ci = cOff + y * ldc + x;
@@ -172,99 +170,121 @@ final class Matmul {
         }
     }
 
-    /** Copies mr < MR rows of kc values (row stride lda) into dst as MR rows of stride kc, the rest zero. */
-    private static void copyRows(float[] a, int ao, int lda, int mr, int kc, float[] dst) {
-        for (int y = 0; y < MR; y++) {
-            if (y < mr) System.arraycopy(a, ao + y * lda, dst, y * kc, kc);
-            else java.util.Arrays.fill(dst, y * kc, (y + 1) * kc, 0f);
-        }
-    }
-
     /**
-     * Packs op(b)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel p holds kc rows of NR values, zero padded. A
-     * transposed b (stored n x k) is read a row at a time and scattered with stride NR inside the panel (kc x NR
-     * floats, 32 KiB at kc 512); filling a panel row at a time, or eight columns at a time, measured 3-6% slower.
+     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows, each interleaved by k (sliver s holds, for each p, the
+     * MR values of rows s*MR .. s*MR+MR-1 side by side: pa[s*MR*kc + p*MR + r]), the rows past mc zero. The kernel
+     * then reads one stream at constant offsets; a transposed a (stored k x m) is read MR contiguous values at a time.
      */
-    private static void packB(float[] b, int bo, boolean transB, int k, int n, int pc, int kc, int jc, int nc, float[] pb) {
-        for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr);
-            int dst = jr * kc;
-            int j0 = jc + jr;
-            if (!transB) {
-                if (nr == NR) {
-                    for (int p = 0; p < kc; p++) {
-                        int src = bo + (pc + p) * n + j0;
-                        FloatVector.fromArray(F, b, src).intoArray(pb, dst + p * NR);
-                        FloatVector.fromArray(F, b, src + L).intoArray(pb, dst + p * NR + L);
+    private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, float[] pa) {
+        if (transA) {
+            // TRANS_ROWS rows of a (each mc contiguous values) at a time, so they stay in L1 while every sliver
+            // takes its MR values from each: one sliver per sweep over all kc rows re-read each line per sliver
+            for (int p0 = 0; p0 < kc; p0 += TRANS_ROWS) {
+                int p1 = Math.min(kc, p0 + TRANS_ROWS);
+                for (int s0 = 0; s0 < mc; s0 += MR) {
+                    int mr = Math.min(MR, mc - s0), d = s0 * kc;
+                    if (mr == MR) {
+                        for (int p = p0; p < p1; p++) {
+                            int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
+                            pa[o] = a[src];
+                            pa[o + 1] = a[src + 1];
+                            pa[o + 2] = a[src + 2];
+                            pa[o + 3] = a[src + 3];
+                            pa[o + 4] = a[src + 4];
+                        }
+                    } else {
+                        for (int p = p0; p < p1; p++) {
+                            int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
+                            for (int r = 0; r < MR; r++) pa[o + r] = r < mr ? a[src + r] : 0;
+                        }
                     }
-                } else {
-                    for (int p = 0; p < kc; p++) {
-                        int src = bo + (pc + p) * n + j0, d = dst + p * NR;
-                        for (int x = 0; x < nr; x++) pb[d + x] = b[src + x];
-                        for (int x = nr; x < NR; x++) pb[d + x] = 0;
-                    }
+                }
+            }
+            return;
+        }
+        for (int s0 = 0; s0 < mc; s0 += MR) {
+            int mr = Math.min(MR, mc - s0), d = s0 * kc;
+            if (mr == MR) {
+                int r0 = ao + (ic + s0) * k + pc, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k, r4 = r3 + k;
+                for (int p = 0; p < kc; p++) {
+                    int o = d + p * MR;
+                    pa[o] = a[r0 + p];
+                    pa[o + 1] = a[r1 + p];
+                    pa[o + 2] = a[r2 + p];
+                    pa[o + 3] = a[r3 + p];
+                    pa[o + 4] = a[r4 + p];
                 }
             } else {
-                // b is stored n x k: element (p, j) at b[j * k + p]
-                for (int x = 0; x < nr; x++) {
-                    int src = bo + (j0 + x) * k + pc;
-                    for (int p = 0; p < kc; p++) pb[dst + p * NR + x] = b[src + p];
-                }
-                for (int x = nr; x < NR; x++) {
-                    for (int p = 0; p < kc; p++) pb[dst + p * NR + x] = 0;
+                for (int r = 0; r < MR; r++) {
+                    int src = ao + (ic + s0 + r) * k + pc;
+                    for (int p = 0; p < kc; p++) pa[d + p * MR + r] = r < mr ? a[src + p] : 0;
                 }
             }
         }
     }
 
     /**
-     * Packs op(a)[ic:ic+mc, pc:pc+kc] of a transposed a (stored k x m) into mc rows of kc values, row-major, eight
-     * rows at a time: writing all mc rows per p would scatter over lines 4 * kc bytes apart, which fall into a few
-     * L1 sets and evict each other.
+     * Packs columns [jr0, jr1) of op(b)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel jr holds kc rows of NR
+     * values at pb[jr * kc ..], zero padded. A plain b is copied PANEL_GROUP panels side by side per row, so each row's
+     * run is read whole (one panel at a time walks rows 4 * n bytes apart, which fall into one L1 set: 1.5 against
+     * 0.8 ns a float at n = 4096). A transposed b (stored n x k) is read a row at a time and scattered with stride
+     * NR inside the panel; filling a panel row at a time, or eight columns at a time, measured 3-6% slower.
      */
-    private static void packTransposedA(float[] a, int ao, int m, int ic, int mc, int pc, int kc, float[] pa) {
-        for (int y0 = 0; y0 < mc; y0 += 8) {
-            int y1 = Math.min(mc, y0 + 8);
+    private static void packB(float[] b, int bo, boolean transB, int k, int n, int pc, int kc, int jc, int jr0, int jr1, float[] pb) {
+        if (!transB) {
+            int full = jr0 + (jr1 - jr0) / NR * NR;
             for (int p = 0; p < kc; p++) {
-                int src = ao + (pc + p) * m + ic;
-                for (int y = y0; y < y1; y++) pa[y * kc + p] = a[src + y];
+                int src = bo + (pc + p) * n + jc;
+                for (int jr = jr0; jr < full; jr += NR) {
+                    int d = jr * kc + p * NR;
+                    FloatVector.fromArray(F, b, src + jr).intoArray(pb, d);
+                    FloatVector.fromArray(F, b, src + jr + L).intoArray(pb, d + L);
+                }
+            }
+            if (full < jr1) {
+                int nr = jr1 - full;
+                for (int p = 0; p < kc; p++) {
+                    int src = bo + (pc + p) * n + jc + full, d = full * kc + p * NR;
+                    for (int x = 0; x < nr; x++) pb[d + x] = b[src + x];
+                    for (int x = nr; x < NR; x++) pb[d + x] = 0;
+                }
+            }
+            return;
+        }
+        for (int jr = jr0; jr < jr1; jr += NR) {
+            int nr = Math.min(NR, jr1 - jr), dst = jr * kc, j0 = jc + jr;
+            // b is stored n x k: element (p, j) at b[j * k + p]
+            for (int x = 0; x < nr; x++) {
+                int src = bo + (j0 + x) * k + pc;
+                for (int p = 0; p < kc; p++) pb[dst + p * NR + x] = b[src + p];
+            }
+            for (int x = nr; x < NR; x++) {
+                for (int p = 0; p < kc; p++) pb[dst + p * NR + x] = 0;
             }
         }
     }
 
     /**
-     * The MR x NR microkernel: c[5 x 2L] += alpha * (a rows . pb panel), 10 independent FMA accumulators; row r of
-     * the sliver is a[ao + r * lda + q] (the matrix itself, or a packed sliver with lda = kc). Shape and unrolling
-     * were measured in isolation, not guessed (AVX2, 16 vector registers, JDK 25 C2, GFLOP/s on one core of ~95
-     * reachable): 6 x 2 vectors (12 accumulators, the Haswell shape) spills under C2 (~42); 4 x 2 reaches 72-82;
-     * 5 x 2 (10 accumulators, more slack over the 4-cycle FMA latency of two pipes) 80-85, with the k loop unrolled
-     * by {@link #UNROLL} through an inner counted loop that C2 unrolls fully (8: 74-80). Reading a's rows in place
-     * runs as fast as a packed interleaved sliver, so a is not packed unless transposed. One store form per method:
-     * a kernel with beta branches in its stores ran 10x slower once both branches were taken.
+     * The MR x NR microkernel: c[5 x 2L] += alpha * (pa sliver . pb panel), 10 independent FMA accumulators; the
+     * sliver holds MR values of a per k step (see {@link #packA}), the panel NR values of b. The loop is written for
+     * C2's code shape, which was read off the machine code (PrintAssembly, decoded; benchmarks/results/cpu-backend.md):
+     * its counter is the sliver index (stride MR) and the panel index is a second induction variable (stride NR), so
+     * every load is one addressing mode with a constant displacement: per k step 2 b loads, 5 vbroadcastss from
+     * memory, 10 FMAs and ~6 integer ops. Indexing both by k (q * NR, rows in place at a[row + q]) cost ~14 integer
+     * ops a step, which kept the kernel near 80% of the FMA rate. C2 does not unroll this loop (its body is over
+     * LoopUnrollLimit), and unrolling it by hand spills: C2 hoists every broadcast of the unrolled steps first. One
+     * store form per method: a kernel with beta branches in its stores ran 10x slower once both branches were taken.
      */
-    private static void kernel(int kc, float[] a, int ao, int lda, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
+    private static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
-        int a0 = ao, a1 = ao + 1 * lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda, a4 = ao + 4 * lda;
-        int p = 0;
-        for (; p + UNROLL <= kc; p += UNROLL) {
-            for (int u = 0; u < UNROLL; u++) {
-                int q = p + u, bi = bo + q * NR;
-                FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
-                x = FloatVector.broadcast(F, a[a0 + q]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-                x = FloatVector.broadcast(F, a[a1 + q]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-                x = FloatVector.broadcast(F, a[a2 + q]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-                x = FloatVector.broadcast(F, a[a3 + q]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-                x = FloatVector.broadcast(F, a[a4 + q]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            }
-        }
-        for (; p < kc; p++) {
-            int q = p, bi = bo + q * NR;
+        int bi = bo;
+        for (int ai = ao, aEnd = ao + kc * MR; ai < aEnd; ai += MR, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
-            x = FloatVector.broadcast(F, a[a0 + q]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, a[a1 + q]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, a[a2 + q]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, a[a3 + q]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, a[a4 + q]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, pa[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, pa[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, pa[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, pa[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
         }
         store(c00, c01, c, co, alpha);
         store(c10, c11, c, co + 1 * ldc, alpha);
@@ -279,29 +299,16 @@ final class Matmul {
     }
 
     /** {@link #kernel} that overwrites c: c = alpha * acc, used for the first k block when beta is 0. */
-    private static void kernelSet(int kc, float[] a, int ao, int lda, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
+    private static void kernelSet(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
-        int a0 = ao, a1 = ao + 1 * lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda, a4 = ao + 4 * lda;
-        int p = 0;
-        for (; p + UNROLL <= kc; p += UNROLL) {
-            for (int u = 0; u < UNROLL; u++) {
-                int q = p + u, bi = bo + q * NR;
-                FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
-                x = FloatVector.broadcast(F, a[a0 + q]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-                x = FloatVector.broadcast(F, a[a1 + q]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-                x = FloatVector.broadcast(F, a[a2 + q]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-                x = FloatVector.broadcast(F, a[a3 + q]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-                x = FloatVector.broadcast(F, a[a4 + q]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-            }
-        }
-        for (; p < kc; p++) {
-            int q = p, bi = bo + q * NR;
+        int bi = bo;
+        for (int ai = ao, aEnd = ao + kc * MR; ai < aEnd; ai += MR, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
-            x = FloatVector.broadcast(F, a[a0 + q]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, a[a1 + q]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, a[a2 + q]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, a[a3 + q]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, a[a4 + q]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, pa[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, pa[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, pa[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, pa[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
         }
         storeSet(c00, c01, c, co, alpha);
         storeSet(c10, c11, c, co + 1 * ldc, alpha);
