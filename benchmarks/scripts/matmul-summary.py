@@ -1,4 +1,5 @@
-"""Reads the interleaved runs of matmul-bench.sh and prints medians, ours/OpenBLAS and % of FMA peak."""
+"""Reads the interleaved runs of matmul-bench.sh and prints medians, ours/OpenBLAS and % of FMA peak. Each run's
+figure is its median call on both sides (JMH SampleTime's p0.50; numpy: median of 15 calls)."""
 import csv, glob, os, statistics, sys
 
 out, reps = sys.argv[1], int(sys.argv[2])
@@ -7,7 +8,10 @@ ours, peer = {}, {}
 for t in (1, 2):
     for r in range(1, reps + 1):
         with open(os.path.join(out, f"ours-t{t}-r{r}.csv")) as f:
-            for row in csv.DictReader(f):
+            rows = list(csv.DictReader(f))
+            # SampleTime: the median call (the peer's statistic); an AverageTime run has only the mean row
+            medians = [row for row in rows if row["Benchmark"].endswith("p0.50")]
+            for row in medians or rows:
                 size = row["Param: mkn"]
                 m, k, n = map(int, size.split("x"))
                 ms = float(row["Score"])
