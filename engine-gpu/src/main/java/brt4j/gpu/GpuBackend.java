@@ -12,11 +12,15 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.stream.Stream;
 
@@ -961,7 +965,7 @@ public abstract class GpuBackend extends Backend {
         if (!PAIRED_ATTENTION) return false;
         for (Attn x : List.of(a, b)) if (!flash(null, x.q().dim(1), x.k().dim(1), x.q().cols() / heads)) return false;
         if (a.q().cols() != b.q().cols()) return false;
-        java.util.Set<DeviceBuffer> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        Set<DeviceBuffer> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         for (Object t : written) if (!seen.add(bufferOf(t))) return false;
         return true;
     }
@@ -972,7 +976,7 @@ public abstract class GpuBackend extends Backend {
     /** k_flash_fwd2: the two attentions' CTAs in one grid (z picks the attention). */
     @Override protected void doAttentionPair(int heads, Attn a, Attn b) {
         if (!flashPair(heads, a, b, a.out(), a.lse(), b.out(), b.lse())) { super.doAttentionPair(heads, a, b); return; }
-        List<Object> args = new java.util.ArrayList<>();
+        List<Object> args = new ArrayList<>();
         int nx = 0;
         for (Attn x : List.of(a, b)) {
             overwrite(x.lse(), x.q(), x.k(), x.v());
@@ -992,8 +996,8 @@ public abstract class GpuBackend extends Backend {
             super.doAttentionPairBackward(heads, a, ga, b, gb);
             return;
         }
-        List<Object> qArgs = new java.util.ArrayList<>(), kvArgs = new java.util.ArrayList<>();
-        List<DeviceBuffer> scratch = new java.util.ArrayList<>();
+        List<Object> qArgs = new ArrayList<>(), kvArgs = new ArrayList<>();
+        List<DeviceBuffer> scratch = new ArrayList<>();
         int nq = 0, nkv = 0;
         for (int i = 0; i < 2; i++) {
             Attn x = i == 0 ? a : b;
