@@ -170,18 +170,13 @@ class Bf16OperandsTest extends TwinTest {
             int g = 2, h = 3, d = 16, tq = w == 0 ? 8 : 2 * w, tk = w == 0 ? 11 : 3 * w;
             String what = "bf16 attention W=" + w;
             Twin q = rand(g, tq, h * d), k = rand(g, tk, h * d), v = rand(g, tk, h * d), temp = rand(h), rel = rand(h, 32);
-            brt4j.backend.Sliding sr = w == 0 ? null : new brt4j.backend.Sliding(w, rel.ref(), 128, 0.1, 5);
-            brt4j.backend.Sliding sg = w == 0 ? null : new brt4j.backend.Sliding(w, rel.gpu(), 128, 0.1, 5);
+            Window s = window(w, rel, 128, 0.1, 5);
             Twin out = zeros(g, tq, h * d), lse = zeros(g, h, tq);
-            ref.attention(q.ref(), k.ref(), v.ref(), h, temp.ref(), sr, out.ref(), lse.ref());
-            gpu.attention(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu());
+            attention(q, k, v, h, temp, s, out, lse);
             compare(what + " out", out); compare(what + " lse", lse);
             Twin dOut = rand(g, tq, h * d), dq = rand(g, tq, h * d), dk = zeros(g, tk, h * d), dv = rand(g, tk, h * d);
             Twin dTemp = rand(h), dRel = zeros(h, 32);
-            ref.attentionBackward(q.ref(), k.ref(), v.ref(), h, temp.ref(), sr, out.ref(), lse.ref(), dOut.ref(), dq.ref(), dk.ref(), dv.ref(),
-                    dTemp.ref(), w == 0 ? null : dRel.ref());
-            gpu.attentionBackward(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu(), dOut.gpu(), dq.gpu(), dk.gpu(), dv.gpu(),
-                    dTemp.gpu(), w == 0 ? null : dRel.gpu());
+            attentionBackward(q, k, v, h, temp, s, out, lse, dOut, dq, dk, dv, dTemp, dRel);
             compare(what + " dq", dq); compare(what + " dk", dk); compare(what + " dv", dv);
             compare(what + " dTemperature", dTemp);
             if (w > 0) compare(what + " dRelBias", dRel);

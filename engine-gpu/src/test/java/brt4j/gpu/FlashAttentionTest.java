@@ -52,25 +52,20 @@ class FlashAttentionTest extends TwinTest {
         String what = "flash G=" + g + " H=" + h + " D=" + d + " W=" + w + " Tq=" + tq + " drop=" + drop + " maxDist=" + maxDistance;
         assertTrue(gpu.flash(w == 0 ? null : new Sliding(w, gpu.zeros(h, 32), 128), tq, tk, d), what + ": eligible");
         Twin q = sixteenths(g, tq, h * d), k = sixteenths(g, tk, h * d), v = sixteenths(g, tk, h * d), temp = sixteenths(h), rel = sixteenths(h, 32);
-        Sliding sr = w == 0 ? null : new Sliding(w, rel.ref(), maxDistance, drop, 5);
-        Sliding sg = w == 0 ? null : new Sliding(w, rel.gpu(), maxDistance, drop, 5);
+        Window s = window(w, rel, maxDistance, drop, 5);
         Twin out = zeros(g, tq, h * d), lse = zeros(g, h, tq);
-        ref.attention(q.ref(), k.ref(), v.ref(), h, temp.ref(), sr, out.ref(), lse.ref());
-        gpu.attention(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu());
+        attention(q, k, v, h, temp, s, out, lse);
         show(what + " out", out, TOL);
         compareAbs(what + " lse", lse, LSE_TOL);
 
         gpu.synchronize();
         long before = gpu.launches();                   // the bf16 copies are cached now: one kernel, no score block
-        gpu.attention(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu());
+        gpu.attention(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), s.gpu(), out.gpu(), lse.gpu());
         assertEquals(1, gpu.launches() - before, what + ": the forward is one launch");
 
         Twin dOut = sixteenths(g, tq, h * d), dq = sixteenths(g, tq, h * d), dk = zeros(g, tk, h * d), dv = sixteenths(g, tk, h * d);
         Twin dTemp = sixteenths(h), dRel = zeros(h, 32);
-        ref.attentionBackward(q.ref(), k.ref(), v.ref(), h, temp.ref(), sr, out.ref(), lse.ref(), dOut.ref(), dq.ref(), dk.ref(), dv.ref(),
-                dTemp.ref(), w == 0 ? null : dRel.ref());
-        gpu.attentionBackward(q.gpu(), k.gpu(), v.gpu(), h, temp.gpu(), sg, out.gpu(), lse.gpu(), dOut.gpu(), dq.gpu(), dk.gpu(), dv.gpu(),
-                dTemp.gpu(), w == 0 ? null : dRel.gpu());
+        attentionBackward(q, k, v, h, temp, s, out, lse, dOut, dq, dk, dv, dTemp, dRel);
         show(what + " dq (added)", dq, TOL);
         show(what + " dk (onto zeros)", dk, TOL);
         show(what + " dv (added)", dv, TOL);
@@ -99,8 +94,8 @@ class FlashAttentionTest extends TwinTest {
         long before = gpu.launches();                   // the bf16 copies are cached now
         gpu.attentionPair(h, attn(false, self, out0, lse0), attn(false, cross, out1, lse1));
         assertEquals(1, gpu.launches() - before, "the pair's forward is one launch");
-        single(self, sOut0, sLse0);
-        single(cross, sOut1, sLse1);
+        single(h, self, sOut0, sLse0);
+        single(h, cross, sOut1, sLse1);
         show("pair: self out", out0, TOL);
         show("pair: cross out", out1, TOL);
         compareAbs("pair: self lse", lse0, LSE_TOL);
@@ -113,20 +108,20 @@ class FlashAttentionTest extends TwinTest {
         Twin[] s0 = copies(g0), s1 = copies(g1);
         ref.attentionPairBackward(h, attn(true, self, out0, lse0), grads(true, g0), attn(true, cross, out1, lse1), grads(true, g1));
         gpu.attentionPairBackward(h, attn(false, self, out0, lse0), grads(false, g0), attn(false, cross, out1, lse1), grads(false, g1));
-        singleBackward(self, out0, lse0, s0);
-        singleBackward(cross, out1, lse1, s1);
+        singleBackward(h, self, out0, lse0, s0);
+        singleBackward(h, cross, out1, lse1, s1);
         for (int i = 1; i < 4; i++) show("pair: self gradient " + i, g0[i], TOL);
         for (int i = 1; i < 4; i++) show("pair: cross gradient " + i, g1[i], TOL);
         sameOnGpu("pair vs single calls: gradients", g0[1], s0[1], g0[2], s0[2], g0[3], s0[3], g0[4], s0[4],
                 g1[1], s1[1], g1[2], s1[2], g1[3], s1[3], g1[4], s1[4]);
     }
 
-    private void single(Twin[] in, Twin out, Twin lse) {
-        gpu.attention(in[0].gpu(), in[1].gpu(), in[2].gpu(), 2, in[3].gpu(), null, out.gpu(), lse.gpu());
+    private void single(int h, Twin[] in, Twin out, Twin lse) {
+        gpu.attention(in[0].gpu(), in[1].gpu(), in[2].gpu(), h, in[3].gpu(), null, out.gpu(), lse.gpu());
     }
 
-    private void singleBackward(Twin[] in, Twin out, Twin lse, Twin[] gr) {
-        gpu.attentionBackward(in[0].gpu(), in[1].gpu(), in[2].gpu(), 2, in[3].gpu(), null, out.gpu(), lse.gpu(), gr[0].gpu(),
+    private void singleBackward(int h, Twin[] in, Twin out, Twin lse, Twin[] gr) {
+        gpu.attentionBackward(in[0].gpu(), in[1].gpu(), in[2].gpu(), h, in[3].gpu(), null, out.gpu(), lse.gpu(), gr[0].gpu(),
                 gr[1].gpu(), gr[2].gpu(), gr[3].gpu(), gr[4].gpu(), null);
     }
 

@@ -1,6 +1,7 @@
 package brt4j.gpu;
 
 import brt4j.backend.Backend;
+import brt4j.backend.Sliding;
 import brt4j.backend.ref.ReferenceBackend;
 import brt4j.check.Comparison;
 import brt4j.check.TensorDiff;
@@ -49,6 +50,31 @@ abstract class TwinTest {
     Twin zeros(int... shape) { return new Twin(ref.zeros(shape), gpu.zeros(shape)); }
 
     Twin of(float[] x, int... shape) { return new Twin(ref.upload(x, shape), gpu.upload(x, shape)); }
+
+    /** One sliding window (T5 bias, mask, attention dropout) over each side's copy of the relative bias. */
+    record Window(Sliding ref, Sliding gpu) {}
+
+    /** The window of w keys over rel, or none (both null) when w is 0. */
+    Window window(int w, Twin rel, int maxDistance, double dropout, long seed) {
+        if (w == 0) return new Window(null, null);
+        return new Window(new Sliding(w, rel.ref(), maxDistance, dropout, seed), new Sliding(w, rel.gpu(), maxDistance, dropout, seed));
+    }
+
+    /** attention on both backends. */
+    void attention(Twin q, Twin k, Twin v, int heads, Twin temp, Window s, Twin out, Twin lse) {
+        ref.attention(q.ref(), k.ref(), v.ref(), heads, temp.ref(), s.ref(), out.ref(), lse.ref());
+        gpu.attention(q.gpu(), k.gpu(), v.gpu(), heads, temp.gpu(), s.gpu(), out.gpu(), lse.gpu());
+    }
+
+    /** attentionBackward on both backends; dRel is passed only with a window. */
+    void attentionBackward(Twin q, Twin k, Twin v, int heads, Twin temp, Window s, Twin out, Twin lse, Twin dOut,
+                           Twin dq, Twin dk, Twin dv, Twin dTemp, Twin dRel) {
+        boolean w = s.ref() != null;
+        ref.attentionBackward(q.ref(), k.ref(), v.ref(), heads, temp.ref(), s.ref(), out.ref(), lse.ref(), dOut.ref(),
+                dq.ref(), dk.ref(), dv.ref(), dTemp.ref(), w ? dRel.ref() : null);
+        gpu.attentionBackward(q.gpu(), k.gpu(), v.gpu(), heads, temp.gpu(), s.gpu(), out.gpu(), lse.gpu(), dOut.gpu(),
+                dq.gpu(), dk.gpu(), dv.gpu(), dTemp.gpu(), w ? dRel.gpu() : null);
+    }
 
     /** Asserts Comparison's rule, |gpu - ref| <= tol * max(1, max |ref|), and returns the comparison. */
     TensorDiff compare(String what, Twin t, double tol) {
