@@ -311,13 +311,9 @@ public final class CudaBackend extends GpuBackend {
         alphaBeta.set(ValueLayout.JAVA_FLOAT, 4, beta);
         int opB = tb ? Cublas.OP_T : Cublas.OP_N, ldb = tb ? k : n;
         int opA = ta ? Cublas.OP_T : Cublas.OP_N, lda = ta ? m : k;
-        long pa = handleOf(a), pb = handleOf(b);
-        int type = Cublas.CUDA_R_32F, compute = precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
-        if (precision == Precision.BF16) {             // the operands' cached bf16 copies (cast only after a write)
-            pa = bf16(a, a.size()).handle();
-            pb = bf16(b, b.size()).handle();
-            type = Cublas.CUDA_R_16BF;
-        }
+        long pa = operand(a), pb = operand(b);
+        int type = precision == Precision.BF16 ? Cublas.CUDA_R_16BF : Cublas.CUDA_R_32F;
+        int compute = precision == Precision.TF32 ? Cublas.COMPUTE_32F_FAST_TF32 : Cublas.COMPUTE_32F;
         long t0 = profileStart();
         try {
             int st = (int) blas.gemmStridedBatchedEx.invokeExact(cublasHandle, opB, opA, n, m, k, alphaBeta.asSlice(0, 4),
@@ -332,6 +328,9 @@ public final class CudaBackend extends GpuBackend {
             throw new GpuException("cuda: cuBLAS: " + t, t);
         }
     }
+
+    /** A product operand's device address: in bf16 mode its cached bf16 copy (cast only after a write). */
+    private long operand(GpuTensor t) { return precision == Precision.BF16 ? bf16(t, t.size()).handle() : handleOf(t); }
 
     /** Pinned host memory that queued uploads copy from, used round-robin (see {@link #rawWriteQueued}). */
     private static final long RING_BYTES = 8L << 20;
@@ -528,19 +527,15 @@ public final class CudaBackend extends GpuBackend {
         batchedByPointers(ptrs, m, n, k, ta, lda, tb, ldb, ldc, 1f, beta, bf16, c16, "attention gemm batched");
     }
 
-    /**
-     * Independent products of one shape in one cublasGemmBatchedEx: operands are the tensors' bf16 copies in bf16
-     * mode (cast only after a write, as for {@link #gemm}).
-     */
+    /** Independent products of one shape in one cublasGemmBatchedEx (operands as for {@link #gemm}). */
     @Override protected void gemmGroup(int m, int n, int k, List<GpuTensor> a, boolean ta, List<GpuTensor> b, boolean tb,
                                        List<GpuTensor> c, float alpha, float beta) {
         current();
         int total = a.size();
         long[] ptrs = new long[3 * total];
         for (int i = 0; i < total; i++) {
-            GpuTensor ai = a.get(i), bi = b.get(i);
-            ptrs[i] = precision == Precision.BF16 ? bf16(ai, ai.size()).handle() : handleOf(ai);
-            ptrs[total + i] = precision == Precision.BF16 ? bf16(bi, bi.size()).handle() : handleOf(bi);
+            ptrs[i] = operand(a.get(i));
+            ptrs[total + i] = operand(b.get(i));
             ptrs[2 * total + i] = handleOf(c.get(i));
         }
         batchedByPointers(ptrs, m, n, k, ta, ta ? m : k, tb, tb ? k : n, n, alpha, beta, precision == Precision.BF16, false,
