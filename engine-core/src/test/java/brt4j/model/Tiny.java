@@ -40,10 +40,9 @@ final class Tiny {
     static boolean[] flags(boolean... f) { return f; }
 
     /** Forward without recording; returns the result. */
+    /** A forward whose graph stays open: the result's logits are read after it returns (the GC reclaims it). */
     static SegmentResult run(BrtModel m, Batch b, Memory mem, boolean trace) {
-        try (Graph g = new Graph(m.backend(), false, 0)) {
-            return m.forward(g, b, mem, trace);
-        }
+        return m.forward(new Graph(m.backend(), false, 0), b, mem, trace);
     }
 
     static double[] logits(BrtModel m, SegmentResult r) { return m.backend().downloadDouble(r.logits().value); }

@@ -28,6 +28,7 @@ public final class CpuBackend extends Backend {
     private final Matmul matmul;
     private final FusedAttention attention;
     private final DecodeAttention decodeAttention;
+    private final ArrayPool arrays = new ArrayPool();
 
     public CpuBackend() { this(Integer.getInteger("brt.threads", Runtime.getRuntime().availableProcessors())); }
 
@@ -51,10 +52,18 @@ public final class CpuBackend extends Backend {
     @Override public Tensor zeros(int... shape) {
         long n = 1;
         for (int d : shape) n *= Math.max(d, 0);
-        return new FloatTensor(this, new float[(int) Math.min(n, Integer.MAX_VALUE)], shape);
+        return new FloatTensor(this, new FloatTensor.Storage(arrays.take((int) Math.min(n, Integer.MAX_VALUE))), shape);
     }
 
-    static float[] f(Tensor t) { return ((FloatTensor) t).data; }
+    /** Retires a tensor's handle; its array is kept for reuse once no view of it is left (see {@link ArrayPool}). */
+    @Override public void free(Tensor t) {
+        if (t instanceof FloatTensor x) {
+            float[] unused = x.release();
+            if (unused != null) arrays.give(unused);
+        }
+    }
+
+    static float[] f(Tensor t) { return ((FloatTensor) t).data(); }
 
     /** The storage of a tensor of this backend (shared, not copied): for benchmarks and tests. */
     public float[] storage(Tensor t) { return f(t); }
@@ -81,7 +90,11 @@ public final class CpuBackend extends Backend {
 
     @Override protected Tensor doQuantizeInt8(int rows, int cols, RowSource src) { return Int8Kernels.quantize(this, rows, cols, src); }
 
-    @Override protected Tensor doView(Tensor t, int[] shape) { return new FloatTensor(this, f(t), shape); }
+    @Override protected Tensor doView(Tensor t, int[] shape) {
+        FloatTensor x = (FloatTensor) t;
+        x.data();                                       // a freed tensor has no views
+        return new FloatTensor(this, x.storage(), shape);
+    }
 
     @Override protected void doCopy(Tensor src, Tensor dst) { System.arraycopy(f(src), 0, f(dst), 0, src.size()); }
 
