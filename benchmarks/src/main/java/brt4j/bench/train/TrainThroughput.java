@@ -18,8 +18,9 @@ import java.util.Random;
 
 /**
  * Training throughput of the real trainer (forward, backward, clip, AdamW; segments streamed from documents, memory
- * carried) on a config, in tokens/s: the median step time after warm-up. train-bench.sh runs it beside the PyTorch
- * transcription (train_bench_torch.py) in the same run.
+ * carried) on a config, in tokens/s: the timed steps' tokens over their total time after warm-up, so garbage
+ * collection pauses count (a median step would hide them; the median is printed beside). train-bench.sh runs it
+ * beside the PyTorch transcription (train_bench_torch.py, the same statistic) in the same run.
  *
  * <p>Usage: {@code TrainThroughput CONFIG THREADS STEPS WARMUP BATCH}
  */
@@ -49,9 +50,10 @@ public final class TrainThroughput {
                 last[0] = now;
             }
         }, null).run();
+        double mean = times.stream().mapToDouble(Double::doubleValue).sum() / times.size();
         Collections.sort(times);
         double med = times.get(times.size() / 2);
-        System.out.printf("{\"peer\": \"brt4j cpu\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_s_median\": %.4f, \"steps\": %d, \"params\": %d}%n",
-                threads, batch * c.segment() / med, med, steps, m.parameters().count());
+        System.out.printf("{\"peer\": \"brt4j cpu\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_s_mean\": %.4f, \"step_s_median\": %.4f, \"steps\": %d, \"params\": %d}%n",
+                threads, batch * c.segment() / mean, mean, med, steps, m.parameters().count());
     }
 }
