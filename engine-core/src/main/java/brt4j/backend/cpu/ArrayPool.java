@@ -1,7 +1,6 @@
 package brt4j.backend.cpu;
 
 import java.util.ArrayDeque;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -10,7 +9,7 @@ import java.util.Map;
  * same activations every step (~200 MB for configs/laptop.json); left to the garbage collector, every young
  * collection copied the live half of a step (pauses of 0.2-0.4 s every few steps with ParallelGC), and every new
  * array was zeroed by the JVM and faulted in fresh. With the graph freeing its tensors after each step, the steady
- * state allocates nothing. Kept arrays are capped in total ({@code -Dbrt.cpu.poolMiB}, default a quarter of the
+ * state allocates nothing; a reused array is cleared only if its first op reads it ({@link FloatTensor}). Kept arrays are capped in total ({@code -Dbrt.cpu.poolMiB}, default a quarter of the
  * heap limit); past the cap a freed array is left to the collector, as before.
  */
 final class ArrayPool {
@@ -24,13 +23,11 @@ final class ArrayPool {
 
     ArrayPool(long capFloats) { this.capFloats = capFloats; }
 
-    /** A zeroed array of n floats, reused if one is kept. */
-    synchronized float[] take(int n) {
+    /** A kept array of n floats (old values in it), or null if none is kept. */
+    synchronized float[] takeKept(int n) {
         ArrayDeque<float[]> q = free.get(n);
         float[] a = q == null ? null : q.poll();
-        if (a == null) return new float[n];
-        kept -= n;
-        Arrays.fill(a, 0f);
+        if (a != null) kept -= n;
         return a;
     }
 

@@ -52,7 +52,9 @@ public final class CpuBackend extends Backend {
     @Override public Tensor zeros(int... shape) {
         long n = 1;
         for (int d : shape) n *= Math.max(d, 0);
-        return new FloatTensor(this, new FloatTensor.Storage(arrays.take((int) Math.min(n, Integer.MAX_VALUE))), shape);
+        int size = (int) Math.min(n, Integer.MAX_VALUE);
+        float[] kept = arrays.takeKept(size);
+        return new FloatTensor(this, kept != null ? new FloatTensor.Storage(kept, true) : new FloatTensor.Storage(new float[size], false), shape);
     }
 
     /** Retires a tensor's handle; its array is kept for reuse once no view of it is left (see {@link ArrayPool}). */
@@ -65,10 +67,16 @@ public final class CpuBackend extends Backend {
 
     static float[] f(Tensor t) { return ((FloatTensor) t).data(); }
 
+    /** The array of an output the op writes whole before reading it (a reused array is then not cleared first). */
+    static float[] out(Tensor t) { return ((FloatTensor) t).dataForOverwrite(); }
+
+    /** Whether an accumulation into t may overwrite it instead: t is all zeros, its array not yet cleared. */
+    private static boolean freshZeros(Tensor t) { return t instanceof FloatTensor x && x.zeroPending(); }
+
     /** The storage of a tensor of this backend (shared, not copied): for benchmarks and tests. */
     public float[] storage(Tensor t) { return f(t); }
 
-    @Override protected void doUpload(float[] data, Tensor t) { System.arraycopy(data, 0, f(t), 0, data.length); }
+    @Override protected void doUpload(float[] data, Tensor t) { System.arraycopy(data, 0, data.length == t.size() ? out(t) : f(t), 0, data.length); }
 
     @Override protected void doUpload(double[] data, Tensor t) {
         float[] x = f(t);
@@ -110,22 +118,27 @@ public final class CpuBackend extends Backend {
             SkinnyGemm.vectorTimesTransposed(pool, n, k, f(a), f(b), f(c), (float) alpha, (float) beta);
             return;
         }
-        matmul.gemm(batch, m, n, k, f(a), transA, f(b), transB, f(c), (float) alpha, (float) beta);
+        // beta 0 overwrites c; so does accumulating into a fresh gradient (its first contribution: no c to read)
+        if (beta == 1 && freshZeros(c)) beta = 0;
+        matmul.gemm(batch, m, n, k, f(a), transA, f(b), transB, beta == 0 ? out(c) : f(c), (float) alpha, (float) beta);
     }
 
-    @Override protected void doAdd(Tensor a, Tensor b, Tensor out) { Elementwise.add(pool, f(a), f(b), f(out), out.size()); }
+    @Override protected void doAdd(Tensor a, Tensor b, Tensor out) { Elementwise.add(pool, f(a), f(b), out(out), out.size()); }
 
-    @Override protected void doAxpy(double alpha, Tensor x, Tensor y) { Elementwise.axpy(pool, (float) alpha, f(x), f(y), x.size()); }
+    @Override protected void doAxpy(double alpha, Tensor x, Tensor y) {
+        if (freshZeros(y) && x.size() == y.size()) Elementwise.scaleInto(pool, (float) alpha, f(x), out(y), x.size());
+        else Elementwise.axpy(pool, (float) alpha, f(x), f(y), x.size());
+    }
 
     @Override protected void doScale(Tensor x, double alpha) { Elementwise.scale(pool, f(x), (float) alpha, x.size()); }
 
     @Override protected void doAddBroadcast(Tensor x, Tensor v, Tensor out) {
-        Elementwise.addBroadcast(pool, f(x), f(v), f(out), x.size(), v.size());
+        Elementwise.addBroadcast(pool, f(x), f(v), out(out), x.size(), v.size());
     }
 
     @Override protected void doSumBroadcast(Tensor dx, Tensor dv) { Elementwise.sumBroadcast(pool, f(dx), f(dv), dx.size(), dv.size()); }
 
-    @Override protected void doActivation(Activation fn, Tensor x, Tensor out) { Elementwise.activation(pool, fn, f(x), f(out), x.size()); }
+    @Override protected void doActivation(Activation fn, Tensor x, Tensor out) { Elementwise.activation(pool, fn, f(x), out(out), x.size()); }
 
     @Override protected void doActivationBackward(Activation fn, Tensor saved, Tensor dy, Tensor dx) {
         Elementwise.activationBackward(pool, fn, f(saved), f(dy), f(dx), saved.size());
@@ -134,7 +147,7 @@ public final class CpuBackend extends Backend {
     @Override protected double doSumSquares(Tensor x) { return Elementwise.sumSquares(pool, f(x), x.size()); }
 
     @Override protected void doRmsNorm(Tensor x, Tensor scale, double eps, Tensor out, Tensor rstd) {
-        Norms.rmsNorm(pool, f(x), f(scale), eps, f(out), f(rstd), x.rows(), x.cols());
+        Norms.rmsNorm(pool, f(x), f(scale), eps, out(out), out(rstd), x.rows(), x.cols());
     }
 
     @Override protected void doRmsNormBackward(Tensor x, Tensor scale, Tensor rstd, Tensor dy, Tensor dx, Tensor dScale) {
@@ -142,7 +155,7 @@ public final class CpuBackend extends Backend {
     }
 
     @Override protected void doL2NormHeads(Tensor x, int heads, double eps, Tensor out, Tensor rnorm) {
-        Norms.l2NormHeads(pool, f(x), heads, eps, f(out), f(rnorm), x.rows(), x.cols());
+        Norms.l2NormHeads(pool, f(x), heads, eps, out(out), out(rnorm), x.rows(), x.cols());
     }
 
     @Override protected void doL2NormHeadsBackward(Tensor y, Tensor rnorm, int heads, Tensor dy, Tensor dx) {
@@ -184,7 +197,7 @@ public final class CpuBackend extends Backend {
             return;
         }
         attention.forward(f(q), f(k), f(v), q.dim(0), q.dim(1), k.dim(1), heads, q.cols() / heads, f(temperature),
-                sliding, sliding == null ? null : f(sliding.relBias()), f(out), f(lse));
+                sliding, sliding == null ? null : f(sliding.relBias()), out(out), out(lse));
     }
 
     /**
@@ -217,7 +230,8 @@ public final class CpuBackend extends Backend {
     }
 
     @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits) {
-        CrossEntropy.backward(pool, f(logits), logits.cols(), targets, mask, gradScale, f(dLogits));
+        boolean overwrite = freshZeros(dLogits);
+        CrossEntropy.backward(pool, f(logits), logits.cols(), targets, mask, gradScale, overwrite ? out(dLogits) : f(dLogits), overwrite);
     }
 
     @Override protected void doDropout(Tensor x, Tensor out, double rate, long seed, int tileRows, boolean accumulate) {

@@ -54,19 +54,30 @@ final class CrossEntropy {
         return total;
     }
 
-    static void backward(CpuPool pool, float[] logits, int v, int[] targets, boolean[] mask, double gradScale, float[] dLogits) {
+    /** dLogits += gradScale * (softmax - onehot) per unmasked row; with overwrite, dLogits = that (zeros where masked). */
+    static void backward(CpuPool pool, float[] logits, int v, int[] targets, boolean[] mask, double gradScale, float[] dLogits,
+                         boolean overwrite) {
         int rows = targets.length;
         pool.parallelFor(rows, 1, (s, e, w) -> {
             for (int r = s; r < e; r++) {
-                if (!mask[r]) continue;
                 int o = r * v;
+                if (!mask[r]) {
+                    if (overwrite) java.util.Arrays.fill(dLogits, o, o + v, 0f);
+                    continue;
+                }
                 float lse = (float) logSumExp(logits, o, v), gs = (float) gradScale;
                 int i = 0, ub = Vec.bound(v);
-                for (; i < ub; i += L) {
-                    FloatVector p = Vec.exp(FloatVector.fromArray(F, logits, o + i).sub(lse));
-                    p.fma(FloatVector.broadcast(F, gs), FloatVector.fromArray(F, dLogits, o + i)).intoArray(dLogits, o + i);
+                FloatVector g = FloatVector.broadcast(F, gs);
+                if (overwrite) {
+                    for (; i < ub; i += L) Vec.exp(FloatVector.fromArray(F, logits, o + i).sub(lse)).mul(g).intoArray(dLogits, o + i);
+                    for (; i < v; i++) dLogits[o + i] = gs * (float) StrictMath.exp(logits[o + i] - lse);
+                } else {
+                    for (; i < ub; i += L) {
+                        FloatVector p = Vec.exp(FloatVector.fromArray(F, logits, o + i).sub(lse));
+                        p.fma(g, FloatVector.fromArray(F, dLogits, o + i)).intoArray(dLogits, o + i);
+                    }
+                    for (; i < v; i++) dLogits[o + i] += gs * (float) StrictMath.exp(logits[o + i] - lse);
                 }
-                for (; i < v; i++) dLogits[o + i] += gs * (float) StrictMath.exp(logits[o + i] - lse);
                 dLogits[o + Math.floorMod(targets[r], v)] -= gs;
             }
         });

@@ -48,6 +48,15 @@ final class Elementwise {
         });
     }
 
+    /** y = alpha x: an axpy into zeros (the same values, the zeros' array not read). */
+    static void scaleInto(CpuPool pool, float alpha, float[] x, float[] y, int n) {
+        pool.parallelFor(n, GRAIN, (s, e, w) -> {
+            int i = s, ub = s + Vec.bound(e - s);
+            for (; i < ub; i += L) FloatVector.fromArray(F, x, i).mul(alpha).intoArray(y, i);
+            for (; i < e; i++) y[i] = alpha * x[i];
+        });
+    }
+
     static void scale(CpuPool pool, float[] x, float alpha, int n) {
         pool.parallelFor(n, GRAIN, (s, e, w) -> {
             int i = s, ub = s + Vec.bound(e - s);

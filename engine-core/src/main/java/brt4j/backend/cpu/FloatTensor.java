@@ -8,6 +8,11 @@ import brt4j.tensor.Tensor;
  * CpuBackend#free} retires this handle; the array goes back to the backend's {@link ArrayPool} once every handle
  * on it (the tensor and its views) is freed, and using a freed handle throws instead of reading an array that
  * another tensor may own by then.
+ *
+ * <p>A tensor made from a reused array is zero only logically at first: the array is cleared when first read
+ * ({@link #data}), unless the first op writes every element anyway ({@link #dataForOverwrite}: a product with
+ * beta 0, an element-wise output), which then skips the clearing; a gradient's first accumulation can run as an
+ * overwrite too ({@link #zeroPending}).
  */
 final class FloatTensor extends Tensor {
     final CpuBackend owner;
@@ -18,8 +23,12 @@ final class FloatTensor extends Tensor {
     static final class Storage {
         final float[] data;
         int handles;
+        boolean zeroPending;                            // logically all zeros; the array still holds old values
 
-        Storage(float[] data) { this.data = data; }
+        Storage(float[] data, boolean zeroPending) {
+            this.data = data;
+            this.zeroPending = zeroPending;
+        }
     }
 
     FloatTensor(CpuBackend owner, Storage storage, int... shape) {
@@ -31,10 +40,29 @@ final class FloatTensor extends Tensor {
 
     @Override public Backend backend() { return owner; }
 
+    /** The values, for an op that reads them (or writes only some). */
     float[] data() {
-        if (freed) throw new IllegalStateException("cpu: tensor " + shapeString() + " was used after it was freed");
+        checkLive();
+        if (storage.zeroPending) {
+            java.util.Arrays.fill(storage.data, 0f);
+            storage.zeroPending = false;
+        }
         return storage.data;
     }
+
+    /** The array for an op that writes every element before reading any: a pending clear is skipped. */
+    float[] dataForOverwrite() {
+        checkLive();
+        storage.zeroPending = false;
+        return storage.data;
+    }
+
+    private void checkLive() {
+        if (freed) throw new IllegalStateException("cpu: tensor " + shapeString() + " was used after it was freed");
+    }
+
+    /** Whether the tensor is all zeros and its array not yet cleared: an accumulation into it may overwrite. */
+    boolean zeroPending() { return storage.zeroPending; }
 
     Storage storage() { return storage; }
 

@@ -38,17 +38,52 @@ class ArrayPoolTest {
         }
     }
 
+    /** A freed tensor of `size` ones, so that the next tensor of that size gets an array full of old values. */
+    private static void leaveOldValues(CpuBackend be, int size) {
+        float[] ones = new float[size];
+        java.util.Arrays.fill(ones, 1f);
+        be.free(be.upload(ones, size));
+    }
+
+    @Test
+    void aReusedArrayReadsAsZerosAndAFirstAccumulationIntoItOverwrites() {
+        try (CpuBackend be = new CpuBackend(2)) {
+            leaveOldValues(be, 6);
+            assertArrayEquals(new float[6], be.download(be.zeros(2, 3)));          // read: cleared first
+
+            Tensor a = be.upload(new float[]{1, 2, 3, 4, 5, 6}, 2, 3), b = be.upload(new float[]{1, 0, 0, 1, 1, 1}, 3, 2);
+            leaveOldValues(be, 4);
+            Tensor c = be.zeros(2, 2);
+            be.matmul(a, false, b, false, c, 1, 1);                                // c += a b into fresh zeros
+            assertArrayEquals(new float[]{4, 5, 10, 11}, be.download(c));
+            be.matmul(a, false, b, false, c, 1, 1);                                // a second time accumulates
+            assertArrayEquals(new float[]{8, 10, 20, 22}, be.download(c));
+
+            leaveOldValues(be, 6);
+            Tensor y = be.zeros(6);
+            be.axpy(2, be.view(a, 6), y);
+            assertArrayEquals(new float[]{2, 4, 6, 8, 10, 12}, be.download(y));
+
+            Tensor logits = be.upload(new float[]{0, 0, 5, -1, 2, 2}, 3, 2);
+            leaveOldValues(be, 6);
+            Tensor dLogits = be.zeros(3, 2);
+            be.crossEntropyBackward(logits, new int[]{0, 1, 0}, new boolean[]{true, false, true}, 1, dLogits);
+            float[] d = be.download(dLogits);
+            assertArrayEquals(new float[]{-0.5f, 0.5f, 0, 0, -0.5f, 0.5f}, d, 1e-6f);   // the masked row stays 0
+        }
+    }
+
     @Test
     void keptArraysStayUnderTheCap() {
         ArrayPool pool = new ArrayPool(1500);
+        assertNull(pool.takeKept(1000));
         pool.give(new float[1000]);
         assertEquals(1000, pool.keptFloats());
         pool.give(new float[501]);                              // over the cap: left to the collector
         assertEquals(1000, pool.keptFloats());
-        float[] kept = pool.take(1000);
-        kept[7] = 3;
+        float[] kept = pool.takeKept(1000);
+        assertEquals(1000, kept.length);
         assertEquals(0, pool.keptFloats());
-        pool.give(kept);
-        assertEquals(0f, pool.take(1000)[7]);
+        assertNull(pool.takeKept(1000));
     }
 }
