@@ -106,7 +106,7 @@ final class FusedAttention {
             sc.s = Scratch.grow(sc.s, TQ * ldS);
             sc.tile = Scratch.grow(sc.tile, TQ * dp);
             float[] S = sc.s;
-            scores(j, sc, t0, t1, tlo, ldS, ldk);
+            scores(j, sc, t0, t1, tlo, ldS, 0, ldk);
             for (int il = t0; il < t1; il++) {
                 int row = (il - t0) * ldS, lo = j.lo(il), hi = j.hi(il);
                 int c0 = row + lo - tlo, len = hi - lo;
@@ -158,11 +158,14 @@ final class FusedAttention {
         }
     }
 
-    /** Raw scores q.k of query rows [t0, t1) over their allowed keys into S (column c is key tlo + c). */
-    private static void scores(Job j, Scratch sc, int t0, int t1, int tlo, int ldS, int ldk) {
+    /**
+     * Raw scores q.k of query rows [t0, t1) over their allowed keys into S (column c is key tlo + c); the block's
+     * key 0 is column ks of the packed k^T.
+     */
+    private static void scores(Job j, Scratch sc, int t0, int t1, int tlo, int ldS, int ks, int ldk) {
         for (int r = t0; r < t1; r += 4) {
             int rr = Math.min(4, t1 - r), lo = j.lo(r), hi = j.hi(r + rr - 1);
-            PanelGemm.mul(rr, j.d, sc.q, r * j.dp, j.dp, sc.kt, lo, ldk, sc.s, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
+            PanelGemm.mul(rr, j.d, sc.q, r * j.dp, j.dp, sc.kt, ks + lo, ldk, sc.s, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
         }
     }
 
@@ -199,19 +202,20 @@ final class FusedAttention {
         float tmp = j.temp[h];
         int biasOff = h * window;
         double dTempS = 0;
+        // the unit's keys and values packed once (a sliding block's keys overlap the next block's by W)
+        int ldk = Vec.roundUp(j.tk) + L;
+        sc.kt = Scratch.grow(sc.kt, d * ldk);
+        sc.vt = Scratch.grow(sc.vt, d * ldk);
+        sc.kr = Scratch.grow(sc.kr, j.tk * dp + L);
+        packTransposed(j.k, j.tk, g, 0, j.tk, hd, h * d, d, ldk, sc.kt);
+        packTransposed(j.v, j.tk, g, 0, j.tk, hd, h * d, d, ldk, sc.vt);
+        packRows(j.k, j.tk, g, 0, j.tk, hd, h * d, d, dp, sc.kr);
         for (int b = 0; b < j.blocks; b++) {
-            int qs = b * window, ks = b * window, nq = j.nq(b), nk = j.nk(b);
-            int ldk = Vec.roundUp(nk) + L;
+            int qs = b * window, ks = b * window, nq = j.nq(b);
             sc.q = Scratch.grow(sc.q, nq * dp);
             sc.dO = Scratch.grow(sc.dO, nq * dp);
-            sc.kt = Scratch.grow(sc.kt, d * ldk);
-            sc.vt = Scratch.grow(sc.vt, d * ldk);
-            sc.kr = Scratch.grow(sc.kr, nk * dp + L);
             packRows(j.q, j.tq, g, qs, nq, hd, h * d, d, dp, sc.q);
             packRows(dOut, j.tq, g, qs, nq, hd, h * d, d, dp, sc.dO);
-            packTransposed(j.k, j.tk, g, ks, nk, hd, h * d, d, ldk, sc.kt);
-            packTransposed(j.v, j.tk, g, ks, nk, hd, h * d, d, ldk, sc.vt);
-            packRows(j.k, j.tk, g, ks, nk, hd, h * d, d, dp, sc.kr);
             for (int t0 = 0; t0 < nq; t0 += TQ) {
                 int t1 = Math.min(nq, t0 + TQ), rows = t1 - t0;
                 int tlo = j.lo(t0), thi = j.hi(t1 - 1), span = thi - tlo;
@@ -221,18 +225,17 @@ final class FusedAttention {
                 sc.dp = Scratch.grow(sc.dp, TQ * ldS);
                 sc.tr = Scratch.grow(sc.tr, ldS * TQ);
                 float[] S = sc.s, P = sc.p, DP = sc.dp;
-                scores(j, sc, t0, t1, tlo, ldS, ldk);
+                scores(j, sc, t0, t1, tlo, ldS, ks, ldk);
                 // dp = dOut . v^T over the same keys
                 for (int r = t0; r < t1; r += 4) {
                     int rr = Math.min(4, t1 - r), lo = j.lo(r), hi = j.hi(r + rr - 1);
-                    PanelGemm.mul(rr, d, sc.dO, r * dp, dp, sc.vt, lo, ldk, DP, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
+                    PanelGemm.mul(rr, d, sc.dO, r * dp, dp, sc.vt, ks + lo, ldk, DP, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
                 }
                 for (int il = t0; il < t1; il++) {
                     int row = (il - t0) * ldS, lo = j.lo(il), hi = j.hi(il);
                     int c0 = row + lo - tlo, len = hi - lo;
                     int gi = g * j.tq + qs + il;
-                    float di = 0;
-                    for (int e = 0; e < d; e++) di += dOut[gi * hd + h * d + e] * j.out[gi * hd + h * d + e];
+                    float di = Norms.dot(dOut, gi * hd + h * d, j.out, gi * hd + h * d, d);
                     float l = j.lse[(g * j.heads + h) * j.tq + qs + il];
                     int x = 0;
                     FloatVector dTempV = FloatVector.zero(F);
@@ -275,12 +278,9 @@ final class FusedAttention {
                 // dq = ds . k (ds already times the temperature)
                 for (int r = t0; r < t1; r += 4) {
                     int rr = Math.min(4, t1 - r), lo = j.lo(r), hi = j.hi(r + rr - 1);
-                    PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, sc.kr, lo * dp, dp, sc.tile, (r - t0) * dp, dp, dp, false);
+                    PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, sc.kr, (ks + lo) * dp, dp, sc.tile, (r - t0) * dp, dp, dp, false);
                 }
-                for (int il = t0; il < t1; il++) {
-                    int o = (g * j.tq + qs + il) * hd + h * d, to = (il - t0) * dp;
-                    for (int e = 0; e < d; e++) dq[o + e] += sc.tile[to + e];
-                }
+                for (int il = t0; il < t1; il++) Elementwise.addInto(sc.tile, (il - t0) * dp, dq, (g * j.tq + qs + il) * hd + h * d, d);
                 // dk += ds^T . q and dv += p^T . dOut over the tile's keys
                 transpose(S, rows, span, ldS, sc.tr);
                 PanelGemm.mul(span, rows, sc.tr, 0, TQ, sc.q, t0 * dp, dp, sc.dk, (ks + tlo) * dp, dp, dp, true);
@@ -290,10 +290,8 @@ final class FusedAttention {
         }
         for (int jk = 0; jk < j.tk; jk++) {
             int o = (g * j.tk + jk) * hd + h * d, so = jk * dp;
-            for (int e = 0; e < d; e++) {
-                dk[o + e] += sc.dk[so + e];
-                dv[o + e] += sc.dv[so + e];
-            }
+            Elementwise.addInto(sc.dk, so, dk, o, d);
+            Elementwise.addInto(sc.dv, so, dv, o, d);
         }
         dTempW[h] += dTempS;
         if (window > 0) {
