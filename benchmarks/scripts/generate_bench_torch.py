@@ -12,6 +12,7 @@ from peer_ops import rms, l2, attend, head_split, t5_bucket
 
 cfg = json.load(open(sys.argv[1]))
 threads, prompt_len, gen_len, reps = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+warmup = int(sys.argv[6]) if len(sys.argv) > 6 else 5     # untimed runs first, as GenerationThroughput's warmup=
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 V, d, L, H, D, Ff = cfg["vocab_size"], cfg["d_model"], cfg["n_layers"], cfg["n_heads"], cfg["head_dim"], cfg["d_ff"]
@@ -97,7 +98,7 @@ class Stream:
 prompt = torch.randint(1, V, (prompt_len,))
 ingest, gen = [], []
 with torch.inference_mode():
-    for rep in range(reps + 1):                 # the first run warms up
+    for rep in range(-warmup, reps):
         s = Stream()
         t0 = time.perf_counter()
         at = 0
@@ -109,7 +110,7 @@ with torch.inference_mode():
         for _ in range(gen_len):
             logits = s.feed(logits.argmax(-1))
         t2 = time.perf_counter()
-        if rep > 0:
+        if rep >= 0:
             ingest.append(prompt_len / (t1 - t0)); gen.append(gen_len / (t2 - t1))
 ingest.sort(); gen.sort()
 print(json.dumps({"peer": "pytorch " + torch.__version__, "threads": threads, "prompt_tokens_per_s": ingest[len(ingest) // 2],
