@@ -372,12 +372,11 @@ public final class Graph implements AutoCloseable {
      * gradScale * dCE/dlogits into logits' gradient (gradScale = 1 / counted tokens gives the mean loss).
      */
     public double[] crossEntropy(Var logits, int[] targets, boolean[] mask, double gradScale) {
-        Tensor rowLoss = alloc(logits.value.rows());
+        Tensor rowLoss = alloc(logits.value.rows());     // kept to the backward: it gives each row's log-sum-exp
         be.crossEntropy(logits.value, targets, mask, rowLoss);
         double[] losses = be.downloadDouble(rowLoss);
-        be.free(rowLoss);
         if (recording && logits.requiresGrad) {
-            tape.add(() -> be.crossEntropyBackward(logits.value, targets, mask, gradScale, logits.gradForWrite()));
+            tape.add(() -> be.crossEntropyBackward(logits.value, targets, mask, gradScale, logits.gradForWrite(), rowLoss));
         }
         return losses;
     }

@@ -462,6 +462,18 @@ public abstract class Backend implements AutoCloseable {
         doCrossEntropyBackward(logits, targets, mask, gradScale, dLogits);
     }
 
+    /**
+     * {@link #crossEntropyBackward}, given the rowLoss that {@link #crossEntropy} wrote for these same logits (unchanged
+     * since): each row's log-sum-exp is then rowLoss + logits[target], and a backend may skip recomputing it.
+     */
+    public final void crossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits,
+                                           Tensor rowLoss) {
+        checkCe("crossEntropyBackward", logits, targets, mask);
+        own("crossEntropyBackward", dLogits, rowLoss); sameShape("crossEntropyBackward", logits, dLogits);
+        require("crossEntropyBackward", rowLoss.size() == logits.rows(), () -> "rowLoss " + rowLoss.shapeString() + " for logits " + logits.shapeString());
+        doCrossEntropyBackward(logits, targets, mask, gradScale, dLogits, rowLoss);
+    }
+
     private void checkCe(String op, Tensor logits, int[] targets, boolean[] mask) {
         own(op, logits);
         require(op, targets.length == logits.rows() && mask.length == logits.rows(),
@@ -691,6 +703,12 @@ public abstract class Backend implements AutoCloseable {
     }
     protected abstract double doCrossEntropy(Tensor logits, int[] targets, boolean[] mask, Tensor rowLoss);
     protected abstract void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits);
+
+    /** Default: recompute, as without rowLoss. */
+    protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits,
+                                          Tensor rowLoss) {
+        doCrossEntropyBackward(logits, targets, mask, gradScale, dLogits);
+    }
     /** Dropout forward (out = x * keep / (1-rate)) or, with accumulate, backward (out += x * keep / (1-rate)). */
     protected abstract void doDropout(Tensor x, Tensor out, double rate, long seed, int tileRows, boolean accumulate);
     /** Copies (or adds) {@code part} [G, len, C] to or from rows [start, start+len) of {@code whole} [G, T, C]. */

@@ -216,9 +216,14 @@ public class CpuVsOracleTest {
             double b = cpu.crossEntropy(logits.fast(), targets, mask, loss.fast());
             mk.check("crossEntropy rowLoss V=" + v, loss);
             Compare.assertClose("crossEntropy total", new double[]{b}, new double[]{a}, Compare.FLOAT32);
+            Twin dl2 = mk.rand(rows, v);
             ref.crossEntropyBackward(logits.ref(), targets, mask, 0.37, dl.ref());
             cpu.crossEntropyBackward(logits.fast(), targets, mask, 0.37, dl.fast());
             mk.check("crossEntropyBackward V=" + v, dl);
+            // the same from the forward's row losses (the log-sum-exp not recomputed)
+            ref.crossEntropyBackward(logits.ref(), targets, mask, 0.37, dl2.ref(), loss.ref());
+            cpu.crossEntropyBackward(logits.fast(), targets, mask, 0.37, dl2.fast(), loss.fast());
+            mk.check("crossEntropyBackward from rowLoss V=" + v, dl2);
         }
     }
 

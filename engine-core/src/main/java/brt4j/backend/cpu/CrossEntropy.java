@@ -54,9 +54,13 @@ final class CrossEntropy {
         return total;
     }
 
-    /** dLogits += gradScale * (softmax - onehot) per unmasked row; with overwrite, dLogits = that (zeros where masked). */
+    /**
+     * dLogits += gradScale * (softmax - onehot) per unmasked row; with overwrite, dLogits = that (zeros where masked).
+     * rowLoss (the forward's, or null) gives each row's log-sum-exp as rowLoss + logits[target]: float32 loss plus a
+     * logit, within an ulp of the log-sum-exp recomputed here (the test holds both to the oracle).
+     */
     static void backward(CpuPool pool, float[] logits, int v, int[] targets, boolean[] mask, double gradScale, float[] dLogits,
-                         boolean overwrite) {
+                         boolean overwrite, float[] rowLoss) {
         int rows = targets.length;
         pool.parallelFor(rows, 1, (s, e, w) -> {
             for (int r = s; r < e; r++) {
@@ -65,7 +69,8 @@ final class CrossEntropy {
                     if (overwrite) java.util.Arrays.fill(dLogits, o, o + v, 0f);
                     continue;
                 }
-                float lse = (float) logSumExp(logits, o, v), gs = (float) gradScale;
+                int t = o + Math.floorMod(targets[r], v);
+                float lse = (float) (rowLoss != null ? (double) rowLoss[r] + logits[t] : logSumExp(logits, o, v)), gs = (float) gradScale;
                 int i = 0, ub = Vec.bound(v);
                 FloatVector g = FloatVector.broadcast(F, gs);
                 if (overwrite) {
@@ -78,7 +83,7 @@ final class CrossEntropy {
                     }
                     for (; i < v; i++) dLogits[o + i] += gs * (float) StrictMath.exp(logits[o + i] - lse);
                 }
-                dLogits[o + Math.floorMod(targets[r], v)] -= gs;
+                dLogits[t] -= gs;
             }
         });
     }
