@@ -9,8 +9,9 @@ import java.util.Map;
  * same activations every step (~200 MB for configs/laptop.json); left to the garbage collector, every young
  * collection copied the live half of a step (pauses of 0.2-0.4 s every few steps with ParallelGC), and every new
  * array was zeroed by the JVM and faulted in fresh. With the graph freeing its tensors after each step, the steady
- * state allocates nothing; a reused array is cleared only if its first op reads it ({@link FloatTensor}). Kept arrays are capped in total ({@code -Dbrt.cpu.poolMiB}, default a quarter of the
- * heap limit); past the cap a freed array is left to the collector, as before.
+ * state allocates nothing; a reused array is cleared only if its first op reads it ({@link FloatTensor}). Kept
+ * arrays are capped in total ({@code -Dbrt.cpu.poolMiB}, default a quarter of the heap limit); past the cap a freed
+ * array is left to the collector, as before.
  */
 final class ArrayPool {
     private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
