@@ -29,6 +29,8 @@ final class Matmul {
     static final int PANEL_GROUP = 4;
     /** Rows of a transposed a packed together (see {@link #packA}). */
     static final int TRANS_ROWS = 16;
+    /** The p slots of a sliver that a vector of L values written at one p's slot reaches past its own MR values. */
+    private static final int SPILL = Math.max(0, (L - MR + MR - 1) / MR);
     /**
      * k in one block up to 1024: each c tile is then read and written once (a second k block reloads it from L3,
      * ~10% of that block's kernel time in perf); the 64 KiB b panel streams from L2. Against KC 512 / MC 120: +3-5%
@@ -198,7 +200,12 @@ final class Matmul {
                 for (int s0 = 0; s0 < mc; s0 += MR) {
                     int mr = Math.min(MR, mc - s0), d = s0 * kc;
                     if (mr == MR) {
-                        for (int p = p0; p < p1; p++) {
+                        // a vector per p where the row has L values from src on: its L - MR extra values land in the
+                        // following p's slots, which those p overwrite afterwards (p rising); the sliver's last p,
+                        // whose extra would land in the next sliver, copy their values one by one
+                        int p = p0, pv = ic + s0 + L <= m && L >= MR ? (p1 == kc ? Math.max(p0, kc - SPILL) : p1) : p0;
+                        for (; p < pv; p++) FloatVector.fromArray(F, a, ao + (pc + p) * m + ic + s0).intoArray(pa, d + p * MR);
+                        for (; p < p1; p++) {
                             int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
                             pa[o] = a[src];
                             pa[o + 1] = a[src + 1];
