@@ -37,7 +37,7 @@ final class FusedAttention {
 
     /** Per-thread buffers, grown on demand and kept. */
     private static final class Scratch {
-        float[] q, kt, kr, v, vt, dO, s, p, dp, tr, tile, dk, dv, dBias;
+        float[] q, kt, kr, v, vt, dO, s, p, dp, tile, dk, dv, dBias;
         static float[] grow(float[] x, int n) { return x != null && x.length >= n ? x : new float[n]; }
     }
 
@@ -223,7 +223,6 @@ final class FusedAttention {
                 sc.s = Scratch.grow(sc.s, TQ * ldS);
                 sc.p = Scratch.grow(sc.p, TQ * ldS);
                 sc.dp = Scratch.grow(sc.dp, TQ * ldS);
-                sc.tr = Scratch.grow(sc.tr, ldS * TQ);
                 float[] S = sc.s, P = sc.p, DP = sc.dp;
                 scores(j, sc, t0, t1, tlo, ldS, ks, ldk);
                 // dp = dOut . v^T over the same keys
@@ -281,11 +280,9 @@ final class FusedAttention {
                     PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, sc.kr, (ks + lo) * dp, dp, sc.tile, (r - t0) * dp, dp, dp, false);
                 }
                 for (int il = t0; il < t1; il++) Elementwise.addInto(sc.tile, (il - t0) * dp, dq, (g * j.tq + qs + il) * hd + h * d, d);
-                // dk += ds^T . q and dv += p^T . dOut over the tile's keys
-                transpose(S, rows, span, ldS, sc.tr);
-                PanelGemm.mul(span, rows, sc.tr, 0, TQ, sc.q, t0 * dp, dp, sc.dk, (ks + tlo) * dp, dp, dp, true);
-                transpose(P, rows, span, ldS, sc.tr);
-                PanelGemm.mul(span, rows, sc.tr, 0, TQ, sc.dO, t0 * dp, dp, sc.dv, (ks + tlo) * dp, dp, dp, true);
+                // dk += ds^T . q and dv += p^T . dOut over the tile's keys (the tiles read transposed in place)
+                PanelGemm.mulTransposedA(span, rows, S, 0, ldS, sc.q, t0 * dp, dp, sc.dk, (ks + tlo) * dp, dp, dp);
+                PanelGemm.mulTransposedA(span, rows, P, 0, ldS, sc.dO, t0 * dp, dp, sc.dv, (ks + tlo) * dp, dp, dp);
             }
         }
         for (int jk = 0; jk < j.tk; jk++) {
@@ -299,14 +296,6 @@ final class FusedAttention {
             for (int u = 0; u < window; u++) {
                 dRelW[h * s.buckets() + T5Buckets.bucket(window - u, s.buckets(), s.maxDistance())] += (double) tmp * sc.dBias[u];
             }
-        }
-    }
-
-    /** tr[c * TQ + r] = x[r * ld + c] for r < rows, c < cols. */
-    private static void transpose(float[] x, int rows, int cols, int ld, float[] tr) {
-        for (int r = 0; r < rows; r++) {
-            int o = r * ld;
-            for (int c = 0; c < cols; c++) tr[c * TQ + r] = x[o + c];
         }
     }
 

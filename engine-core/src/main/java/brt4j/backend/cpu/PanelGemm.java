@@ -82,6 +82,63 @@ final class PanelGemm {
         put(c0, c, co, acc);
     }
 
+    /**
+     * {@code c[co + r*ldc + x] += sum_{t < kk} a[ao + t*lda + r] * b[bo + t*ldb + x]}: {@link #mul} with a read
+     * transposed (attention's dk += ds^T q and dv += p^T dOut straight from the score tile, which no longer needs a
+     * transposed copy). Four rows of c take four neighbouring values of a per t, the rows past the last four one at a
+     * time; an odd vector of n goes through a scalar loop. Sums run over t in order, as in {@link #mul}.
+     */
+    static void mulTransposedA(int rows, int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb,
+                               float[] c, int co, int ldc, int n) {
+        int n2 = n / (2 * L) * (2 * L);
+        for (int r = 0; r < rows; r += 4) {
+            for (int x = 0; x < n2; x += 2 * L) {
+                if (r + 4 <= rows) four2T(kk, a, ao + r, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc);
+                else for (int rr = r; rr < rows; rr++) one2T(kk, a, ao + rr, lda, b, bo + x, ldb, c, co + rr * ldc + x);
+            }
+            for (int rr = r; rr < Math.min(rows, r + 4); rr++) {
+                for (int x = n2; x < n; x++) {
+                    float sum = 0;
+                    for (int t = 0; t < kk; t++) sum = Math.fma(a[ao + t * lda + rr], b[bo + t * ldb + x], sum);
+                    c[co + rr * ldc + x] += sum;
+                }
+            }
+        }
+    }
+
+    /** One row of {@link #four2T}. */
+    private static void one2T(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0;
+        int bi = bo;
+        for (int ai = ao, aEnd = ao + kk * lda; ai < aEnd; ai += lda, bi += ldb) {
+            FloatVector x = FloatVector.broadcast(F, a[ai]);
+            c0 = x.fma(FloatVector.fromArray(F, b, bi), c0);
+            c1 = x.fma(FloatVector.fromArray(F, b, bi + L), c1);
+        }
+        put(c0, c, co, true); put(c1, c, co + L, true);
+    }
+
+    /** {@link #four2} with a transposed: a's index runs by lda per t, the four rows at displacements 0-3. */
+    private static void four2T(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        int bi = bo;
+        for (int ai = ao, aEnd = ao + kk * lda; ai < aEnd; ai += lda, bi += ldb) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
+            FloatVector x0 = FloatVector.broadcast(F, a[ai]);
+            c00 = x0.fma(b0, c00); c01 = x0.fma(b1, c01);
+            FloatVector x1 = FloatVector.broadcast(F, a[ai + 1]);
+            c10 = x1.fma(b0, c10); c11 = x1.fma(b1, c11);
+            FloatVector x2 = FloatVector.broadcast(F, a[ai + 2]);
+            c20 = x2.fma(b0, c20); c21 = x2.fma(b1, c21);
+            FloatVector x3 = FloatVector.broadcast(F, a[ai + 3]);
+            c30 = x3.fma(b0, c30); c31 = x3.fma(b1, c31);
+        }
+        put(c00, c, co, true); put(c01, c, co + L, true);
+        put(c10, c, co + ldc, true); put(c11, c, co + ldc + L, true);
+        put(c20, c, co + 2 * ldc, true); put(c21, c, co + 2 * ldc + L, true);
+        put(c30, c, co + 3 * ldc, true); put(c31, c, co + 3 * ldc + L, true);
+    }
+
     private static void put(FloatVector v, float[] c, int o, boolean acc) {
         (acc ? v.add(FloatVector.fromArray(F, c, o)) : v).intoArray(c, o);
     }
