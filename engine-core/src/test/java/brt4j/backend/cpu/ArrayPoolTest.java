@@ -74,6 +74,21 @@ class ArrayPoolTest {
     }
 
     @Test
+    void arraysTheCollectorTookBackLeaveThePoolAndItsCount() {
+        ArrayPool pool = new ArrayPool(10_000);
+        pool.give(new float[1000]);
+        pool.give(new float[1000]);
+        pool.give(new float[300]);
+        assertEquals(2300, pool.keptFloats());
+        pool.clearAsCollectorWould();                           // held softly: memory pressure takes them back
+        assertEquals(0, pool.keptFloats());
+        assertNull(pool.takeKept(1000));
+        assertNull(pool.takeKept(300));
+        pool.give(new float[1000]);                            // and the pool keeps working afterwards
+        assertEquals(1000, pool.takeKept(1000).length);
+    }
+
+    @Test
     void keptArraysStayUnderTheCap() {
         ArrayPool pool = new ArrayPool(1500);
         assertNull(pool.takeKept(1000));
