@@ -12,4 +12,6 @@ for d in /usr/local/cuda/lib64 /opt/torch/.venv/lib/python3*/site-packages/nvidi
   [ -d "$d" ] && LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
 done
 export LD_LIBRARY_PATH
+# Signal chaining (bin/brt says why): the OpenCL tests load PoCL, whose LLVM replaces the JVM's SIGSEGV handler.
+[ -f .device/jre/lib/libjsig.so ] && export LD_PRELOAD="$PWD/.device/jre/lib/libjsig.so${LD_PRELOAD:+:$LD_PRELOAD}"
 CP=$(echo $S/lib/*.jar | tr ' ' ':')
