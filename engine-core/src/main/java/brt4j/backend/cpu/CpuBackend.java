@@ -230,15 +230,19 @@ public final class CpuBackend extends Backend {
     }
 
     @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits) {
-        boolean overwrite = freshZeros(dLogits);
-        CrossEntropy.backward(pool, f(logits), logits.cols(), targets, mask, gradScale, overwrite ? out(dLogits) : f(dLogits), overwrite, null);
+        crossEntropyBackward(logits, targets, mask, gradScale, dLogits, (float[]) null);
     }
 
     /** With the forward's row losses: one pass over each row (its log-sum-exp is rowLoss + logits[target]), not three. */
     @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits,
                                                  Tensor rowLoss) {
+        crossEntropyBackward(logits, targets, mask, gradScale, dLogits, f(rowLoss));
+    }
+
+    /** A fresh gradient (zeros not yet cleared) is overwritten rather than added to. */
+    private void crossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits, float[] rowLoss) {
         boolean overwrite = freshZeros(dLogits);
-        CrossEntropy.backward(pool, f(logits), logits.cols(), targets, mask, gradScale, overwrite ? out(dLogits) : f(dLogits), overwrite, f(rowLoss));
+        CrossEntropy.backward(pool, f(logits), logits.cols(), targets, mask, gradScale, overwrite ? out(dLogits) : f(dLogits), overwrite, rowLoss);
     }
 
     @Override protected void doDropout(Tensor x, Tensor out, double rate, long seed, int tileRows, boolean accumulate) {
