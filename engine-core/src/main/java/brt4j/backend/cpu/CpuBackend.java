@@ -230,17 +230,17 @@ public final class CpuBackend extends Backend {
     }
 
     @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits) {
-        crossEntropyBackward(logits, targets, mask, gradScale, dLogits, (float[]) null);
+        crossEntropyBackwardInto(logits, targets, mask, gradScale, dLogits, null);
     }
 
     /** With the forward's row losses: one pass over each row (its log-sum-exp is rowLoss + logits[target]), not three. */
     @Override protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits,
                                                  Tensor rowLoss) {
-        crossEntropyBackward(logits, targets, mask, gradScale, dLogits, f(rowLoss));
+        crossEntropyBackwardInto(logits, targets, mask, gradScale, dLogits, f(rowLoss));
     }
 
     /** A fresh gradient (zeros not yet cleared) is overwritten rather than added to. */
-    private void crossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits, float[] rowLoss) {
+    private void crossEntropyBackwardInto(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits, float[] rowLoss) {
         boolean overwrite = freshZeros(dLogits);
         CrossEntropy.backward(pool, f(logits), logits.cols(), targets, mask, gradScale, overwrite ? out(dLogits) : f(dLogits), overwrite, rowLoss);
     }
