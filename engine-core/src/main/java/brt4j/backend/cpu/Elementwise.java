@@ -243,11 +243,17 @@ final class Elementwise {
                         int rows, int cols) {
         float scale = (float) (1 / (1 - rate));
         pool.parallelFor(rows, Math.max(1, GRAIN / 8 / Math.max(1, cols)), (s, e, w) -> {
+            // a row's multipliers (scale or 0; x * 0 is -0 for a negative x, which adds and compares as 0)
+            float[] keep = new float[cols];
             for (int r = s; r < e; r++) {
-                long base = (long) (tileRows == 0 ? r : r % tileRows) * cols;
-                int o = r * cols;
-                for (int c = 0; c < cols; c++) {
-                    float y = CounterRng.keep(seed, base + c, rate) ? x[o + c] * scale : 0f;
+                CounterRng.keepMultipliers(seed, (long) (tileRows == 0 ? r : r % tileRows) * cols, rate, scale, keep, 0, cols);
+                int o = r * cols, c = 0;
+                for (int ub = Vec.bound(cols); c < ub; c += L) {
+                    FloatVector y = FloatVector.fromArray(F, x, o + c).mul(FloatVector.fromArray(F, keep, c));
+                    (accumulate ? y.add(FloatVector.fromArray(F, out, o + c)) : y).intoArray(out, o + c);
+                }
+                for (; c < cols; c++) {
+                    float y = x[o + c] * keep[c];
                     out[o + c] = accumulate ? out[o + c] + y : y;
                 }
             }

@@ -28,6 +28,8 @@ final class FusedAttention {
 
     private final CpuPool pool;
     private final Scratch[] scratch;
+    /** The forward's k^T of every (group, head), shared by its blocks' units. */
+    private float[] kT;
 
     FusedAttention(CpuPool pool) {
         this.pool = pool;
@@ -37,13 +39,15 @@ final class FusedAttention {
 
     /** Per-thread buffers, grown on demand and kept. */
     private static final class Scratch {
-        float[] q, kt, kr, v, vt, dO, s, p, dp, tile, dk, dv, dBias;
+        float[] q, kt, kr, v, vt, dO, s, p, dp, tile, dk, dv, dBias, keep, rowScale;
         static float[] grow(float[] x, int n) { return x != null && x.length >= n ? x : new float[n]; }
     }
 
     /** The geometry and operands of one call. */
     private static final class Job {
         int groups, tq, tk, heads, d, dp, hd, window, blocks;
+        /** d is a whole number of vectors: operands are read and results written in place (row stride hd). */
+        boolean inPlace;
         float[] q, k, v, temp, biasU, out, lse;
         Sliding s;
         float dropScale;
@@ -54,13 +58,15 @@ final class FusedAttention {
         int nq(int b) { return window > 0 ? Math.min(window, tq - b * window) : tq; }
         /** Keys of block b: its queries' keys plus the window before them. */
         int nk(int b) { return window > 0 ? nq(b) + window : tk; }
+        /** Where head h of row i of group g starts in a [G, T, H*D] tensor with T rows per group. */
+        int at(int t, int g, int i, int h) { return (g * t + i) * hd + h * d; }
     }
 
     private static Job job(float[] q, float[] k, float[] v, int groups, int tq, int tk, int heads, int d, float[] temp,
                            Sliding s, float[] relBias, float[] out, float[] lse) {
         Job j = new Job();
         j.q = q; j.k = k; j.v = v; j.groups = groups; j.tq = tq; j.tk = tk; j.heads = heads; j.d = d;
-        j.dp = Vec.roundUp(Math.max(d, 1)); j.hd = heads * d; j.temp = temp; j.s = s; j.out = out; j.lse = lse;
+        j.dp = Vec.roundUp(Math.max(d, 1)); j.hd = heads * d; j.inPlace = j.dp == d; j.temp = temp; j.s = s; j.out = out; j.lse = lse;
         if (s != null) {
             int w = s.window(), buckets = s.buckets();
             j.window = w; j.blocks = (tq + w - 1) / w;
@@ -80,23 +86,34 @@ final class FusedAttention {
     void forward(float[] q, float[] k, float[] v, int groups, int tq, int tk, int heads, int d, float[] temp, Sliding s,
                  float[] relBias, float[] out, float[] lse) {
         Job j = job(q, k, v, groups, tq, tk, heads, d, temp, s, relBias, out, lse);
+        // k^T of each (group, head) once: a sliding block's keys are also the next block's window, so transposing
+        // per block did each key twice (10% of the forward at W 128, H 4, D 64)
+        int ldk = Vec.roundUp(tk) + L, headSize = d * ldk;
+        float[] kt = kT = Scratch.grow(kT, groups * heads * headSize);
+        pool.parallelFor(groups * heads, 1, (st, en, w) -> {
+            for (int u = st; u < en; u++) packTransposed(k, tk, u / heads, 0, tk, j.hd, (u % heads) * d, d, ldk, kt, u * headSize);
+        });
         int units = groups * heads * j.blocks;
         pool.parallelFor(units, 1, (st, en, w) -> {
             for (int u = st; u < en; u++) {
-                forwardUnit(j, u / (heads * j.blocks), (u / j.blocks) % heads, u % j.blocks, scratch[w]);
+                int g = u / (heads * j.blocks), h = (u / j.blocks) % heads;
+                forwardUnit(j, g, h, u % j.blocks, kt, (g * heads + h) * headSize, ldk, scratch[w]);
             }
         });
     }
 
-    private static void forwardUnit(Job j, int g, int h, int b, Scratch sc) {
-        int qs = b * j.window, ks = b * j.window, nq = j.nq(b), nk = j.nk(b), d = j.d, dp = j.dp;
-        int ldk = Vec.roundUp(nk) + L;
-        sc.q = Scratch.grow(sc.q, nq * dp);
-        sc.kt = Scratch.grow(sc.kt, d * ldk);
-        sc.v = Scratch.grow(sc.v, nk * dp + L);
-        packRows(j.q, j.tq, g, qs, nq, j.hd, h * d, d, dp, sc.q);
-        packTransposed(j.k, j.tk, g, ks, nk, j.hd, h * d, d, ldk, sc.kt);
-        packRows(j.v, j.tk, g, ks, nk, j.hd, h * d, d, dp, sc.v);
+    /** Block b of head h in group g; the head's k^T is kt[kto + e * ldk + key]. */
+    private static void forwardUnit(Job j, int g, int h, int b, float[] kt, int kto, int ldk, Scratch sc) {
+        int qs = b * j.window, ks = b * j.window, nq = j.nq(b), nk = j.nk(b), d = j.d, dp = j.dp, hd = j.hd;
+        // q rows are read in place (a product reads exactly d values of each); v rows too when d fills whole vectors
+        float[] v = j.v;
+        int vo = j.at(j.tk, g, ks, h), ldv = hd;
+        if (!j.inPlace) {
+            sc.v = Scratch.grow(sc.v, nk * dp + L);
+            packRows(j.v, j.tk, g, ks, nk, hd, h * d, d, dp, sc.v);
+            v = sc.v; vo = 0; ldv = dp;
+        }
+        float[] rowScale = sc.rowScale = Scratch.grow(sc.rowScale, TQ);     // each query row's 1 / denominator
         float tmp = j.temp[h];
         int biasOff = h * j.window;
         for (int t0 = 0; t0 < nq; t0 += TQ) {
@@ -106,7 +123,7 @@ final class FusedAttention {
             sc.s = Scratch.grow(sc.s, TQ * ldS);
             sc.tile = Scratch.grow(sc.tile, TQ * dp);
             float[] S = sc.s;
-            scores(j, sc, t0, t1, tlo, ldS, 0, ldk);
+            scores(j, j.q, j.at(j.tq, g, qs, h), hd, kt, kto + ks, ldk, t0, t1, tlo, S, ldS);
             for (int il = t0; il < t1; il++) {
                 int row = (il - t0) * ldS, lo = j.lo(il), hi = j.hi(il);
                 int c0 = row + lo - tlo, len = hi - lo;
@@ -135,37 +152,38 @@ final class FusedAttention {
                 float sum = Vec.expShiftSum(S, c0, len, mx);
                 double denom = sum + StrictMath.exp(PHANTOM - (double) mx);
                 j.lse[(g * j.heads + h) * j.tq + qs + il] = (float) (mx + StrictMath.log(denom));
-                float inv = (float) (1 / denom);
-                Vec.scale(S, c0, len, inv);
+                // the row stays unnormalized: p . v is scaled instead, d values a row rather than len
+                rowScale[il - t0] = (float) (1 / denom);
                 if (j.dropScale != 1f) {
-                    Sliding s = j.s;
-                    for (int y = 0; y < len; y++) {
-                        boolean keep = CounterRng.keep(s.dropoutSeed(), s.dropoutIndex(h, qs + il, ks + lo + y), s.dropoutRate());
-                        S[c0 + y] = keep ? S[c0 + y] * j.dropScale : 0f;
-                    }
+                    float[] keep = dropoutRow(j, sc, h, qs + il, ks + lo, len);
+                    for (int y = 0; y < len; y++) S[c0 + y] *= keep[y];
                 }
                 java.util.Arrays.fill(S, row, c0, 0f);
                 java.util.Arrays.fill(S, c0 + len, row + (thi - tlo), 0f);
             }
-            // out = p . v, four rows at a time over the union of their keys
+            // out = (e . v) / denominator, four rows at a time over the union of their keys
             for (int r = t0; r < t1; r += 4) {
                 int rr = Math.min(4, t1 - r), lo = j.lo(r), hi = j.hi(r + rr - 1);
-                PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, sc.v, lo * dp, dp, sc.tile, (r - t0) * dp, dp, dp, false);
+                if (j.inPlace) {
+                    PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, v, vo + lo * ldv, ldv, j.out, j.at(j.tq, g, qs + r, h), hd, d, false);
+                } else {
+                    PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, v, vo + lo * ldv, ldv, sc.tile, (r - t0) * dp, dp, dp, false);
+                    for (int il = r; il < r + rr; il++) System.arraycopy(sc.tile, (il - t0) * dp, j.out, j.at(j.tq, g, qs + il, h), d);
+                }
             }
-            for (int il = t0; il < t1; il++) {
-                System.arraycopy(sc.tile, (il - t0) * dp, j.out, (g * j.tq + qs + il) * j.hd + h * d, d);
-            }
+            for (int il = t0; il < t1; il++) Vec.scale(j.out, j.at(j.tq, g, qs + il, h), d, rowScale[il - t0]);
         }
     }
 
     /**
-     * Raw scores q.k of query rows [t0, t1) over their allowed keys into S (column c is key tlo + c); the block's
-     * key 0 is column ks of the packed k^T.
+     * Raw scores q.k of the block's query rows [t0, t1) over their allowed keys into s (column c is key tlo + c):
+     * the block's query row i at q[qo + i * ldq], its key 0 at column kto of k^T.
      */
-    private static void scores(Job j, Scratch sc, int t0, int t1, int tlo, int ldS, int ks, int ldk) {
+    private static void scores(Job j, float[] q, int qo, int ldq, float[] kt, int kto, int ldk, int t0, int t1, int tlo,
+                               float[] s, int ldS) {
         for (int r = t0; r < t1; r += 4) {
             int rr = Math.min(4, t1 - r), lo = j.lo(r), hi = j.hi(r + rr - 1);
-            PanelGemm.mul(rr, j.d, sc.q, r * j.dp, j.dp, sc.kt, ks + lo, ldk, sc.s, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
+            PanelGemm.mul(rr, j.d, q, qo + r * ldq, ldq, kt, kto + lo, ldk, s, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
         }
     }
 
@@ -192,30 +210,47 @@ final class FusedAttention {
     private static void backwardUnit(Job j, int g, int h, float[] dOut, float[] dq, float[] dk, float[] dv,
                                      double[] dTempW, double[] dRelW, Scratch sc) {
         int d = j.d, dp = j.dp, hd = j.hd, window = j.window;
-        sc.dk = Scratch.grow(sc.dk, j.tk * dp);
-        sc.dv = Scratch.grow(sc.dv, j.tk * dp);
         sc.tile = Scratch.grow(sc.tile, TQ * dp);
         sc.dBias = Scratch.grow(sc.dBias, window + L);
-        java.util.Arrays.fill(sc.dk, 0, j.tk * dp, 0f);
-        java.util.Arrays.fill(sc.dv, 0, j.tk * dp, 0f);
         java.util.Arrays.fill(sc.dBias, 0f);
+        // dk and dv accumulate in place when d fills whole vectors, else in packed rows added at the end
+        float[] dkA = dk, dvA = dv;
+        int dko = j.at(j.tk, g, 0, h), ldd = hd;
+        if (!j.inPlace) {
+            dkA = sc.dk = Scratch.grow(sc.dk, j.tk * dp);
+            dvA = sc.dv = Scratch.grow(sc.dv, j.tk * dp);
+            java.util.Arrays.fill(sc.dk, 0, j.tk * dp, 0f);
+            java.util.Arrays.fill(sc.dv, 0, j.tk * dp, 0f);
+            dko = 0; ldd = dp;
+        }
         float tmp = j.temp[h];
         int biasOff = h * window;
+        boolean drop = j.dropScale != 1f;
         double dTempS = 0;
         // the unit's keys and values packed once (a sliding block's keys overlap the next block's by W)
         int ldk = Vec.roundUp(j.tk) + L;
         sc.kt = Scratch.grow(sc.kt, d * ldk);
         sc.vt = Scratch.grow(sc.vt, d * ldk);
-        sc.kr = Scratch.grow(sc.kr, j.tk * dp + L);
-        packTransposed(j.k, j.tk, g, 0, j.tk, hd, h * d, d, ldk, sc.kt);
-        packTransposed(j.v, j.tk, g, 0, j.tk, hd, h * d, d, ldk, sc.vt);
-        packRows(j.k, j.tk, g, 0, j.tk, hd, h * d, d, dp, sc.kr);
+        packTransposed(j.k, j.tk, g, 0, j.tk, hd, h * d, d, ldk, sc.kt, 0);
+        packTransposed(j.v, j.tk, g, 0, j.tk, hd, h * d, d, ldk, sc.vt, 0);
+        // k, q and dOut rows in place (stride hd) when d fills whole vectors, else packed (stride dp)
+        float[] kr = j.k, qr = j.q, dOr = dOut;
+        int kro = j.at(j.tk, g, 0, h), ld = hd;
+        if (!j.inPlace) {
+            kr = sc.kr = Scratch.grow(sc.kr, j.tk * dp + L);
+            packRows(j.k, j.tk, g, 0, j.tk, hd, h * d, d, dp, sc.kr);
+            kro = 0; ld = dp;
+        }
         for (int b = 0; b < j.blocks; b++) {
             int qs = b * window, ks = b * window, nq = j.nq(b);
-            sc.q = Scratch.grow(sc.q, nq * dp);
-            sc.dO = Scratch.grow(sc.dO, nq * dp);
-            packRows(j.q, j.tq, g, qs, nq, hd, h * d, d, dp, sc.q);
-            packRows(dOut, j.tq, g, qs, nq, hd, h * d, d, dp, sc.dO);
+            int qo = j.at(j.tq, g, qs, h);
+            if (!j.inPlace) {
+                qr = sc.q = Scratch.grow(sc.q, nq * dp);
+                dOr = sc.dO = Scratch.grow(sc.dO, nq * dp);
+                packRows(j.q, j.tq, g, qs, nq, hd, h * d, d, dp, sc.q);
+                packRows(dOut, j.tq, g, qs, nq, hd, h * d, d, dp, sc.dO);
+                qo = 0;
+            }
             for (int t0 = 0; t0 < nq; t0 += TQ) {
                 int t1 = Math.min(nq, t0 + TQ), rows = t1 - t0;
                 int tlo = j.lo(t0), thi = j.hi(t1 - 1), span = thi - tlo;
@@ -224,11 +259,11 @@ final class FusedAttention {
                 sc.p = Scratch.grow(sc.p, TQ * ldS);
                 sc.dp = Scratch.grow(sc.dp, TQ * ldS);
                 float[] S = sc.s, P = sc.p, DP = sc.dp;
-                scores(j, sc, t0, t1, tlo, ldS, ks, ldk);
+                scores(j, qr, qo, ld, sc.kt, ks, ldk, t0, t1, tlo, S, ldS);
                 // dp = dOut . v^T over the same keys
                 for (int r = t0; r < t1; r += 4) {
                     int rr = Math.min(4, t1 - r), lo = j.lo(r), hi = j.hi(r + rr - 1);
-                    PanelGemm.mul(rr, d, sc.dO, r * dp, dp, sc.vt, ks + lo, ldk, DP, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
+                    PanelGemm.mul(rr, d, dOr, qo + r * ld, ld, sc.vt, ks + lo, ldk, DP, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
                 }
                 for (int il = t0; il < t1; il++) {
                     int row = (il - t0) * ldS, lo = j.lo(il), hi = j.hi(il);
@@ -241,32 +276,34 @@ final class FusedAttention {
                     // dTemperature = sum_j ds_j raw_j; since sum_j ds_j = di * p_phantom exactly, raw is centred on
                     // lse / temperature (where p ~ 1) to avoid cancellation, and the phantom term is added back.
                     float centre = tmp != 0 ? l / tmp : 0f;
-                    if (j.dropScale == 1f) {
-                        int ub = Vec.bound(len);
-                        for (; x < ub; x += L) {
-                            FloatVector raw = FloatVector.fromArray(F, S, c0 + x);
-                            if (j.biasU != null) raw = raw.add(FloatVector.fromArray(F, j.biasU, biasOff + x));
-                            FloatVector p = Vec.exp(raw.mul(tmp).sub(l));
-                            FloatVector ds = p.mul(FloatVector.fromArray(F, DP, c0 + x).sub(di));
-                            dTempV = ds.fma(raw.sub(centre), dTempV);
-                            if (window > 0) FloatVector.fromArray(F, sc.dBias, x).add(ds).intoArray(sc.dBias, x);
-                            ds.mul(tmp).intoArray(S, c0 + x);
-                            p.intoArray(P, c0 + x);
+                    // with dropout, the row's multipliers (0 or 1 / (1 - rate)) apply to dp and to the p that dv reads
+                    float[] keep = drop ? dropoutRow(j, sc, h, qs + il, ks + lo, len) : null;
+                    int ub = Vec.bound(len);
+                    for (; x < ub; x += L) {
+                        FloatVector raw = FloatVector.fromArray(F, S, c0 + x);
+                        if (j.biasU != null) raw = raw.add(FloatVector.fromArray(F, j.biasU, biasOff + x));
+                        FloatVector p = Vec.exp(raw.mul(tmp).sub(l));
+                        FloatVector dpv = FloatVector.fromArray(F, DP, c0 + x), pv = p;
+                        if (drop) {
+                            FloatVector kv = FloatVector.fromArray(F, keep, x);
+                            dpv = kv.mul(dpv);
+                            pv = p.mul(kv);
                         }
+                        FloatVector ds = p.mul(dpv.sub(di));
+                        dTempV = ds.fma(raw.sub(centre), dTempV);
+                        if (window > 0) FloatVector.fromArray(F, sc.dBias, x).add(ds).intoArray(sc.dBias, x);
+                        ds.mul(tmp).intoArray(S, c0 + x);
+                        pv.intoArray(P, c0 + x);
                     }
                     for (; x < len; x++) {
                         float raw = S[c0 + x] + (j.biasU != null ? j.biasU[biasOff + x] : 0f);
                         float p = (float) StrictMath.exp(raw * tmp - l);
-                        float keep = 1f;
-                        if (j.dropScale != 1f) {
-                            Sliding s = j.s;
-                            keep = CounterRng.keep(s.dropoutSeed(), s.dropoutIndex(h, qs + il, ks + lo + x), s.dropoutRate()) ? j.dropScale : 0f;
-                        }
-                        float ds = p * (keep * DP[c0 + x] - di);
+                        float kx = drop ? keep[x] : 1f;
+                        float ds = p * (kx * DP[c0 + x] - di);
                         dTempS += (double) ds * (raw - centre);
                         if (window > 0) sc.dBias[x] += ds;
                         S[c0 + x] = ds * tmp;
-                        P[c0 + x] = p * keep;
+                        P[c0 + x] = p * kx;
                     }
                     dTempS += Vec.sum(dTempV) + (double) centre * di * StrictMath.exp(PHANTOM - (double) l);
                     java.util.Arrays.fill(S, row, c0, 0f);
@@ -274,21 +311,27 @@ final class FusedAttention {
                     java.util.Arrays.fill(P, row, c0, 0f);
                     java.util.Arrays.fill(P, c0 + len, row + span, 0f);
                 }
-                // dq = ds . k (ds already times the temperature)
+                // dq += ds . k (ds already times the temperature)
                 for (int r = t0; r < t1; r += 4) {
                     int rr = Math.min(4, t1 - r), lo = j.lo(r), hi = j.hi(r + rr - 1);
-                    PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, sc.kr, (ks + lo) * dp, dp, sc.tile, (r - t0) * dp, dp, dp, false);
+                    if (j.inPlace) {
+                        PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, kr, kro + (ks + lo) * ld, ld, dq, j.at(j.tq, g, qs + r, h), hd, d, true);
+                    } else {
+                        PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, kr, kro + (ks + lo) * ld, ld, sc.tile, (r - t0) * dp, dp, dp, false);
+                        for (int il = r; il < r + rr; il++) Elementwise.addInto(sc.tile, (il - t0) * dp, dq, j.at(j.tq, g, qs + il, h), d);
+                    }
                 }
-                for (int il = t0; il < t1; il++) Elementwise.addInto(sc.tile, (il - t0) * dp, dq, (g * j.tq + qs + il) * hd + h * d, d);
                 // dk += ds^T . q and dv += p^T . dOut over the tile's keys (the tiles read transposed in place)
-                PanelGemm.mulTransposedA(span, rows, S, 0, ldS, sc.q, t0 * dp, dp, sc.dk, (ks + tlo) * dp, dp, dp);
-                PanelGemm.mulTransposedA(span, rows, P, 0, ldS, sc.dO, t0 * dp, dp, sc.dv, (ks + tlo) * dp, dp, dp);
+                PanelGemm.mulTransposedA(span, rows, S, 0, ldS, qr, qo + t0 * ld, ld, dkA, dko + (ks + tlo) * ldd, ldd, dp);
+                PanelGemm.mulTransposedA(span, rows, P, 0, ldS, dOr, qo + t0 * ld, ld, dvA, dko + (ks + tlo) * ldd, ldd, dp);
             }
         }
-        for (int jk = 0; jk < j.tk; jk++) {
-            int o = (g * j.tk + jk) * hd + h * d, so = jk * dp;
-            Elementwise.addInto(sc.dk, so, dk, o, d);
-            Elementwise.addInto(sc.dv, so, dv, o, d);
+        if (!j.inPlace) {
+            for (int jk = 0; jk < j.tk; jk++) {
+                int o = j.at(j.tk, g, jk, h), so = jk * dp;
+                Elementwise.addInto(sc.dk, so, dk, o, d);
+                Elementwise.addInto(sc.dv, so, dv, o, d);
+            }
         }
         dTempW[h] += dTempS;
         if (window > 0) {
@@ -297,6 +340,17 @@ final class FusedAttention {
                 dRelW[h * s.buckets() + T5Buckets.bucket(window - u, s.buckets(), s.maxDistance())] += (double) tmp * sc.dBias[u];
             }
         }
+    }
+
+    /**
+     * The dropout multipliers of query i's keys key0 .. key0 + len - 1 in head h (0, or 1 / (1 - rate) where kept),
+     * in the thread's scratch: the keys of one query have consecutive dropout indexes.
+     */
+    private static float[] dropoutRow(Job j, Scratch sc, int h, int i, int key0, int len) {
+        Sliding s = j.s;
+        sc.keep = Scratch.grow(sc.keep, len);
+        CounterRng.keepMultipliers(s.dropoutSeed(), s.dropoutIndex(h, i, key0), s.dropoutRate(), j.dropScale, sc.keep, 0, len);
+        return sc.keep;
     }
 
     /** dst[r * dp + e] = src[(g*t + start + r) * hd + off + e] for e < d, zero for d <= e < dp. */
@@ -308,12 +362,12 @@ final class FusedAttention {
         }
     }
 
-    /** dst[e * ld + r] = src[(g*t + start + r) * hd + off + e] for r < n, zero for n <= r < ld. */
-    private static void packTransposed(float[] src, int t, int g, int start, int n, int hd, int off, int d, int ld, float[] dst) {
+    /** dst[dOff + e * ld + r] = src[(g*t + start + r) * hd + off + e] for r < n, zero for n <= r < ld. */
+    private static void packTransposed(float[] src, int t, int g, int start, int n, int hd, int off, int d, int ld, float[] dst, int dOff) {
         for (int r = 0; r < n; r++) {
             int so = (g * t + start + r) * hd + off;
-            for (int e = 0; e < d; e++) dst[e * ld + r] = src[so + e];
+            for (int e = 0; e < d; e++) dst[dOff + e * ld + r] = src[so + e];
         }
-        for (int e = 0; e < d; e++) java.util.Arrays.fill(dst, e * ld + n, e * ld + ld, 0f);
+        for (int e = 0; e < d; e++) java.util.Arrays.fill(dst, dOff + e * ld + n, dOff + e * ld + ld, 0f);
     }
 }
