@@ -39,15 +39,21 @@ final class Matmul {
     static final int KC = Integer.getInteger("brt.gemm.kc", 1024);
     static final int MC = Math.max(MR, Integer.getInteger("brt.gemm.mc", 60) / MR * MR);
     static final int NC = Math.max(NR, Integer.getInteger("brt.gemm.nc", 1024) / NR * NR);
+    /**
+     * A product wider than NC packs its rows of op(a) once for all its column blocks, up to this many floats a
+     * thread (16 MiB); past that, again for each block.
+     */
+    static final int KEEP_A_MAX = 1 << 22;
 
     private final CpuPool pool;
-    private final float[][] packA, packB, tile;
+    private final float[][] packA, packB, tile, keptA;
 
     Matmul(CpuPool pool) {
         this.pool = pool;
         int t = pool.threads();
         packA = new float[t][];
         packB = new float[t][];
+        keptA = new float[t][];
         tile = new float[t][MR * NR];
     }
 
@@ -129,8 +135,17 @@ final class Matmul {
             return;
         }
         int kcMax = kBlock(k);
-        float[] pa = packA[w], pb = packB[w];
-        if (pa == null || pa.length < MC * kcMax) packA[w] = pa = new float[MC * kcMax];
+        // several column blocks: op(a) packed once for all of them (at 512x1024x4096 it was packed four times)
+        int rows = (m1 - m0 + MR - 1) / MR * MR;
+        boolean keep = n1 - n0 > NC && (long) rows * kcMax <= KEEP_A_MAX;
+        float[] pb = packB[w], pa;
+        if (keep) {
+            pa = keptA[w];
+            if (pa == null || pa.length < rows * kcMax) keptA[w] = pa = new float[rows * kcMax];
+        } else {
+            pa = packA[w];
+            if (pa == null || pa.length < MC * kcMax) packA[w] = pa = new float[MC * kcMax];
+        }
         if (pb == null || pb.length < kcMax * NC) packB[w] = pb = new float[kcMax * NC];
         float[] ct = tile[w];
         // c = beta c first, so the microkernel has a single store: c += alpha acc (beta 0: old c, even NaN, is ignored)
@@ -140,14 +155,16 @@ final class Matmul {
                 for (int j = n0; j < n1; j++) c[o + j] *= beta;
             }
         }
-        for (int jc = n0; jc < n1; jc += NC) {
-            int nc = Math.min(NC, n1 - jc);
-            for (int pc = 0; pc < k; pc += kcMax) {
-                int kc = Math.min(kcMax, k - pc);
-                boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
+        // k blocks outermost, so a kept pack of a serves every column block of its k block; each element still
+        // sums its k blocks in order
+        for (int pc = 0; pc < k; pc += kcMax) {
+            int kc = Math.min(kcMax, k - pc);
+            boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
+            for (int jc = n0; jc < n1; jc += NC) {
+                int nc = Math.min(NC, n1 - jc);
                 for (int ic = m0; ic < m1; ic += MC) {
-                    int mc = Math.min(MC, m1 - ic);
-                    packA(a, ao, transA, m, k, ic, mc, pc, kc, pa);
+                    int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * kc : 0;
+                    if (!keep || jc == n0) packA(a, ao, transA, m, k, ic, mc, pc, kc, pa, aBase);
                     for (int jr = 0; jr < nc; jr += NR) {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
                         // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
@@ -158,7 +175,7 @@ final class Matmul {
                         int bOff = jr * kc;
                         int cCol = co + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir), aOff = ir * kc, cOff = cCol + (ic + ir) * n;
+                            int mr = Math.min(MR, mc - ir), aOff = aBase + ir * kc, cOff = cCol + (ic + ir) * n;
                             if (mr == MR && nr == NR) {
                                 if (set) kernelSet(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
                                 else kernel(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
@@ -188,17 +205,17 @@ final class Matmul {
 
     /**
      * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows, each interleaved by k (sliver s holds, for each p, the
-     * MR values of rows s*MR .. s*MR+MR-1 side by side: pa[s*MR*kc + p*MR + r]), the rows past mc zero. The kernel
+     * MR values of rows s*MR .. s*MR+MR-1 side by side: pa[paOff + s*MR*kc + p*MR + r]), the rows past mc zero. The kernel
      * then reads one stream at constant offsets; a transposed a (stored k x m) is read MR contiguous values at a time.
      */
-    private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, float[] pa) {
+    private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, float[] pa, int paOff) {
         if (transA) {
             // TRANS_ROWS rows of a (each mc contiguous values) at a time, so they stay in L1 while every sliver
             // takes its MR values from each: one sliver per sweep over all kc rows re-read each line per sliver
             for (int p0 = 0; p0 < kc; p0 += TRANS_ROWS) {
                 int p1 = Math.min(kc, p0 + TRANS_ROWS);
                 for (int s0 = 0; s0 < mc; s0 += MR) {
-                    int mr = Math.min(MR, mc - s0), d = s0 * kc;
+                    int mr = Math.min(MR, mc - s0), d = paOff + s0 * kc;
                     if (mr == MR) {
                         // a vector per p where the row has L values from src on: its L - MR extra values land in the
                         // following p's slots, which those p overwrite afterwards (p rising); the sliver's last p,
@@ -224,7 +241,7 @@ final class Matmul {
             return;
         }
         for (int s0 = 0; s0 < mc; s0 += MR) {
-            int mr = Math.min(MR, mc - s0), d = s0 * kc;
+            int mr = Math.min(MR, mc - s0), d = paOff + s0 * kc;
             if (mr == MR) {
                 int r0 = ao + (ic + s0) * k + pc, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k, r4 = r3 + k;
                 for (int p = 0; p < kc; p++) {
