@@ -24,6 +24,11 @@ final class FusedAttention {
     private static final VectorSpecies<Float> F = Vec.F;
     private static final int L = Vec.L;
     static final int TQ = 32;
+    /**
+     * The backward's query tiles: dk and dv sum over a tile's rows, so taller tiles mean longer sums per store
+     * (their products only visit the rows that see each group of keys, so a taller tile adds no masked work).
+     */
+    static final int TQ_BACKWARD = 64;
     private static final float PHANTOM = -1000f;
 
     private final CpuPool pool;
@@ -54,6 +59,9 @@ final class FusedAttention {
 
         int lo(int il) { return window > 0 ? il : 0; }
         int hi(int il) { return window > 0 ? il + window : tk; }
+        /** The first and the last query (block-local) whose keys [lo, hi) include block key c. */
+        int firstQuery(int c) { return window > 0 ? c - window + 1 : 0; }
+        int lastQuery(int c) { return window > 0 ? c : Integer.MAX_VALUE - 1; }
         /** Queries of block b (the last block of a sliding call may be partial, e.g. one token in generation). */
         int nq(int b) { return window > 0 ? Math.min(window, tq - b * window) : tq; }
         /** Keys of block b: its queries' keys plus the window before them. */
@@ -210,7 +218,7 @@ final class FusedAttention {
     private static void backwardUnit(Job j, int g, int h, float[] dOut, float[] dq, float[] dk, float[] dv,
                                      double[] dTempW, double[] dRelW, Scratch sc) {
         int d = j.d, dp = j.dp, hd = j.hd, window = j.window;
-        sc.tile = Scratch.grow(sc.tile, TQ * dp);
+        sc.tile = Scratch.grow(sc.tile, TQ_BACKWARD * dp);
         sc.dBias = Scratch.grow(sc.dBias, window + L);
         java.util.Arrays.fill(sc.dBias, 0f);
         // dk and dv accumulate in place when d fills whole vectors, else in packed rows added at the end
@@ -251,13 +259,13 @@ final class FusedAttention {
                 packRows(dOut, j.tq, g, qs, nq, hd, h * d, d, dp, sc.dO);
                 qo = 0;
             }
-            for (int t0 = 0; t0 < nq; t0 += TQ) {
-                int t1 = Math.min(nq, t0 + TQ), rows = t1 - t0;
+            for (int t0 = 0; t0 < nq; t0 += TQ_BACKWARD) {
+                int t1 = Math.min(nq, t0 + TQ_BACKWARD);
                 int tlo = j.lo(t0), thi = j.hi(t1 - 1), span = thi - tlo;
                 int ldS = Vec.roundUp(span) + L;
-                sc.s = Scratch.grow(sc.s, TQ * ldS);
-                sc.p = Scratch.grow(sc.p, TQ * ldS);
-                sc.dp = Scratch.grow(sc.dp, TQ * ldS);
+                sc.s = Scratch.grow(sc.s, TQ_BACKWARD * ldS);
+                sc.p = Scratch.grow(sc.p, TQ_BACKWARD * ldS);
+                sc.dp = Scratch.grow(sc.dp, TQ_BACKWARD * ldS);
                 float[] S = sc.s, P = sc.p, DP = sc.dp;
                 scores(j, qr, qo, ld, sc.kt, ks, ldk, t0, t1, tlo, S, ldS);
                 // dp = dOut . v^T over the same keys
@@ -321,9 +329,15 @@ final class FusedAttention {
                         for (int il = r; il < r + rr; il++) Elementwise.addInto(sc.tile, (il - t0) * dp, dq, j.at(j.tq, g, qs + il, h), d);
                     }
                 }
-                // dk += ds^T . q and dv += p^T . dOut over the tile's keys (the tiles read transposed in place)
-                PanelGemm.mulTransposedA(span, rows, S, 0, ldS, qr, qo + t0 * ld, ld, dkA, dko + (ks + tlo) * ldd, ldd, dp);
-                PanelGemm.mulTransposedA(span, rows, P, 0, ldS, dOr, qo + t0 * ld, ld, dvA, dko + (ks + tlo) * ldd, ldd, dp);
+                // dk += ds^T . q and dv += p^T . dOut over the tile's keys (the tiles read transposed in place), four
+                // keys at a time over only the rows that see one of them
+                for (int c = 0; c < span; c += 4) {
+                    int keys = Math.min(4, span - c), i0 = Math.max(t0, j.firstQuery(tlo + c)), i1 = Math.min(t1, j.lastQuery(tlo + c + keys - 1) + 1);
+                    if (i0 >= i1) continue;
+                    int so = (i0 - t0) * ldS + c, ko = dko + (ks + tlo + c) * ldd;
+                    PanelGemm.mulTransposedA(keys, i1 - i0, S, so, ldS, qr, qo + i0 * ld, ld, dkA, ko, ldd, dp);
+                    PanelGemm.mulTransposedA(keys, i1 - i0, P, so, ldS, dOr, qo + i0 * ld, ld, dvA, ko, ldd, dp);
+                }
             }
         }
         if (!j.inPlace) {
