@@ -6,8 +6,12 @@ import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 
 import java.nio.file.Path;
+import java.text.DecimalFormat;
 
-/** The training progress bar (step, loss, tokens/s, ETA) and the plots redrawn at each validation; bars counted in tokens. */
+/**
+ * The training progress bar (step, loss, tokens/s, ETA) and the plots redrawn at each validation; bars counted in
+ * tokens. Speeds have explicit formats: the library's default ("#.0") printed 0.2 steps/s as ".2 steps/s".
+ */
 class Progress implements TrainListener, AutoCloseable {
     private final String name;
     private final Path runDir;
@@ -17,7 +21,7 @@ class Progress implements TrainListener, AutoCloseable {
     /** A bar for long work counted in tokens (a prompt read, an evaluation), on stderr. */
     static ProgressBar tokens(String task, long total) {
         return new ProgressBarBuilder().setTaskName(task).setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
-                .setUnit(" tokens", 1).showSpeed().setUpdateIntervalMillis(500).setMaxRenderedLength(120).build();
+                .setUnit(" tokens", 1).showSpeed(new DecimalFormat("#,##0")).setUpdateIntervalMillis(500).setMaxRenderedLength(120).build();
     }
 
     Progress(String name, Path runDir) {
@@ -27,7 +31,7 @@ class Progress implements TrainListener, AutoCloseable {
 
     @Override public void started(long step, long steps) {
         bar = new ProgressBarBuilder().setTaskName(name).setInitialMax(steps).setStyle(ProgressBarStyle.ASCII)
-                .setUpdateIntervalMillis(500).setMaxRenderedLength(140).showSpeed().setUnit(" steps", 1).startsFrom(step, java.time.Duration.ZERO)
+                .setUpdateIntervalMillis(500).setMaxRenderedLength(140).showSpeed(new DecimalFormat("0.00")).setUnit(" steps", 1).startsFrom(step, java.time.Duration.ZERO)
                 .continuousUpdate().build();
     }
 
