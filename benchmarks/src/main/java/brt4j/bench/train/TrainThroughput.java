@@ -22,11 +22,14 @@ import java.util.Random;
  * collection pauses count (a median step would hide them; the median is printed beside). train-bench.sh runs it
  * beside the PyTorch transcription (train_bench_torch.py, the same statistic) in the same run.
  *
- * <p>Usage: {@code TrainThroughput CONFIG THREADS STEPS WARMUP BATCH}
+ * <p>Usage: {@code TrainThroughput CONFIG THREADS STEPS WARMUP BATCH [dropout]}
  */
 public final class TrainThroughput {
     public static void main(String[] args) throws Exception {
-        ModelConfig c = ModelConfig.load(Path.of(args[0])).withDropout(0, 0);
+        // dropout off by default, as in the PyTorch peer; a sixth argument "dropout" keeps the config's rates
+        boolean dropout = args.length > 5 && args[5].equals("dropout");
+        ModelConfig loaded = ModelConfig.load(Path.of(args[0]));
+        ModelConfig c = dropout ? loaded : loaded.withDropout(0, 0);
         int threads = Integer.parseInt(args[1]), steps = Integer.parseInt(args[2]), warmup = Integer.parseInt(args[3]);
         int batch = Integer.parseInt(args[4]);
         CpuBackend be = new CpuBackend(threads);
