@@ -273,6 +273,8 @@ public class CpuVsOracleTest {
     void slidingAttentionLargerTiles() {
         attentionCase(1, 2, 64, 40, 80, 120, 0);     // query tiles of 32 plus a remainder of 8
         attentionCase(1, 2, 33, 70, 70, 140, 0.1);
+        // two blocks of 70 queries: backward tiles of 64 and 6 rows, so the key groups of dk/dv see partial row ranges
+        attentionCase(2, 2, 16, 70, 140, 210, 0.1);
     }
 
     @Test
