@@ -33,7 +33,10 @@ final class FusedAttention {
 
     private final CpuPool pool;
     private final Scratch[] scratch;
-    /** The forward's k^T of every (group, head), shared by its blocks' units. */
+    /**
+     * The forward's k^T of every (group, head), shared by its blocks' units: about the size of k (padded to whole
+     * vectors), kept for the next call like the per-thread scratch.
+     */
     private float[] kT;
 
     FusedAttention(CpuPool pool) {
