@@ -89,7 +89,9 @@ public final class GenerateCommand implements Callable<Integer> {
             }
             Tokenizers.check(codec, model.config().vocabSize(), checkpoint.toString());
             PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-            try (Generator gen = new Generator(model, sampling)) {
+            // a tokenizer smaller than the model's vocabulary: draw only ids it can decode
+            int vocab = Math.min(model.config().vocabSize(), codec.vocabSize());
+            try (Generator gen = new Generator(model, sampling, vocab)) {
                 int window = model.config().window();
                 if (!interactive) {
                     turn(gen, codec, text, out, window);

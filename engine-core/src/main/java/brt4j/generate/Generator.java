@@ -26,10 +26,20 @@ public final class Generator implements AutoCloseable {
     private final int vocab;
     private float[] lastLogits;
 
-    public Generator(BrtModel model, Sampling sampling) {
+    public Generator(BrtModel model, Sampling sampling) { this(model, sampling, model.config().vocabSize()); }
+
+    /**
+     * Draws only ids below {@code vocab}: a tokenizer smaller than the model's vocabulary (bytes, 259 ids, under an
+     * 8192-row head) cannot decode the rest, and a briefly trained model still gives them weight.
+     */
+    public Generator(BrtModel model, Sampling sampling, int vocab) {
+        int rows = model.config().vocabSize();
+        if (vocab < 1 || vocab > rows) {
+            throw new IllegalArgumentException("generator: vocab must be in [1, " + rows + "] (the model's vocab_size), got " + vocab);
+        }
         this.decoder = new StreamingDecoder(model, 1);
         this.sampler = new Sampler(sampling);
-        this.vocab = model.config().vocabSize();
+        this.vocab = vocab;
     }
 
     /** Consumes ids in blocks of W tokens (all tokens of a block in parallel); keeps the logits of the last one. */

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class GeneratorTest {
@@ -34,6 +35,20 @@ class GeneratorTest {
             g.feed(new int[]{7});
             assertTrue(!java.util.Arrays.equals(continued, g.lastLogits()));
         }
+    }
+
+    /** A vocabulary limit (a tokenizer smaller than the model's head) keeps every drawn id below it. */
+    @Test
+    void drawsOnlyIdsBelowTheVocabularyLimit() {
+        BrtModel m = tinyModel(4);
+        List<Integer> all = new ArrayList<>(), limited = new ArrayList<>();
+        // a high temperature spreads the draws over the whole vocabulary (this random model's logits are sharp)
+        try (Generator g = new Generator(m, new Sampling(1000.0, 0, 0, 3))) { g.generate(new int[]{1, 2}, 200, all::add); }
+        try (Generator g = new Generator(m, new Sampling(1000.0, 0, 0, 3), 5)) { g.generate(new int[]{1, 2}, 200, limited::add); }
+        assertTrue(all.stream().anyMatch(id -> id >= 5), "the unlimited draw reaches ids past 5: " + all);
+        assertTrue(limited.stream().allMatch(id -> id >= 0 && id < 5), "limited to 5: " + limited);
+        assertThrows(IllegalArgumentException.class, () -> new Generator(m, Sampling.greedy(), 33));
+        assertThrows(IllegalArgumentException.class, () -> new Generator(m, Sampling.greedy(), 0));
     }
 
     /** Generation runs in constant memory: the heap after 200k tokens is what it was after the first blocks. */
