@@ -10,15 +10,17 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Fused attention (spec §1.3), flash-attention style. The work unit is one (group, head, block): for sliding
  * attention a block is W queries and its 2W keys [previous ; current]; without a window it is all Tq queries and
- * all Tk keys. A unit packs its head's q rows, k^T and v rows once, then walks query tiles of TQ rows: scores by
- * {@link PanelGemm} (four query rows at a time, only over the union of their allowed keys), T5 bias, temperature,
- * the safe softmax with the phantom -1000 logit (lse kept), attention dropout, and p . v. Masked keys are never
- * visited: in the oracle they contribute exp(-1e6 - m), which is exactly 0.
+ * all Tk keys. Each head's k^T is transposed once per call; q and v rows are read where they lie (row stride H*D)
+ * when D is a whole number of vectors, else packed. A unit walks query tiles of TQ rows: scores by {@link PanelGemm}
+ * (four query rows at a time, only over the union of their allowed keys), T5 bias, temperature, the safe softmax
+ * with the phantom -1000 logit (lse kept), attention dropout, and p . v scaled by 1 / denominator. Masked keys are
+ * never visited: in the oracle they contribute exp(-1e6 - m), which is exactly 0.
  *
  * <p>Backward recomputes p from lse and uses D_i = dOut_i . out_i (equal to the oracle's sum_j p_j dp_j), so no
- * Tq x Tk matrix is stored: per thread one query tile times its keys, plus dk/dv accumulators for one (group, head)
- * that are linear in the sequence length. Backward parallelizes over (group, head) because neighbouring blocks
- * share keys; dTemperature and dRelBias are reduced from per-thread partial sums.
+ * Tq x Tk matrix is stored: per thread one query tile times its keys; dq, dk and dv accumulate in place (or, for a
+ * D that is not a whole number of vectors, in packed rows linear in the sequence length). Backward parallelizes
+ * over (group, head) because neighbouring blocks share keys; dTemperature and dRelBias are reduced from per-thread
+ * partial sums. Dropout masks come from {@link CounterRng#keepMultipliers}, a row at a time.
  */
 final class FusedAttention {
     private static final VectorSpecies<Float> F = Vec.F;
