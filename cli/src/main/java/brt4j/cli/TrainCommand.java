@@ -93,6 +93,12 @@ final class TrainCommand implements Callable<Integer> {
             tok = Tokenizers.load(tokenizer);
         }
         Tokenizers.check(tok, cfg.vocabSize(), "the model config");
+        if (!resume && tok.vocabSize() * 2 <= cfg.vocabSize()) {
+            // legal (the extra rows are never targets, and generation draws only the tokenizer's ids), but the head
+            // and the embedding spend most of their work on them
+            System.err.printf("note: the tokenizer, %s, leaves most of the model's %,d output rows unused; pass --tokenizer,"
+                    + " or a config sized for it (configs/laptop-bytes.json for bytes)%n", tok.describe(), cfg.vocabSize());
+        }
         GpuReplicas replicas = GpuReplicas.of(gpus, nodes, nodeRank, rendezvous, devices.device);
         if (replicas != null && !resume) opt = opt.withBatch(opt.batch() * replicas.world());   // --batch is per GPU
         if (replicas != null && opt.batch() % replicas.world() != 0) {
