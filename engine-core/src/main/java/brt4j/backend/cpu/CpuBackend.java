@@ -100,7 +100,7 @@ public final class CpuBackend extends Backend {
 
     @Override protected Tensor doView(Tensor t, int[] shape) {
         FloatTensor x = (FloatTensor) t;
-        x.data();                                       // a freed tensor has no views
+        x.checkLive();                                  // a freed tensor has no views (a pending clear stays pending: the storage is shared)
         return new FloatTensor(this, x.storage(), shape);
     }
 

@@ -57,7 +57,8 @@ final class FloatTensor extends Tensor {
         return storage.data;
     }
 
-    private void checkLive() {
+    /** Throws if this handle was freed. */
+    void checkLive() {
         if (freed) throw new IllegalStateException("cpu: tensor " + shapeString() + " was used after it was freed");
     }
 
