@@ -123,6 +123,7 @@ final class FusedAttention {
         int vo = j.at(j.tk, g, ks, h), ldv = hd;
         if (!j.inPlace) {
             sc.v = Scratch.grow(sc.v, nk * dp + L);
+            sc.tile = Scratch.grow(sc.tile, TQ * dp);
             packRows(j.v, j.tk, g, ks, nk, hd, h * d, d, dp, sc.v);
             v = sc.v; vo = 0; ldv = dp;
         }
@@ -134,7 +135,6 @@ final class FusedAttention {
             int tlo = j.lo(t0), thi = j.hi(t1 - 1);
             int ldS = Vec.roundUp(thi - tlo) + L;
             sc.s = Scratch.grow(sc.s, TQ * ldS);
-            sc.tile = Scratch.grow(sc.tile, TQ * dp);
             float[] S = sc.s;
             scores(j, j.q, j.at(j.tq, g, qs, h), hd, kt, kto + ks, ldk, t0, t1, tlo, S, ldS);
             for (int il = t0; il < t1; il++) {
@@ -174,13 +174,13 @@ final class FusedAttention {
                 java.util.Arrays.fill(S, row, c0, 0f);
                 java.util.Arrays.fill(S, c0 + len, row + (thi - tlo), 0f);
             }
-            // out = (e . v) / denominator, four rows at a time over the union of their keys
+            // out = (e . v) / denominator, four rows at a time over the union of their keys (into out itself, or
+            // into the tile's dp-wide rows and then their d values copied out)
             for (int r = t0; r < t1; r += 4) {
                 int rr = Math.min(4, t1 - r), lo = j.lo(r), hi = j.hi(r + rr - 1);
-                if (j.inPlace) {
-                    PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, v, vo + lo * ldv, ldv, j.out, j.at(j.tq, g, qs + r, h), hd, d, false);
-                } else {
-                    PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, v, vo + lo * ldv, ldv, sc.tile, (r - t0) * dp, dp, dp, false);
+                PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, v, vo + lo * ldv, ldv,
+                        j.inPlace ? j.out : sc.tile, j.inPlace ? j.at(j.tq, g, qs + r, h) : (r - t0) * dp, j.inPlace ? hd : dp, dp, false);
+                if (!j.inPlace) {
                     for (int il = r; il < r + rr; il++) System.arraycopy(sc.tile, (il - t0) * dp, j.out, j.at(j.tq, g, qs + il, h), d);
                 }
             }
@@ -281,8 +281,8 @@ final class FusedAttention {
                 for (int il = t0; il < t1; il++) {
                     int row = (il - t0) * ldS, lo = j.lo(il), hi = j.hi(il);
                     int c0 = row + lo - tlo, len = hi - lo;
-                    int gi = g * j.tq + qs + il;
-                    float di = Norms.dot(dOut, gi * hd + h * d, j.out, gi * hd + h * d, d);
+                    int oi = j.at(j.tq, g, qs + il, h);
+                    float di = Norms.dot(dOut, oi, j.out, oi, d);
                     float l = j.lse[(g * j.heads + h) * j.tq + qs + il];
                     int x = 0;
                     FloatVector dTempV = FloatVector.zero(F);
