@@ -7,9 +7,10 @@ import jdk.incubator.vector.VectorSpecies;
  * Single-precision GEMM, c = alpha * op(a) . op(b) + beta * c, in the GotoBLAS/BLIS shape: the k dimension in
  * blocks of at most KC, a kc x NC block of op(b) packed into NR-wide column panels, MC rows of op(a) at a time, and a
  * register-tiled MR x NR microkernel (5 rows times two vectors: 10 independent FMA accumulators). An mc x kc block of
- * op(a) is packed into MR-row slivers interleaved by k (transposed or not), so one microkernel serves all four
- * transpose combinations and reads a and b each as one stream. Edge tiles (rows past m are zero in the sliver) run the
- * same kernel into a scratch tile and only their valid part is written.
+ * op(a) is packed into MR-row slivers in one of two layouts, whichever its storage copies into cheaply: a plain a row
+ * by row (each row a straight copy, rows KCP apart), a transposed a interleaved by k (the MR values of each k step side
+ * by side, as it stores them); each layout has its kernel. Edge tiles (rows past m are zero in the sliver) run the
+ * kernel into a scratch tile and only their valid part is written.
  *
  * <p>Threads split c by columns (whole NR panels: each packs its part of b and all of a) or by rows (its part of a,
  * all of b), whichever packs less per thread ({@link #splitByColumns}). Per-thread scratch lives as long as the
@@ -44,6 +45,13 @@ final class Matmul {
      * thread (16 MiB); past that, again for each block.
      */
     static final int KEEP_A_MAX = 1 << 22;
+    /**
+     * Row stride of a plain op(a)'s packed sliver: KC plus a cache line (rows then fall into different L1 sets). A
+     * constant, so the kernel reads its five rows at constant displacements from one index. Packing a plain a by
+     * straight row copies takes 0.13 ns a float against 0.45-0.69 for the k-interleaved layout (5 scalar moves a
+     * step): +6-8% on the training step's products with n = 256 (same-JVM alternation).
+     */
+    static final int KCP = KC + 16;
 
     private final CpuPool pool;
     private final float[][] packA, packB, tile, keptA;
@@ -136,15 +144,15 @@ final class Matmul {
         }
         int kcMax = kBlock(k);
         // several column blocks: op(a) packed once for all of them (at 512x1024x4096 it was packed four times)
-        int rows = (m1 - m0 + MR - 1) / MR * MR;
-        boolean keep = n1 - n0 > NC && (long) rows * kcMax <= KEEP_A_MAX;
+        int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = transA ? kcMax : KCP;
+        boolean keep = n1 - n0 > NC && (long) rows * rowStride <= KEEP_A_MAX;
         float[] pb = packB[w], pa;
         if (keep) {
             pa = keptA[w];
-            if (pa == null || pa.length < rows * kcMax) keptA[w] = pa = new float[rows * kcMax];
+            if (pa == null || pa.length < rows * rowStride) keptA[w] = pa = new float[rows * rowStride];
         } else {
             pa = packA[w];
-            if (pa == null || pa.length < MC * kcMax) packA[w] = pa = new float[MC * kcMax];
+            if (pa == null || pa.length < MC * rowStride) packA[w] = pa = new float[MC * rowStride];
         }
         if (pb == null || pb.length < kcMax * NC) packB[w] = pb = new float[kcMax * NC];
         float[] ct = tile[w];
@@ -160,10 +168,11 @@ final class Matmul {
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc);
             boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
+            int sliverRow = transA ? kc : KCP;        // a packed row's stride (a sliver's MR rows take MR of them)
             for (int jc = n0; jc < n1; jc += NC) {
                 int nc = Math.min(NC, n1 - jc);
                 for (int ic = m0; ic < m1; ic += MC) {
-                    int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * kc : 0;
+                    int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * sliverRow : 0;
                     if (!keep || jc == n0) packA(a, ao, transA, m, k, ic, mc, pc, kc, pa, aBase);
                     for (int jr = 0; jr < nc; jr += NR) {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
@@ -175,13 +184,12 @@ final class Matmul {
                         int bOff = jr * kc;
                         int cCol = co + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir), aOff = aBase + ir * kc, cOff = cCol + (ic + ir) * n;
-                            if (mr == MR && nr == NR) {
-                                if (set) kernelSet(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
-                                else kernel(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
-                            } else {
-                                edge(kc, pa, aOff, pb, bOff, ct, c, cOff, n, mr, nr, alpha, set);
-                            }
+                            int mr = Math.min(MR, mc - ir), aOff = aBase + ir * sliverRow, cOff = cCol + (ic + ir) * n;
+                            if (mr < MR || nr < NR) edge(kc, pa, aOff, pb, bOff, ct, c, cOff, n, mr, nr, alpha, set, transA);
+                            else if (transA && set) kernelSet(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
+                            else if (transA) kernel(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
+                            else if (set) kernelRowsSet(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
+                            else kernelRows(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
                         }
                     }
                 }
@@ -191,9 +199,10 @@ final class Matmul {
 
     /** An edge tile: the kernel into the zeroed scratch tile, then only the valid mr x nr part into c. */
     private static void edge(int kc, float[] pa, int ao, float[] pb, int bo, float[] ct, float[] c, int cOff,
-                             int ldc, int mr, int nr, float alpha, boolean set) {
+                             int ldc, int mr, int nr, float alpha, boolean set, boolean transA) {
         java.util.Arrays.fill(ct, 0f);
-        kernel(kc, pa, ao, pb, bo, ct, 0, NR, 1f);
+        if (transA) kernel(kc, pa, ao, pb, bo, ct, 0, NR, 1f);
+        else kernelRows(kc, pa, ao, pb, bo, ct, 0, NR, 1f);
         for (int y = 0; y < mr; y++) {
             for (int x = 0; x < nr; x++) {
                 int ci = cOff + y * ldc + x;
@@ -204,9 +213,10 @@ final class Matmul {
     }
 
     /**
-     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows, each interleaved by k (sliver s holds, for each p, the
-     * MR values of rows s*MR .. s*MR+MR-1 side by side: pa[paOff + s*MR*kc + p*MR + r]), the rows past mc zero. The kernel
-     * then reads one stream at constant offsets; a transposed a (stored k x m) is read MR contiguous values at a time.
+     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows, the rows past mc zero. A transposed a (stored k x m) is
+     * interleaved by k, MR contiguous values at a time: sliver s holds, for each p, the MR values of rows
+     * s*MR .. s*MR+MR-1 side by side, pa[paOff + s*MR*kc + p*MR + r]. A plain a is copied row by row, KCP apart: row
+     * i at pa[paOff + i*KCP + p].
      */
     private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, float[] pa, int paOff) {
         if (transA) {
@@ -240,24 +250,10 @@ final class Matmul {
             }
             return;
         }
-        for (int s0 = 0; s0 < mc; s0 += MR) {
-            int mr = Math.min(MR, mc - s0), d = paOff + s0 * kc;
-            if (mr == MR) {
-                int r0 = ao + (ic + s0) * k + pc, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k, r4 = r3 + k;
-                for (int p = 0; p < kc; p++) {
-                    int o = d + p * MR;
-                    pa[o] = a[r0 + p];
-                    pa[o + 1] = a[r1 + p];
-                    pa[o + 2] = a[r2 + p];
-                    pa[o + 3] = a[r3 + p];
-                    pa[o + 4] = a[r4 + p];
-                }
-            } else {
-                for (int r = 0; r < MR; r++) {
-                    int src = ao + (ic + s0 + r) * k + pc;
-                    for (int p = 0; p < kc; p++) pa[d + p * MR + r] = r < mr ? a[src + p] : 0;
-                }
-            }
+        for (int i = 0, rows = (mc + MR - 1) / MR * MR; i < rows; i++) {
+            int d = paOff + i * KCP;
+            if (i < mc) System.arraycopy(a, ao + (ic + i) * k + pc, pa, d, kc);
+            else java.util.Arrays.fill(pa, d, d + kc, 0f);
         }
     }
 
@@ -303,8 +299,8 @@ final class Matmul {
     }
 
     /**
-     * The MR x NR microkernel: c[5 x 2L] += alpha * (pa sliver . pb panel), 10 independent FMA accumulators; the
-     * sliver holds MR values of a per k step (see {@link #packA}), the panel NR values of b. The loop is written for
+     * The MR x NR microkernel for a transposed op(a): c[5 x 2L] += alpha * (pa sliver . pb panel), 10 independent
+     * FMA accumulators; the sliver holds MR values of a per k step (see {@link #packA}), the panel NR values of b. The loop is written for
      * C2's code shape, which was read off the machine code (PrintAssembly, decoded; benchmarks/results/cpu-backend.md):
      * its counter is the sliver index (stride MR) and the panel index is a second induction variable (stride NR), so
      * every load is one addressing mode with a constant displacement: per k step 2 b loads, 5 vbroadcastss from
@@ -329,6 +325,48 @@ final class Matmul {
         store(c20, c21, c, co + 2 * ldc, alpha);
         store(c30, c31, c, co + 3 * ldc, alpha);
         store(c40, c41, c, co + 4 * ldc, alpha);
+    }
+
+    /**
+     * {@link #kernel} over a sliver packed row by row (a plain op(a)): row r of the sliver at pa[ao + r*KCP + p]. The
+     * loop counter is the panel index (stride NR) and the row index a second induction variable (stride 1); counting
+     * by the row index instead, C2 derived the panel index from it and the kernel ran at 35 GFLOP/s.
+     */
+    private static void kernelRows(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
+        FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
+        int ai = ao;
+        for (int bi = bo, bEnd = bo + kc * NR; bi < bEnd; bi += NR, ai++) {
+            FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
+            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, pa[ai + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, pa[ai + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, pa[ai + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, pa[ai + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+        }
+        store(c00, c01, c, co, alpha);
+        store(c10, c11, c, co + 1 * ldc, alpha);
+        store(c20, c21, c, co + 2 * ldc, alpha);
+        store(c30, c31, c, co + 3 * ldc, alpha);
+        store(c40, c41, c, co + 4 * ldc, alpha);
+    }
+
+    /** {@link #kernelRows} that overwrites c, as {@link #kernelSet}. */
+    private static void kernelRowsSet(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
+        FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
+        int ai = ao;
+        for (int bi = bo, bEnd = bo + kc * NR; bi < bEnd; bi += NR, ai++) {
+            FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
+            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
+            x = FloatVector.broadcast(F, pa[ai + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
+            x = FloatVector.broadcast(F, pa[ai + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
+            x = FloatVector.broadcast(F, pa[ai + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
+            x = FloatVector.broadcast(F, pa[ai + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+        }
+        storeSet(c00, c01, c, co, alpha);
+        storeSet(c10, c11, c, co + 1 * ldc, alpha);
+        storeSet(c20, c21, c, co + 2 * ldc, alpha);
+        storeSet(c30, c31, c, co + 3 * ldc, alpha);
+        storeSet(c40, c41, c, co + 4 * ldc, alpha);
     }
 
     private static void store(FloatVector v0, FloatVector v1, float[] c, int o, float alpha) {
