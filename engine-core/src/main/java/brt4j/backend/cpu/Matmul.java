@@ -118,15 +118,15 @@ final class Matmul {
 
     /**
      * Whether threads split a product by column panels (each packs all of op(a) and its share of op(b)) rather than
-     * by row slivers (its share of op(a), all of op(b)): the split with less packing per thread, a transposed
-     * operand's pack counted twice (it is read with a stride). For the training step's x W^T and dy W at 512 rows
-     * and 256 columns, rows; the old rule (columns whenever there were enough panels) had both threads pack the
-     * whole of a (packing was 8.6% of a two-thread step against 5.6% of a one-thread one).
+     * by row slivers (its share of op(a), all of op(b)): the split with less packing time per thread, each operand's
+     * floats weighted by what its pack costs (ns a float, measured on this machine's 512-8192 x 256-1024 operands:
+     * plain a 0.14-0.17, transposed a 0.35-0.66, plain b 0.23-0.24, transposed b 0.43-0.76). The training step's
+     * x W^T at 512 x 256 then splits by columns, its dy W by rows.
      */
     static boolean splitByColumns(int m, int n, int k, boolean transA, boolean transB, int parts) {
         int nPanels = (n + NR - 1) / NR, mSlivers = (m + MR - 1) / MR;
         if (nPanels < 2 * parts || mSlivers < 2 * parts) return nPanels >= mSlivers;
-        double packA = (double) m * k * (transA ? 2 : 1), packB = (double) k * n * (transB ? 2 : 1);
+        double packA = (double) m * k * (transA ? 0.5 : 0.15), packB = (double) k * n * (transB ? 0.5 : 0.24);
         return packA + packB / parts < packA / parts + packB;
     }
 
