@@ -120,13 +120,13 @@ final class Matmul {
      * Whether threads split a product by column panels (each packs all of op(a) and its share of op(b)) rather than
      * by row slivers (its share of op(a), all of op(b)): the split with less packing time per thread, each operand's
      * floats weighted by what its pack costs (ns a float, measured on this machine's 512-8192 x 256-1024 operands:
-     * plain a 0.14-0.17, transposed a 0.35-0.66, plain b 0.23-0.24, transposed b 0.43-0.76). The training step's
+     * plain a 0.14-0.17, transposed a 0.35-0.66, plain b 0.23-0.24, transposed b 0.34-0.36). The training step's
      * x W^T at 512 x 256 then splits by columns, its dy W by rows.
      */
     static boolean splitByColumns(int m, int n, int k, boolean transA, boolean transB, int parts) {
         int nPanels = (n + NR - 1) / NR, mSlivers = (m + MR - 1) / MR;
         if (nPanels < 2 * parts || mSlivers < 2 * parts) return nPanels >= mSlivers;
-        double packA = (double) m * k * (transA ? 0.5 : 0.15), packB = (double) k * n * (transB ? 0.5 : 0.24);
+        double packA = (double) m * k * (transA ? 0.5 : 0.15), packB = (double) k * n * (transB ? 0.35 : 0.24);
         return packA + packB / parts < packA / parts + packB;
     }
 
@@ -261,8 +261,7 @@ final class Matmul {
      * Packs columns [jr0, jr1) of op(b)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel jr holds kc rows of NR
      * values at pb[jr * kc ..], zero padded. A plain b is copied PANEL_GROUP panels side by side per row, so each row's
      * run is read whole (one panel at a time walks rows 4 * n bytes apart, which fall into one L1 set: 1.5 against
-     * 0.8 ns a float at n = 4096). A transposed b (stored n x k) is read a row at a time and scattered with stride
-     * NR inside the panel; filling a panel row at a time, or eight columns at a time, measured 3-6% slower.
+     * 0.8 ns a float at n = 4096). A transposed b (stored n x k) is a transposed copy per panel ({@link Transpose}).
      */
     private static void packB(float[] b, int bo, boolean transB, int k, int n, int pc, int kc, int jc, int jr0, int jr1, float[] pb) {
         if (!transB) {
@@ -288,10 +287,7 @@ final class Matmul {
         for (int jr = jr0; jr < jr1; jr += NR) {
             int nr = Math.min(NR, jr1 - jr), dst = jr * kc, j0 = jc + jr;
             // b is stored n x k: element (p, j) at b[j * k + p]
-            for (int x = 0; x < nr; x++) {
-                int src = bo + (j0 + x) * k + pc;
-                for (int p = 0; p < kc; p++) pb[dst + p * NR + x] = b[src + p];
-            }
+            Transpose.copy(b, bo + j0 * k + pc, k, nr, kc, pb, dst, NR);
             for (int x = nr; x < NR; x++) {
                 for (int p = 0; p < kc; p++) pb[dst + p * NR + x] = 0;
             }
