@@ -6,9 +6,10 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The small product the fused attention is built from: for r < rows and x < n,
  * {@code c[co + r*ldc + x] (+)= sum_{t < kk} a[ao + r*lda + t] * b[bo + t*ldb + x]}, with n a whole number of
- * vectors. Four rows at a time against two (or one) vectors of b: eight independent FMA accumulators, a broadcast
- * of a per row and t. Operands are already laid out by the caller (no packing here), which is why it suits the
- * attention's tiles: q against k^T, p against v, ds against k and q.
+ * vectors. Six rows at a time against two vectors of b (twelve independent FMA accumulators, a broadcast of a per row
+ * and t), then four, then one; an odd vector of n takes the four- and one-row kernels. Operands are already laid out
+ * by the caller (no packing here), which is why it suits the attention's tiles: q against k^T, p against v, ds
+ * against k and q.
  */
 final class PanelGemm {
     private static final VectorSpecies<Float> F = Vec.F;
@@ -19,6 +20,15 @@ final class PanelGemm {
     static void mul(int rows, int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb,
                     float[] c, int co, int ldc, int n, boolean acc) {
         int r = 0;
+        for (; r + 6 <= rows; r += 6) {
+            int x = 0;
+            for (; x + 2 * L <= n; x += 2 * L) six2(kk, a, ao + r * lda, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc, acc);
+            for (; x < n; x += L) {
+                four1(kk, a, ao + r * lda, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc, acc);
+                one1(kk, a, ao + (r + 4) * lda, b, bo + x, ldb, c, co + (r + 4) * ldc + x, acc);
+                one1(kk, a, ao + (r + 5) * lda, b, bo + x, ldb, c, co + (r + 5) * ldc + x, acc);
+            }
+        }
         for (; r + 4 <= rows; r += 4) {
             int x = 0;
             for (; x + 2 * L <= n; x += 2 * L) four2(kk, a, ao + r * lda, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc, acc);
@@ -50,6 +60,33 @@ final class PanelGemm {
         put(c10, c, co + ldc, acc); put(c11, c, co + ldc + L, acc);
         put(c20, c, co + 2 * ldc, acc); put(c21, c, co + 2 * ldc + L, acc);
         put(c30, c, co + 3 * ldc, acc); put(c31, c, co + 3 * ldc + L, acc);
+    }
+
+    private static void six2(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean acc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda, a4 = ao + 4 * lda, a5 = ao + 5 * lda;
+        for (int t = 0; t < kk; t++) {
+            int bi = bo + t * ldb;
+            FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
+            FloatVector x0 = FloatVector.broadcast(F, a[a0 + t]);
+            c00 = x0.fma(b0, c00); c01 = x0.fma(b1, c01);
+            FloatVector x1 = FloatVector.broadcast(F, a[a1 + t]);
+            c10 = x1.fma(b0, c10); c11 = x1.fma(b1, c11);
+            FloatVector x2 = FloatVector.broadcast(F, a[a2 + t]);
+            c20 = x2.fma(b0, c20); c21 = x2.fma(b1, c21);
+            FloatVector x3 = FloatVector.broadcast(F, a[a3 + t]);
+            c30 = x3.fma(b0, c30); c31 = x3.fma(b1, c31);
+            FloatVector x4 = FloatVector.broadcast(F, a[a4 + t]);
+            c40 = x4.fma(b0, c40); c41 = x4.fma(b1, c41);
+            FloatVector x5 = FloatVector.broadcast(F, a[a5 + t]);
+            c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
+        }
+        put(c00, c, co, acc); put(c01, c, co + L, acc);
+        put(c10, c, co + ldc, acc); put(c11, c, co + ldc + L, acc);
+        put(c20, c, co + 2 * ldc, acc); put(c21, c, co + 2 * ldc + L, acc);
+        put(c30, c, co + 3 * ldc, acc); put(c31, c, co + 3 * ldc + L, acc);
+        put(c40, c, co + 4 * ldc, acc); put(c41, c, co + 4 * ldc + L, acc);
+        put(c50, c, co + 5 * ldc, acc); put(c51, c, co + 5 * ldc + L, acc);
     }
 
     private static void four1(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean acc) {
