@@ -368,16 +368,18 @@ public final class Graph implements AutoCloseable {
     }
 
     /**
-     * Masked softmax cross-entropy; returns the per-row losses (0 where masked). When recording, the backward adds
-     * gradScale * dCE/dlogits into logits' gradient (gradScale = 1 / counted tokens gives the mean loss).
+     * Masked softmax cross-entropy; returns the per-row losses (0 where masked). When recording, gradScale *
+     * dCE/dlogits is added into logits' gradient right away (gradScale = 1 / counted tokens gives the mean loss).
      */
     public double[] crossEntropy(Var logits, int[] targets, boolean[] mask, double gradScale) {
-        Tensor rowLoss = alloc(logits.value.rows());     // kept to the backward: it gives each row's log-sum-exp
-        be.crossEntropy(logits.value, targets, mask, rowLoss);
-        double[] losses = be.downloadDouble(rowLoss);
+        Tensor rowLoss = alloc(logits.value.rows());
         if (recording && logits.requiresGrad) {
-            tape.add(() -> be.crossEntropyBackward(logits.value, targets, mask, gradScale, logits.gradForWrite(), rowLoss));
+            // The loss is the graph's last op, so its gradient is the first to reach the logits: computed now, with
+            // the loss, in one pass over each row; the backward of whatever made the logits finds it there.
+            be.crossEntropyWithGradient(logits.value, targets, mask, gradScale, rowLoss, logits.gradForWrite());
+        } else {
+            be.crossEntropy(logits.value, targets, mask, rowLoss);
         }
-        return losses;
+        return be.downloadDouble(rowLoss);
     }
 }

@@ -474,6 +474,19 @@ public abstract class Backend implements AutoCloseable {
         doCrossEntropyBackward(logits, targets, mask, gradScale, dLogits, rowLoss);
     }
 
+    /**
+     * {@link #crossEntropy} and {@link #crossEntropyBackward} in one call, as a training step runs them (the loss is its
+     * last op, so its gradient is known at once): dLogits += gradScale * mask * (softmax(logits) - onehot(target)).
+     * A backend may compute both from one pass over each row. Returns the sum of rowLoss in double.
+     */
+    public final double crossEntropyWithGradient(Tensor logits, int[] targets, boolean[] mask, double gradScale,
+                                                 Tensor rowLoss, Tensor dLogits) {
+        checkCe("crossEntropyWithGradient", logits, targets, mask);
+        own("crossEntropyWithGradient", rowLoss, dLogits); sameShape("crossEntropyWithGradient", logits, dLogits);
+        require("crossEntropyWithGradient", rowLoss.size() == logits.rows(), () -> "rowLoss " + rowLoss.shapeString() + " for logits " + logits.shapeString());
+        return doCrossEntropyWithGradient(logits, targets, mask, gradScale, rowLoss, dLogits);
+    }
+
     private void checkCe(String op, Tensor logits, int[] targets, boolean[] mask) {
         own(op, logits);
         require(op, targets.length == logits.rows() && mask.length == logits.rows(),
@@ -705,6 +718,14 @@ public abstract class Backend implements AutoCloseable {
     protected abstract void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits);
 
     /** Default: recompute, as without rowLoss. */
+    /** {@link #crossEntropyWithGradient}: by default the forward, then the backward from its row losses. */
+    protected double doCrossEntropyWithGradient(Tensor logits, int[] targets, boolean[] mask, double gradScale,
+                                                Tensor rowLoss, Tensor dLogits) {
+        double total = doCrossEntropy(logits, targets, mask, rowLoss);
+        doCrossEntropyBackward(logits, targets, mask, gradScale, dLogits, rowLoss);
+        return total;
+    }
+
     protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits,
                                           Tensor rowLoss) {
         doCrossEntropyBackward(logits, targets, mask, gradScale, dLogits);

@@ -224,6 +224,15 @@ public class CpuVsOracleTest {
             ref.crossEntropyBackward(logits.ref(), targets, mask, 0.37, dl2.ref(), loss.ref());
             cpu.crossEntropyBackward(logits.fast(), targets, mask, 0.37, dl2.fast(), loss.fast());
             mk.check("crossEntropyBackward from rowLoss V=" + v, dl2);
+            // both in one call: into fresh zeros (the CPU's one-pass path) and added to a gradient (forward + backward)
+            for (Twin g : new Twin[]{mk.zeros(rows, v), mk.rand(rows, v)}) {
+                Twin loss3 = mk.zeros(rows);
+                double a3 = ref.crossEntropyWithGradient(logits.ref(), targets, mask, 0.37, loss3.ref(), g.ref());
+                double b3 = cpu.crossEntropyWithGradient(logits.fast(), targets, mask, 0.37, loss3.fast(), g.fast());
+                mk.check("crossEntropyWithGradient rowLoss V=" + v, loss3);
+                Compare.assertClose("crossEntropyWithGradient total", new double[]{b3}, new double[]{a3}, Compare.FLOAT32);
+                mk.check("crossEntropyWithGradient dLogits V=" + v, g);
+            }
         }
     }
 

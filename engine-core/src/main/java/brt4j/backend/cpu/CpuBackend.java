@@ -239,6 +239,14 @@ public final class CpuBackend extends Backend {
         crossEntropyBackwardInto(logits, targets, mask, gradScale, dLogits, f(rowLoss));
     }
 
+    /** One pass over each row; a fresh gradient (zeros not yet cleared) is overwritten rather than added to. */
+    @Override protected double doCrossEntropyWithGradient(Tensor logits, int[] targets, boolean[] mask, double gradScale,
+                                                       Tensor rowLoss, Tensor dLogits) {
+        boolean overwrite = freshZeros(dLogits);
+        return CrossEntropy.forwardWithGradient(pool, f(logits), logits.cols(), targets, mask, gradScale, out(rowLoss),
+                overwrite ? out(dLogits) : f(dLogits), overwrite);
+    }
+
     /** A fresh gradient (zeros not yet cleared) is overwritten rather than added to. */
     private void crossEntropyBackwardInto(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits, float[] rowLoss) {
         boolean overwrite = freshZeros(dLogits);

@@ -54,6 +54,73 @@ final class CrossEntropy {
         return total;
     }
 
+    /** Each thread's row of exps for {@link #forwardWithGradient} into a gradient that already holds values. */
+    private static final ThreadLocal<float[]> EXPS = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * The forward and dLogits += gradScale * (softmax - onehot) per unmasked row, in one pass over each row: the
+     * maximum, then exp(x - max) summed (the sum the forward's log-sum-exp takes, so the loss has the same bits as
+     * {@link #forward}) and kept, then the gradient as exp * (gradScale / sum). One exp per element where forward and
+     * backward take two, and the logits are read while the row is still in L1/L2. With overwrite (a fresh gradient)
+     * the exps are kept in dLogits itself and the masked rows are zeroed; otherwise in a row of scratch and added:
+     * 0 + g is g, so the bits do not depend on whether the gradient's array was reused.
+     */
+    static double forwardWithGradient(CpuPool pool, float[] logits, int v, int[] targets, boolean[] mask, double gradScale,
+                                      float[] rowLoss, float[] dLogits, boolean overwrite) {
+        int rows = targets.length;
+        double[] loss = new double[rows];
+        pool.parallelFor(rows, 1, (s, e, w) -> {
+            float[] ex = dLogits;
+            if (!overwrite) {
+                ex = EXPS.get();
+                if (ex.length < v) EXPS.set(ex = new float[v]);
+            }
+            for (int r = s; r < e; r++) {
+                int o = r * v, xo = overwrite ? o : 0;
+                if (!mask[r]) {
+                    rowLoss[r] = 0;
+                    if (overwrite) java.util.Arrays.fill(dLogits, o, o + v, 0f);
+                    continue;
+                }
+                int ub = Vec.bound(v);
+                float mx = -Float.MAX_VALUE;
+                if (ub > 0) {
+                    FloatVector m = FloatVector.fromArray(F, logits, o);
+                    for (int i = L; i < ub; i += L) m = m.max(FloatVector.fromArray(F, logits, o + i));
+                    mx = m.reduceLanes(VectorOperators.MAX);
+                }
+                for (int t = ub; t < v; t++) mx = Math.max(mx, logits[o + t]);
+                FloatVector acc = FloatVector.zero(F);
+                for (int i = 0; i < ub; i += L) {
+                    FloatVector x = Vec.exp(FloatVector.fromArray(F, logits, o + i).sub(mx));
+                    x.intoArray(ex, xo + i);
+                    acc = acc.add(x);
+                }
+                double sum = Vec.sum(acc);
+                for (int t = ub; t < v; t++) {
+                    double x = StrictMath.exp(logits[o + t] - mx);
+                    ex[xo + t] = (float) x;
+                    sum += x;
+                }
+                int target = o + Math.floorMod(targets[r], v);
+                loss[r] = mx + StrictMath.log(sum) - logits[target];
+                rowLoss[r] = (float) loss[r];
+                float gs = (float) gradScale, f = (float) (gradScale / sum);
+                if (overwrite) {
+                    Vec.scale(dLogits, o, v, f);
+                } else {
+                    int i = 0;
+                    for (; i < ub; i += L) FloatVector.fromArray(F, ex, i).mul(f).add(FloatVector.fromArray(F, dLogits, o + i)).intoArray(dLogits, o + i);
+                    for (; i < v; i++) dLogits[o + i] += ex[i] * f;
+                }
+                dLogits[target] -= gs;
+            }
+        });
+        double total = 0;
+        for (double x : loss) total += x;
+        return total;
+    }
+
     /**
      * dLogits += gradScale * (softmax - onehot) per unmasked row; with overwrite, dLogits = that (zeros where masked).
      * rowLoss (the forward's, or null) gives each row's log-sum-exp as rowLoss + logits[target]: float32 loss plus a

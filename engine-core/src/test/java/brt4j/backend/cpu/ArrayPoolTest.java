@@ -73,6 +73,37 @@ class ArrayPoolTest {
         }
     }
 
+    /**
+     * The loss and its gradient in one call write a reused (pending) array in place and add into any other; both
+     * must give the same bits, or a resumed run (a fresh pool) would drift from the uninterrupted one.
+     */
+    @Test
+    void crossEntropyWithGradientHasTheSameBitsIntoAReusedArrayAsIntoAFreshOne() {
+        try (CpuBackend be = new CpuBackend(2)) {
+            java.util.Random r = new java.util.Random(5);
+            int rows = 7, v = 1003;
+            float[] x = new float[rows * v];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (4 * r.nextGaussian());
+            Tensor logits = be.upload(x, rows, v);
+            int[] targets = {5, 1002, 0, 77, 3, 900, 12};
+            boolean[] mask = {true, true, false, true, true, true, false};
+            Tensor fresh = be.zeros(rows, v), lossFresh = be.zeros(rows);
+            double a = be.crossEntropyWithGradient(logits, targets, mask, 0.25, lossFresh, fresh);
+            leaveOldValues(be, rows * v);
+            leaveOldValues(be, rows);
+            Tensor reused = be.zeros(rows, v), lossReused = be.zeros(rows);
+            assertTrue(((FloatTensor) reused).zeroPending(), "the test needs a reused array");
+            double b = be.crossEntropyWithGradient(logits, targets, mask, 0.25, lossReused, reused);
+            assertEquals(a, b);
+            assertArrayEquals(be.download(lossFresh), be.download(lossReused));
+            assertArrayEquals(be.download(fresh), be.download(reused));
+            // and the loss as the forward alone gives it
+            Tensor lossAlone = be.zeros(rows);
+            assertEquals(be.crossEntropy(logits, targets, mask, lossAlone), a);
+            assertArrayEquals(be.download(lossAlone), be.download(lossFresh));
+        }
+    }
+
     @Test
     void arraysTheCollectorTookBackLeaveThePoolAndItsCount() {
         ArrayPool pool = new ArrayPool(10_000);
