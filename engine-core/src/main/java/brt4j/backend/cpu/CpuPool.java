@@ -12,12 +12,15 @@ import java.util.concurrent.locks.LockSupport;
  * run is bit-for-bit repeatable for a given thread count (training resume depends on it). Each body learns its
  * worker index, so kernels can keep per-thread scratch without locks.
  *
- * <p>Hand-off: workers spin for a while ({@code brt.cpu.spinMicros}, default 200 us) after each job before they
+ * <p>Hand-off: workers spin for a while ({@code brt.cpu.spinMicros}, default 2000 us) after each job before they
  * park, and the caller spins while it waits for them. A training step makes hundreds of parallel calls a few
  * microseconds apart; a parked worker must be woken by the kernel, and on a virtual machine an idle vCPU sleeps in
  * the hypervisor, so each wake-up cost about 85 us here (a 512 x 256 add took 16 us on one thread, 100 us on two
- * with an ExecutorService). OpenMP runtimes spin for the same reason. On a loaded machine spinning steals time from
- * other processes, hence the bound; {@code -Dbrt.cpu.spinMicros=0} parks at once.
+ * with an ExecutorService). OpenMP runtimes spin for the same reason. 2 ms rather than 0.2: a two-thread training
+ * step has serial stretches longer than 0.2 ms (the optimizer's many small tensors, bookkeeping), after which every
+ * small op paid the wake-up; 2 ms was faster in 4 of 5 alternated runs (median 1611 against 1554 tokens/s). On a
+ * loaded machine spinning steals time from other processes, hence the bound; {@code -Dbrt.cpu.spinMicros=0} parks
+ * at once.
  *
  * <p>Invariants: a body never calls back into the pool (a nested call, or a call from a pool thread, runs serially
  * on the caller); callers parallelize over rows, heads or groups, never across a recurrence. Calls from two
@@ -28,7 +31,7 @@ final class CpuPool implements AutoCloseable {
     @FunctionalInterface
     interface Body { void run(int start, int end, int worker); }
 
-    private static final long SPIN_NANOS = Long.getLong("brt.cpu.spinMicros", 200) * 1000;
+    private static final long SPIN_NANOS = Long.getLong("brt.cpu.spinMicros", 2000) * 1000;
 
     private final int threads;
     private final Thread[] workers;
