@@ -106,7 +106,19 @@ public final class CpuBackend extends Backend {
 
     @Override protected void doCopy(Tensor src, Tensor dst) { System.arraycopy(f(src), 0, f(dst), 0, src.size()); }
 
-    @Override protected void doFill(Tensor t, double value) { Arrays.fill(f(t), 0, t.size(), (float) value); }
+    /**
+     * Zeros over a whole array are written lazily, as for a reused array: the next op that reads the tensor clears
+     * it, one that writes it whole or accumulates into it first skips that. A step's zeroed gradients (30 MB for the
+     * laptop model) were otherwise cleared here and then overwritten by their first product.
+     */
+    @Override protected void doFill(Tensor t, double value) {
+        if (Double.doubleToRawLongBits(value) == 0 && t instanceof FloatTensor x && x.storage().data.length == t.size()) {
+            x.checkLive();
+            x.storage().zeroPending = true;
+            return;
+        }
+        Arrays.fill(f(t), 0, t.size(), (float) value);
+    }
 
     @Override protected void doMatmul(int batch, int m, int n, int k, Tensor a, boolean transA, Tensor b, boolean transB,
                                       Tensor c, double alpha, double beta) {

@@ -73,6 +73,26 @@ class ArrayPoolTest {
         }
     }
 
+    /** fill(0) leaves the clearing to the next op, like a reused array; other values, and -0, are written at once. */
+    @Test
+    void fillWithZerosIsLazyAndReadsAsZeros() {
+        try (CpuBackend be = new CpuBackend(1)) {
+            Tensor a = be.upload(new float[]{1, 2, 3, 4}, 2, 2), b = be.upload(new float[]{1, 0, 0, 1}, 2, 2);
+            Tensor c = be.upload(new float[]{9, 9, 9, 9}, 2, 2);
+            be.fill(c, 0);
+            assertTrue(((FloatTensor) c).zeroPending());
+            be.matmul(a, false, b, false, c, 1, 1);                                // c += a b: the first accumulation
+            assertArrayEquals(new float[]{1, 2, 3, 4}, be.download(c));
+            be.fill(c, 0);
+            assertArrayEquals(new float[]{0, 0, 0, 0}, be.download(c));             // a read clears it
+            be.fill(c, -0.0);
+            assertFalse(((FloatTensor) c).zeroPending());
+            assertEquals(Float.floatToRawIntBits(-0f), Float.floatToRawIntBits(be.download(c)[3]));
+            be.fill(c, 2.5);
+            assertArrayEquals(new float[]{2.5f, 2.5f, 2.5f, 2.5f}, be.download(c));
+        }
+    }
+
     /**
      * The loss and its gradient in one call write a reused (pending) array in place and add into any other; both
      * must give the same bits, or a resumed run (a fresh pool) would drift from the uninterrupted one.
