@@ -152,8 +152,10 @@ public final class CpuBackend extends Backend {
 
     @Override protected void doActivation(Activation fn, Tensor x, Tensor out) { Elementwise.activation(pool, fn, f(x), out(out), x.size()); }
 
+    /** A fresh gradient (zeros not yet cleared) is overwritten rather than added to. */
     @Override protected void doActivationBackward(Activation fn, Tensor saved, Tensor dy, Tensor dx) {
-        Elementwise.activationBackward(pool, fn, f(saved), f(dy), f(dx), saved.size());
+        boolean overwrite = freshZeros(dx);
+        Elementwise.activationBackward(pool, fn, f(saved), f(dy), overwrite ? out(dx) : f(dx), saved.size(), overwrite);
     }
 
     @Override protected double doSumSquares(Tensor x) { return Elementwise.sumSquares(pool, f(x), x.size()); }

@@ -112,7 +112,11 @@ final class Elementwise {
         });
     }
 
-    static void activationBackward(CpuPool pool, Activation f, float[] saved, float[] dy, float[] dx, int n) {
+    /**
+     * dx += dy * f'(saved); with overwrite, dx = 0 + dy * f'(saved) without reading dx (the same bits: + 0 turns a
+     * -0 into +0 as the addition would).
+     */
+    static void activationBackward(CpuPool pool, Activation f, float[] saved, float[] dy, float[] dx, int n, boolean overwrite) {
         pool.parallelFor(n, GRAIN, (s, e, w) -> {
             int i = s, ub = s + Vec.bound(e - s);
             for (; i < ub; i += L) {
@@ -122,7 +126,7 @@ final class Elementwise {
                     case TANH -> dyv.mul(sv.mul(sv).neg().add(1f));
                     case SIGMOID -> dyv.mul(sv.mul(sv.neg().add(1f)));
                 };
-                gv.add(FloatVector.fromArray(F, dx, i)).intoArray(dx, i);
+                gv.add(overwrite ? FloatVector.zero(F) : FloatVector.fromArray(F, dx, i)).intoArray(dx, i);
             }
             for (; i < e; i++) {
                 float g = switch (f) {
@@ -130,7 +134,7 @@ final class Elementwise {
                     case TANH -> 1 - saved[i] * saved[i];
                     case SIGMOID -> saved[i] * (1 - saved[i]);
                 };
-                dx[i] += dy[i] * g;
+                dx[i] = (overwrite ? 0f : dx[i]) + dy[i] * g;
             }
         });
     }

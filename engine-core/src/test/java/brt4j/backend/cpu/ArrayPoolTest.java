@@ -64,6 +64,13 @@ class ArrayPoolTest {
             be.axpy(2, be.view(a, 6), y);
             assertArrayEquals(new float[]{2, 4, 6, 8, 10, 12}, be.download(y));
 
+            leaveOldValues(be, 6);
+            Tensor dx = be.zeros(6);
+            be.activationBackward(brt4j.backend.Backend.Activation.RELU, be.upload(new float[]{1, -1, 2, 0, 3, -2}, 6),
+                    be.upload(new float[]{5, 6, -0f, 8, 9, 10}, 6), dx);                 // dx = dy where x > 0, into fresh zeros
+            float[] got = be.download(dx);
+            assertArrayEquals(new float[]{5, 0, 0, 0, 9, 0}, got);
+            assertEquals(0, Float.floatToRawIntBits(got[2]));                          // +0, as 0 + (-0) gives
             Tensor logits = be.upload(new float[]{0, 0, 5, -1, 2, 2}, 3, 2);
             leaveOldValues(be, 6);
             Tensor dLogits = be.zeros(3, 2);
