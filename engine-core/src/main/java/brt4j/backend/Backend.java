@@ -530,8 +530,7 @@ public abstract class Backend implements AutoCloseable {
         }
         int t = total;
         require("concatRows", out.rank() == 3 && out.dim(1) == t, () -> "parts have " + t + " rows, out " + out.shapeString());
-        int at = 0;
-        for (Tensor p : parts) { doRowSlice(p, out, at, true, false); at += p.dim(1); }
+        doConcatRows(parts, out);
     }
 
     /** out [G, len, C] = src [G, start : start + len, C]. */
@@ -734,6 +733,12 @@ public abstract class Backend implements AutoCloseable {
     protected abstract void doDropout(Tensor x, Tensor out, double rate, long seed, int tileRows, boolean accumulate);
     /** Copies (or adds) {@code part} [G, len, C] to or from rows [start, start+len) of {@code whole} [G, T, C]. */
     protected abstract void doRowSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate);
+
+    /** {@link #concatRows}, checked: by default one {@link #doRowSlice} per part. */
+    protected void doConcatRows(List<Tensor> parts, Tensor out) {
+        int at = 0;
+        for (Tensor p : parts) { doRowSlice(p, out, at, true, false); at += p.dim(1); }
+    }
     /** Column version of {@link #doRowSlice}: whole [R, C], part [R, len]. */
     protected abstract void doColSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate);
     protected abstract void doSelectBatch(boolean[] takeA, Tensor a, Tensor b, Tensor out);

@@ -7,6 +7,7 @@ import brt4j.backend.Sliding;
 import brt4j.tensor.Tensor;
 
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The fast CPU backend: float32 storage, every kernel on {@code jdk.incubator.vector} (width {@link Vec#F}, forced
@@ -271,15 +272,34 @@ public final class CpuBackend extends Backend {
         Elementwise.dropout(pool, f(x), f(out), rate, seed, tileRows, accumulate, x.rows(), x.cols());
     }
 
+    /** The parts write every row of out, so its pending clear is skipped. */
+    @Override protected void doConcatRows(List<Tensor> parts, Tensor out) {
+        float[] dst = out(out);
+        int at = 0;
+        for (Tensor p : parts) {
+            moveRows(f(p), dst, out, p, at, true, false);
+            at += p.dim(1);
+        }
+    }
+
+    /**
+     * A slice out of the whole writes every row of its part, so the part's pending clear is skipped; accumulated into
+     * a fresh gradient (the backward of a concatenation), it is copied rather than added.
+     */
     @Override protected void doRowSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
-        Tensor whole = intoWhole ? to : from, part = intoWhole ? from : to;
-        float[] src = f(from), dst = f(to);
-        int g = whole.dim(0), tw = whole.dim(1), tp = part.dim(1), c = whole.cols();
-        pool.parallelFor(g, 1, (s, e, w) -> {
-            for (int b = s; b < e; b++) {
-                int wo = (b * tw + start) * c, po = b * tp * c;
-                if (intoWhole) Elementwise.move(src, po, dst, wo, tp * c, accumulate);
-                else Elementwise.move(src, wo, dst, po, tp * c, accumulate);
+        boolean overwrite = !intoWhole && (!accumulate || freshZeros(to));
+        float[] src = f(from), dst = overwrite ? out(to) : f(to);
+        moveRows(src, dst, intoWhole ? to : from, intoWhole ? from : to, start, intoWhole, accumulate && !overwrite);
+    }
+
+    /** Rows [start, start + len) of whole [G, T, C] to or from part [G, len, C], parallel over all G * len rows. */
+    private void moveRows(float[] src, float[] dst, Tensor whole, Tensor part, int start, boolean intoWhole, boolean accumulate) {
+        int tw = whole.dim(1), tp = part.dim(1), c = whole.cols(), rows = whole.dim(0) * tp;
+        pool.parallelFor(rows, pool.grain(rows, Math.max(1, Elementwise.GRAIN / 8 / Math.max(1, c))), (s, e, w) -> {
+            for (int i = s; i < e; i++) {
+                int wo = ((i / tp) * tw + start + i % tp) * c, po = i * c;
+                if (intoWhole) Elementwise.move(src, po, dst, wo, c, accumulate);
+                else Elementwise.move(src, wo, dst, po, c, accumulate);
             }
         });
     }

@@ -64,6 +64,19 @@ class ArrayPoolTest {
             be.axpy(2, be.view(a, 6), y);
             assertArrayEquals(new float[]{2, 4, 6, 8, 10, 12}, be.download(y));
 
+            // a concatenation writes every row of a reused output; a slice accumulated into fresh zeros copies
+            Tensor p1 = be.upload(new float[]{1, 2, 3, 4}, 2, 1, 2), p2 = be.upload(new float[]{5, 6, 7, 8}, 2, 1, 2);
+            leaveOldValues(be, 8);
+            Tensor cat = be.zeros(2, 2, 2);
+            be.concatRows(java.util.List.of(p1, p2), cat);
+            assertArrayEquals(new float[]{1, 2, 5, 6, 3, 4, 7, 8}, be.download(cat));
+            leaveOldValues(be, 4);
+            Tensor part = be.zeros(2, 1, 2);
+            be.sliceRowsAccumulate(cat, 1, part);
+            assertArrayEquals(new float[]{5, 6, 7, 8}, be.download(part));
+            be.sliceRowsAccumulate(cat, 1, part);                                   // a second time adds
+            assertArrayEquals(new float[]{10, 12, 14, 16}, be.download(part));
+
             leaveOldValues(be, 6);
             Tensor dx = be.zeros(6);
             be.activationBackward(brt4j.backend.Backend.Activation.RELU, be.upload(new float[]{1, -1, 2, 0, 3, -2}, 6),
