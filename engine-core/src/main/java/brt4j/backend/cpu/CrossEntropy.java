@@ -24,6 +24,17 @@ final class CrossEntropy {
      */
     static double logSumExp(float[] x, int o, int n) {
         int ub = Vec.bound(n);
+        float mx = max(x, o, n);
+        FloatVector s = FloatVector.zero(F);
+        for (int i = 0; i < ub; i += L) s = s.add(Vec.exp(FloatVector.fromArray(F, x, o + i).sub(mx)));
+        double sum = Vec.sum(s);
+        for (int t = ub; t < n; t++) sum += StrictMath.exp(x[o + t] - mx);
+        return mx + StrictMath.log(sum);
+    }
+
+    /** The largest of x[o : o+n] (-Float.MAX_VALUE for n = 0). */
+    private static float max(float[] x, int o, int n) {
+        int ub = Vec.bound(n);
         float mx = -Float.MAX_VALUE;
         if (ub > 0) {
             FloatVector m = FloatVector.fromArray(F, x, o);
@@ -31,11 +42,7 @@ final class CrossEntropy {
             mx = m.reduceLanes(VectorOperators.MAX);
         }
         for (int t = ub; t < n; t++) mx = Math.max(mx, x[o + t]);
-        FloatVector s = FloatVector.zero(F);
-        for (int i = 0; i < ub; i += L) s = s.add(Vec.exp(FloatVector.fromArray(F, x, o + i).sub(mx)));
-        double sum = Vec.sum(s);
-        for (int t = ub; t < n; t++) sum += StrictMath.exp(x[o + t] - mx);
-        return mx + StrictMath.log(sum);
+        return mx;
     }
 
     static double forward(CpuPool pool, float[] logits, int v, int[] targets, boolean[] mask, float[] rowLoss) {
@@ -83,13 +90,7 @@ final class CrossEntropy {
                     continue;
                 }
                 int ub = Vec.bound(v);
-                float mx = -Float.MAX_VALUE;
-                if (ub > 0) {
-                    FloatVector m = FloatVector.fromArray(F, logits, o);
-                    for (int i = L; i < ub; i += L) m = m.max(FloatVector.fromArray(F, logits, o + i));
-                    mx = m.reduceLanes(VectorOperators.MAX);
-                }
-                for (int t = ub; t < v; t++) mx = Math.max(mx, logits[o + t]);
+                float mx = max(logits, o, v);
                 FloatVector acc = FloatVector.zero(F);
                 for (int i = 0; i < ub; i += L) {
                     FloatVector x = Vec.exp(FloatVector.fromArray(F, logits, o + i).sub(mx));
