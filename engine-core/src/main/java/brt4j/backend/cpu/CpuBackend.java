@@ -277,29 +277,34 @@ public final class CpuBackend extends Backend {
         float[] dst = out(out);
         int at = 0;
         for (Tensor p : parts) {
-            moveRows(f(p), dst, out, p, at, true, false);
+            moveRows(f(p), dst, out, p, at, true, false, false);
             at += p.dim(1);
         }
     }
 
     /**
      * A slice out of the whole writes every row of its part, so the part's pending clear is skipped; accumulated into
-     * a fresh gradient (the backward of a concatenation), it is copied rather than added.
+     * a fresh gradient (the backward of a concatenation), it is written as 0 + src rather than added.
      */
     @Override protected void doRowSlice(Tensor from, Tensor to, int start, boolean intoWhole, boolean accumulate) {
         boolean overwrite = !intoWhole && (!accumulate || freshZeros(to));
         float[] src = f(from), dst = overwrite ? out(to) : f(to);
-        moveRows(src, dst, intoWhole ? to : from, intoWhole ? from : to, start, intoWhole, accumulate && !overwrite);
+        moveRows(src, dst, intoWhole ? to : from, intoWhole ? from : to, start, intoWhole, accumulate, overwrite);
     }
 
-    /** Rows [start, start + len) of whole [G, T, C] to or from part [G, len, C], parallel over all G * len rows. */
-    private void moveRows(float[] src, float[] dst, Tensor whole, Tensor part, int start, boolean intoWhole, boolean accumulate) {
+    /**
+     * Rows [start, start + len) of whole [G, T, C] to or from part [G, len, C], parallel over all G * len rows: copied,
+     * added, or (accumulate into zeros not yet cleared) written as 0 + src, the bits an addition would leave.
+     */
+    private void moveRows(float[] src, float[] dst, Tensor whole, Tensor part, int start, boolean intoWhole,
+                          boolean accumulate, boolean overwrite) {
         int tw = whole.dim(1), tp = part.dim(1), c = whole.cols(), rows = whole.dim(0) * tp;
         pool.parallelFor(rows, pool.grain(rows, Math.max(1, Elementwise.GRAIN / 8 / Math.max(1, c))), (s, e, w) -> {
             for (int i = s; i < e; i++) {
                 int wo = ((i / tp) * tw + start + i % tp) * c, po = i * c;
-                if (intoWhole) Elementwise.move(src, po, dst, wo, c, accumulate);
-                else Elementwise.move(src, wo, dst, po, c, accumulate);
+                int so = intoWhole ? po : wo, dOff = intoWhole ? wo : po;
+                if (accumulate && overwrite) Elementwise.addIntoZeros(src, so, dst, dOff, c);
+                else Elementwise.move(src, so, dst, dOff, c, accumulate);
             }
         });
     }

@@ -32,6 +32,14 @@ final class Elementwise {
         for (; i < n; i++) dst[dOff + i] += src[so + i];
     }
 
+    /** dst = 0 + src: what {@link #addInto} leaves in zeros (a -0 becomes +0), without reading dst. */
+    static void addIntoZeros(float[] src, int so, float[] dst, int dOff, int n) {
+        int i = 0, ub = Vec.bound(n);
+        FloatVector zero = FloatVector.zero(F);
+        for (; i < ub; i += L) zero.add(FloatVector.fromArray(F, src, so + i)).intoArray(dst, dOff + i);
+        for (; i < n; i++) dst[dOff + i] = 0f + src[so + i];
+    }
+
     static void add(CpuPool pool, float[] a, float[] b, float[] out, int n) {
         pool.parallelFor(n, GRAIN, (s, e, w) -> {
             int i = s, ub = s + Vec.bound(e - s);

@@ -65,17 +65,19 @@ class ArrayPoolTest {
             assertArrayEquals(new float[]{2, 4, 6, 8, 10, 12}, be.download(y));
 
             // a concatenation writes every row of a reused output; a slice accumulated into fresh zeros copies
-            Tensor p1 = be.upload(new float[]{1, 2, 3, 4}, 2, 1, 2), p2 = be.upload(new float[]{5, 6, 7, 8}, 2, 1, 2);
+            Tensor p1 = be.upload(new float[]{1, 2, 3, 4}, 2, 1, 2), p2 = be.upload(new float[]{5, -0f, 7, 8}, 2, 1, 2);
             leaveOldValues(be, 8);
             Tensor cat = be.zeros(2, 2, 2);
             be.concatRows(java.util.List.of(p1, p2), cat);
-            assertArrayEquals(new float[]{1, 2, 5, 6, 3, 4, 7, 8}, be.download(cat));
+            assertArrayEquals(new float[]{1, 2, 5, -0f, 3, 4, 7, 8}, be.download(cat));
             leaveOldValues(be, 4);
             Tensor part = be.zeros(2, 1, 2);
             be.sliceRowsAccumulate(cat, 1, part);
-            assertArrayEquals(new float[]{5, 6, 7, 8}, be.download(part));
+            float[] sliced = be.download(part);
+            assertArrayEquals(new float[]{5, 0, 7, 8}, sliced);
+            assertEquals(0, Float.floatToRawIntBits(sliced[1]));                    // +0, as 0 + (-0) gives
             be.sliceRowsAccumulate(cat, 1, part);                                   // a second time adds
-            assertArrayEquals(new float[]{10, 12, 14, 16}, be.download(part));
+            assertArrayEquals(new float[]{10, 0, 14, 16}, be.download(part));
 
             leaveOldValues(be, 6);
             Tensor dx = be.zeros(6);
