@@ -56,12 +56,13 @@ final class Elementwise {
         });
     }
 
-    /** y = alpha x: an axpy into zeros (the same values, the zeros' array not read). */
+    /** y = 0 + alpha x: {@link #axpy} into zeros, bit for bit (-0 included), without reading the zeros' array. */
     static void scaleInto(CpuPool pool, float alpha, float[] x, float[] y, int n) {
         pool.parallelFor(n, GRAIN, (s, e, w) -> {
             int i = s, ub = s + Vec.bound(e - s);
-            for (; i < ub; i += L) FloatVector.fromArray(F, x, i).mul(alpha).intoArray(y, i);
-            for (; i < e; i++) y[i] = alpha * x[i];
+            FloatVector zero = FloatVector.zero(F), a = FloatVector.broadcast(F, alpha);
+            for (; i < ub; i += L) FloatVector.fromArray(F, x, i).fma(a, zero).intoArray(y, i);
+            for (; i < e; i++) y[i] = 0f + alpha * x[i];
         });
     }
 

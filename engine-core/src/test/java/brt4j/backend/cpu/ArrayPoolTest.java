@@ -63,6 +63,12 @@ class ArrayPoolTest {
             Tensor y = be.zeros(6);
             be.axpy(2, be.view(a, 6), y);
             assertArrayEquals(new float[]{2, 4, 6, 8, 10, 12}, be.download(y));
+            leaveOldValues(be, 9);
+            Tensor y9 = be.zeros(9);                                                 // a whole vector and a tail
+            be.axpy(-1, be.upload(new float[]{0, 1, 2, 3, 4, 5, 6, 7, 0}, 9), y9);
+            float[] got9 = be.download(y9);
+            assertEquals(0, Float.floatToRawIntBits(got9[0]));                        // +0, as 0 + (-1 * 0) gives
+            assertEquals(0, Float.floatToRawIntBits(got9[8]));
 
             // a concatenation writes every row of a reused output; a slice accumulated into fresh zeros copies
             Tensor p1 = be.upload(new float[]{1, 2, 3, 4}, 2, 1, 2), p2 = be.upload(new float[]{5, -0f, 7, 8}, 2, 1, 2);
