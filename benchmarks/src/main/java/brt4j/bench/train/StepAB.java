@@ -1,0 +1,76 @@
+package brt4j.bench.train;
+
+import java.io.IOException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A/B of whole training steps in one JVM: two engines (a jar or a classes folder each), each with these benchmark
+ * classes in its own class loader, take single steps in turn, ABBA. On a host whose speed swings 20-35% from one
+ * minute to the next, two separate runs say little; steps a second apart see the same machine. Prints the median
+ * of the pairs' speed ratios (new / base) with its quartiles, and both sides' step times.
+ *
+ * <p>Usage: {@code StepAB BASE_ENGINE NEW_ENGINE CONFIG THREADS PAIRS [dropout]}, run from the repository root
+ * (benchmarks/target/classes and benchmarks/target/lib supply the rest); benchmarks/scripts/step-ab.sh builds the
+ * base engine from a git revision and calls it. At one thread neither engine has pool workers; at two, the idle
+ * engine's workers spin up to 2 ms into the other's step (its CpuPool), a small bias against whichever runs second.
+ */
+public final class StepAB {
+    private static final int WARMUP = 25;
+
+    public static void main(String[] args) throws Exception {
+        if (args.length < 5) {
+            System.err.println("usage: StepAB BASE_ENGINE NEW_ENGINE CONFIG THREADS PAIRS [dropout]");
+            System.exit(2);
+        }
+        String config = args[2];
+        int threads = Integer.parseInt(args[3]), pairs = Integer.parseInt(args[4]);
+        boolean dropout = args.length > 5 && args[5].equals("dropout");
+        Runnable[] side = {stepper(Path.of(args[0]), config, threads, dropout), stepper(Path.of(args[1]), config, threads, dropout)};
+        for (int w = 0; w < WARMUP; w++) {
+            side[0].run();
+            side[1].run();
+        }
+        double[] base = new double[2 * pairs], fresh = new double[2 * pairs], ratio = new double[pairs];
+        for (int p = 0; p < pairs; p++) {
+            int[] order = p % 2 == 0 ? new int[]{0, 1, 1, 0} : new int[]{1, 0, 0, 1};
+            double[] sum = new double[2];
+            int nb = 2 * p, nn = 2 * p;
+            for (int who : order) {
+                long t0 = System.nanoTime();
+                side[who].run();
+                double ms = (System.nanoTime() - t0) / 1e6;
+                sum[who] += ms;
+                if (who == 0) base[nb++] = ms; else fresh[nn++] = ms;
+            }
+            ratio[p] = sum[0] / sum[1];
+        }
+        Arrays.sort(base);
+        Arrays.sort(fresh);
+        Arrays.sort(ratio);
+        System.out.printf("%d thread(s), %s: step ms, median (min): base %.1f (%.1f), new %.1f (%.1f)%n", threads, config,
+                base[base.length / 2], base[0], fresh[fresh.length / 2], fresh[0]);
+        System.out.printf("speed new / base: median of %d ABBA pairs %.3f (quartiles %.3f, %.3f)%n",
+                pairs, ratio[pairs / 2], ratio[pairs / 4], ratio[3 * pairs / 4]);
+        System.exit(0);    // the steppers' trainer threads wait for a next step that never comes
+    }
+
+    private static Runnable stepper(Path engine, String config, int threads, boolean dropout) throws Exception {
+        if (!Files.exists(engine)) throw new IllegalArgumentException("no engine at " + engine);
+        List<URL> urls = new ArrayList<>(List.of(engine.toUri().toURL(), Path.of("benchmarks/target/classes").toUri().toURL()));
+        try (DirectoryStream<Path> libs = Files.newDirectoryStream(Path.of("benchmarks/target/lib"), "*.jar")) {
+            for (Path p : libs) if (!p.getFileName().toString().startsWith("brt4j-engine-core")) urls.add(p.toUri().toURL());
+        } catch (IOException e) {
+            throw new IllegalStateException("benchmarks/target/lib: build the benchmarks module first", e);
+        }
+        ClassLoader loader = new URLClassLoader(urls.toArray(URL[]::new), ClassLoader.getPlatformClassLoader());
+        return (Runnable) loader.loadClass("brt4j.bench.train.Stepper")     // by name: not through this loader
+                .getConstructor(String.class, int.class, boolean.class).newInstance(config, threads, dropout);
+    }
+}
