@@ -174,7 +174,7 @@ final class FusedAttention {
                 java.util.Arrays.fill(S, row, c0, 0f);
                 java.util.Arrays.fill(S, c0 + len, row + (thi - tlo), 0f);
             }
-            // out = (e . v) / denominator, four rows at a time over the union of their keys (into out itself, or
+            // out = (e . v) / denominator, a group of rows at a time over the union of their keys (into out itself, or
             // into the tile's dp-wide rows and then their d values copied out)
             for (int r = t0, rr; r < t1; r += rr) {
                 rr = groupRows(t1 - r);
@@ -207,7 +207,7 @@ final class FusedAttention {
                                float[] s, int ldS) {
         for (int r = t0, rr; r < t1; r += rr) {
             rr = groupRows(t1 - r);
-                int lo = j.lo(r), hi = j.hi(r + rr - 1);
+            int lo = j.lo(r), hi = j.hi(r + rr - 1);
             PanelGemm.mul(rr, j.d, q, qo + r * ldq, ldq, kt, kto + lo, ldk, s, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
         }
     }
@@ -288,7 +288,7 @@ final class FusedAttention {
                 // dp = dOut . v^T over the same keys
                 for (int r = t0, rr; r < t1; r += rr) {
                     rr = groupRows(t1 - r);
-                int lo = j.lo(r), hi = j.hi(r + rr - 1);
+                    int lo = j.lo(r), hi = j.hi(r + rr - 1);
                     PanelGemm.mul(rr, d, dOr, qo + r * ld, ld, sc.vt, ks + lo, ldk, DP, (r - t0) * ldS + lo - tlo, ldS, Vec.roundUp(hi - lo), false);
                 }
                 for (int il = t0; il < t1; il++) {
@@ -340,7 +340,7 @@ final class FusedAttention {
                 // dq += ds . k (ds already times the temperature)
                 for (int r = t0, rr; r < t1; r += rr) {
                     rr = groupRows(t1 - r);
-                int lo = j.lo(r), hi = j.hi(r + rr - 1);
+                    int lo = j.lo(r), hi = j.hi(r + rr - 1);
                     if (j.inPlace) {
                         PanelGemm.mul(rr, hi - lo, S, (r - t0) * ldS + lo - tlo, ldS, kr, kro + (ks + lo) * ld, ld, dq, j.at(j.tq, g, qs + r, h), hd, d, true);
                     } else {

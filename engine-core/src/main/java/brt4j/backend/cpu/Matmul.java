@@ -295,15 +295,16 @@ final class Matmul {
     }
 
     /**
-     * The MR x NR microkernel for a transposed op(a): c[5 x 2L] += alpha * (pa sliver . pb panel), 10 independent
-     * FMA accumulators; the sliver holds MR values of a per k step (see {@link #packA}), the panel NR values of b. The loop is written for
-     * C2's code shape, which was read off the machine code (PrintAssembly, decoded; benchmarks/results/cpu-backend.md):
-     * its counter is the sliver index (stride MR) and the panel index is a second induction variable (stride NR), so
-     * every load is one addressing mode with a constant displacement: per k step 2 b loads, 5 vbroadcastss from
-     * memory, 10 FMAs and ~6 integer ops. Indexing both by k (q * NR, rows in place at a[row + q]) cost ~14 integer
-     * ops a step, which kept the kernel near 80% of the FMA rate. C2 does not unroll this loop (its body is over
-     * LoopUnrollLimit), and unrolling it by hand spills: C2 hoists every broadcast of the unrolled steps first. One
-     * store form per method: a kernel with beta branches in its stores ran 10x slower once both branches were taken.
+     * The MR x NR microkernel for a transposed op(a): c[5 x 2L] += alpha * (pa sliver . pb panel), 10 independent FMA
+     * accumulators; the sliver holds MR values of a per k step (see {@link #packA}), the panel NR values of b. The loop
+     * is written for C2's code shape, which was read off the machine code (PrintAssembly, decoded;
+     * benchmarks/results/cpu-backend.md): its counter is the sliver index (stride MR) and the panel index is a second
+     * induction variable (stride NR), so every load is one addressing mode with a constant displacement: per k step 2 b
+     * loads, 5 vbroadcastss from memory, 10 FMAs and ~6 integer ops. Indexing both by k (q * NR, rows in place at
+     * a[row + q]) cost ~14 integer ops a step, which kept the kernel near 80% of the FMA rate. C2 does not unroll this
+     * loop (its body is over LoopUnrollLimit), and unrolling it by hand spills: C2 hoists every broadcast of the
+     * unrolled steps first. One store form per method: a kernel with beta branches in its stores ran 10x slower once
+     * both branches were taken.
      */
     private static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
