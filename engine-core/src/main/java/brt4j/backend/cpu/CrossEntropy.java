@@ -62,7 +62,7 @@ final class CrossEntropy {
     }
 
     /** Each thread's row of exps for {@link #forwardWithGradient} into a gradient that already holds values. */
-    private static final ThreadLocal<float[]> EXPS = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadRow EXPS = new ThreadRow();
 
     /**
      * The forward and dLogits += gradScale * (softmax - onehot) per unmasked row, in one pass over each row: the
@@ -77,11 +77,7 @@ final class CrossEntropy {
         int rows = targets.length;
         double[] loss = new double[rows];
         pool.parallelFor(rows, 1, (s, e, w) -> {
-            float[] ex = dLogits;
-            if (!overwrite) {
-                ex = EXPS.get();
-                if (ex.length < v) EXPS.set(ex = new float[v]);
-            }
+            float[] ex = overwrite ? dLogits : EXPS.get(v);
             for (int r = s; r < e; r++) {
                 int o = r * v, xo = overwrite ? o : 0;
                 if (!mask[r]) {

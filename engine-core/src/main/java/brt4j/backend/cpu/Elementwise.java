@@ -270,7 +270,7 @@ final class Elementwise {
         float scale = (float) (1 / (1 - rate));
         pool.parallelFor(rows, Math.max(1, GRAIN / 8 / Math.max(1, cols)), (s, e, w) -> {
             // a row's multipliers (scale or 0; x * 0 is -0 for a negative x, which adds and compares as 0)
-            float[] keep = dropoutRow(cols);
+            float[] keep = DROPOUT_ROW.get(cols);
             for (int r = s; r < e; r++) {
                 CounterRng.keepMultipliers(seed, (long) (tileRows == 0 ? r : r % tileRows) * cols, rate, scale, keep, 0, cols);
                 int o = r * cols, c = 0;
@@ -286,14 +286,8 @@ final class Elementwise {
         });
     }
 
-    /** Each thread's row of dropout multipliers, grown on demand and kept (a training step allocates nothing). */
-    private static final ThreadLocal<float[]> DROPOUT_ROW = ThreadLocal.withInitial(() -> new float[0]);
-
-    private static float[] dropoutRow(int cols) {
-        float[] keep = DROPOUT_ROW.get();
-        if (keep.length < cols) DROPOUT_ROW.set(keep = new float[cols]);
-        return keep;
-    }
+    /** Each thread's row of dropout multipliers. */
+    private static final ThreadRow DROPOUT_ROW = new ThreadRow();
 
     // ------------------------------------------------------------------------------------------------ copies
 
