@@ -9,6 +9,7 @@ import brt4j.train.TrainListener;
 import brt4j.train.TrainOptions;
 import brt4j.train.Trainer;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,11 +29,35 @@ public final class TrainThroughput {
     public static void main(String[] args) throws Exception {
         // dropout off by default, as in the PyTorch peer; a sixth argument "dropout" keeps the config's rates
         boolean dropout = args.length > 5 && args[5].equals("dropout");
-        ModelConfig loaded = ModelConfig.load(Path.of(args[0]));
-        ModelConfig c = dropout ? loaded : loaded.withDropout(0, 0);
         int threads = Integer.parseInt(args[1]), steps = Integer.parseInt(args[2]), warmup = Integer.parseInt(args[3]);
         int batch = Integer.parseInt(args[4]);
-        CpuBackend be = new CpuBackend(threads);
+        List<Double> times = new ArrayList<>();
+        long[] last = {System.nanoTime()};
+        Trainer trainer = trainer(Path.of(args[0]), threads, batch, warmup + steps, dropout, new TrainListener() {
+            @Override public void step(Step s) {
+                long now = System.nanoTime();
+                if (s.step() > warmup) times.add((now - last[0]) / 1e9);
+                last[0] = now;
+            }
+        });
+        trainer.run();
+        BrtModel m = trainer.model();
+        ModelConfig c = m.config();
+        double mean = times.stream().mapToDouble(Double::doubleValue).sum() / times.size();
+        Collections.sort(times);
+        double med = times.get(times.size() / 2);
+        System.out.printf("{\"peer\": \"brt4j cpu\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_s_mean\": %.4f, \"step_s_median\": %.4f, \"steps\": %d, \"params\": %d}%n",
+                threads, batch * c.segment() / mean, mean, med, steps, m.parameters().count());
+    }
+
+    /**
+     * The benchmark's trainer (also {@link Stepper}'s): the config, with dropout off unless asked; 64 documents of 8
+     * segments of random ids; AdamW at a constant 1e-3 with clip 1, for the given number of steps; the CPU backend on
+     * the given threads.
+     */
+    static Trainer trainer(Path config, int threads, int batch, long steps, boolean dropout, TrainListener listener) throws IOException {
+        ModelConfig loaded = ModelConfig.load(config);
+        ModelConfig c = dropout ? loaded : loaded.withDropout(0, 0);
         Random r = new Random(0);
         List<int[]> docs = new ArrayList<>();
         for (int d = 0; d < 64; d++) {
@@ -40,23 +65,9 @@ public final class TrainThroughput {
             for (int i = 0; i < t.length; i++) t[i] = 1 + r.nextInt(c.vocabSize() - 1);
             docs.add(t);
         }
-        BrtModel m = new BrtModel(Parameters.initialize(c, be, 1));
-        TrainOptions o = new TrainOptions(batch, 1, warmup + steps, "adamw", "constant", 1e-3, 1e-3, 0, 0.01, 0.9, 0.98, 1.0,
+        BrtModel m = new BrtModel(Parameters.initialize(c, new CpuBackend(threads), 1));
+        TrainOptions o = new TrainOptions(batch, 1, steps, "adamw", "constant", 1e-3, 1e-3, 0, 0.01, 0.9, 0.98, 1.0,
                 1000, 0, 0, 0, 1, 0.0);
-        List<Double> times = new ArrayList<>();
-        long[] last = {System.nanoTime()};
-        Path run = Files.createTempDirectory("train-bench");
-        new Trainer(m, o, new InMemoryTokens(docs), run, new TrainListener() {
-            @Override public void step(Step s) {
-                long now = System.nanoTime();
-                if (s.step() > warmup) times.add((now - last[0]) / 1e9);
-                last[0] = now;
-            }
-        }, null).run();
-        double mean = times.stream().mapToDouble(Double::doubleValue).sum() / times.size();
-        Collections.sort(times);
-        double med = times.get(times.size() / 2);
-        System.out.printf("{\"peer\": \"brt4j cpu\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_s_mean\": %.4f, \"step_s_median\": %.4f, \"steps\": %d, \"params\": %d}%n",
-                threads, batch * c.segment() / mean, mean, med, steps, m.parameters().count());
+        return new Trainer(m, o, new InMemoryTokens(docs), Files.createTempDirectory("train-bench"), listener, null);
     }
 }
