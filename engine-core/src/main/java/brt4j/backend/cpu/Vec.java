@@ -46,13 +46,18 @@ final class Vec {
      * e^x per lane, Cephes' expf polynomial (about 1 ulp), built only from add, multiply and FMA. Not
      * {@code lanewise(EXP)}: that gave different bits before and after C2 compiled the caller (26 of 512 lanes in a
      * test), so a run was not repeatable across processes; IEEE add/mul/fma are the same in every mode. Below
-     * EXP_MIN the result is 0, above EXP_MAX (a little before the float range ends) infinity.
+     * EXP_MIN the result is 0, above EXP_MAX (a little before the float range ends) infinity, NaN stays NaN.
+     *
+     * <p>Out-of-range lanes are not clamped first: whatever the arithmetic makes of them, the two blends replace it
+     * (Java's min/max cost several instructions a lane on AVX2 for their NaN and -0 rules). The scale 2^n is read
+     * from the bits of n + ROUND, whose low mantissa bits hold n, rather than by a float-to-int conversion (which
+     * Java's saturating semantics make a sequence). Both give the same bits as before: 0.77 against 0.99 ns a
+     * lane, 128-lane rows.
      */
     static FloatVector exp(FloatVector x) {
         VectorMask<Float> under = x.compare(VectorOperators.LT, EXP_MIN), over = x.compare(VectorOperators.GT, EXP_MAX);
-        FloatVector t = x.max(EXP_MIN).min(EXP_MAX);
-        FloatVector n = t.mul(LOG2E).add(ROUND).sub(ROUND);                    // round(x / ln 2)
-        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), t);
+        FloatVector shifted = x.mul(LOG2E).add(ROUND), n = shifted.sub(ROUND);   // round(x / ln 2), and + ROUND
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), x);
         r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);                      // x - n ln 2, in two parts
         FloatVector y = r.fma(FloatVector.broadcast(F, 1.9875691500e-4f), FloatVector.broadcast(F, 1.3981999507e-3f));
         y = y.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
@@ -60,7 +65,8 @@ final class Vec {
         y = y.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
         y = y.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
         y = y.fma(r.mul(r), r).add(1f);
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        // shifted's bits are 0x4B400000 + n; shifting by 23 drops the 0x4B4 part: (n + 127) << 23, the float 2^n
+        IntVector bits = ((IntVector) shifted.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23);
         FloatVector result = y.mul(bits.reinterpretAsFloats());
         return result.blend(0f, under).blend(Float.POSITIVE_INFINITY, over);
     }

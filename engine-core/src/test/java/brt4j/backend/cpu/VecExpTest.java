@@ -33,6 +33,20 @@ class VecExpTest {
         }
     }
 
+    /** exp takes no clamp before its polynomial: the lanes out of range must still come out exactly 0, inf or NaN. */
+    @Test
+    void extremeLanes() {
+        float[] x = {Float.NaN, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY, -1e30f, 1e30f, -0f, -87.33654f,
+                Math.nextDown(-87.33654f), 88.3762626647949f, Math.nextUp(88.3762626647949f), -Float.MAX_VALUE,
+                Float.MAX_VALUE, -1e7f, 1e7f, Float.MIN_VALUE, -200f};
+        float[] e = apply(x, false);
+        assertTrue(Float.isNaN(e[0]));
+        float[] want = {0, 0, Float.POSITIVE_INFINITY, 0, Float.POSITIVE_INFINITY, 1, (float) Math.exp(-87.33654f), 0,
+                (float) Math.exp(88.3762626647949f), Float.POSITIVE_INFINITY, 0, Float.POSITIVE_INFINITY, 0,
+                Float.POSITIVE_INFINITY, 1, 0};
+        for (int i = 1; i < x.length; i++) assertEquals(want[i], e[i], Math.abs(want[i]) * 4e-7, "exp(" + x[i] + ")");
+    }
+
     @Test
     void sameBitsColdAndHot() {
         float[] x = new float[512];
