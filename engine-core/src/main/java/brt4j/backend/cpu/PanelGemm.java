@@ -122,22 +122,24 @@ final class PanelGemm {
     /**
      * {@code c[co + r*ldc + x] += sum_{t < kk} a[ao + t*lda + r] * b[bo + t*ldb + x]}: {@link #mul} with a read
      * transposed (attention's dk += ds^T q and dv += p^T dOut straight from the score tile, which no longer needs a
-     * transposed copy). Four rows of c take four neighbouring values of a per t, the rows past the last four one at a
+     * transposed copy). Six (or four) rows of c take six (four) neighbouring values of a per t, the rest one at a
      * time; an odd vector of n goes through a scalar loop. Sums run over t in order, as in {@link #mul}.
      */
     static void mulTransposedA(int rows, int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb,
                                float[] c, int co, int ldc, int n) {
         int n2 = n / (2 * L) * (2 * L);
-        for (int r = 0; r < rows; r += 4) {
+        for (int r = 0, rr; r < rows; r += rr) {
+            rr = rows - r >= 6 ? 6 : Math.min(4, rows - r);
             for (int x = 0; x < n2; x += 2 * L) {
-                if (r + 4 <= rows) four2T(kk, a, ao + r, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc);
-                else for (int rr = r; rr < rows; rr++) one2T(kk, a, ao + rr, lda, b, bo + x, ldb, c, co + rr * ldc + x);
+                if (rr == 6) six2T(kk, a, ao + r, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc);
+                else if (rr == 4) four2T(kk, a, ao + r, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc);
+                else for (int y = r; y < r + rr; y++) one2T(kk, a, ao + y, lda, b, bo + x, ldb, c, co + y * ldc + x);
             }
-            for (int rr = r; rr < Math.min(rows, r + 4); rr++) {
+            for (int y = r; y < r + rr; y++) {
                 for (int x = n2; x < n; x++) {
                     float sum = 0;
-                    for (int t = 0; t < kk; t++) sum = Math.fma(a[ao + t * lda + rr], b[bo + t * ldb + x], sum);
-                    c[co + rr * ldc + x] += sum;
+                    for (int t = 0; t < kk; t++) sum = Math.fma(a[ao + t * lda + y], b[bo + t * ldb + x], sum);
+                    c[co + y * ldc + x] += sum;
                 }
             }
         }
@@ -153,6 +155,33 @@ final class PanelGemm {
             c1 = x.fma(FloatVector.fromArray(F, b, bi + L), c1);
         }
         put(c0, c, co, true); put(c1, c, co + L, true);
+    }
+
+    /** {@link #six2} with a transposed: a's index runs by lda per t, the six rows at displacements 0-5. */
+    private static void six2T(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+        int bi = bo;
+        for (int ai = ao, aEnd = ao + kk * lda; ai < aEnd; ai += lda, bi += ldb) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
+            FloatVector x0 = FloatVector.broadcast(F, a[ai]);
+            c00 = x0.fma(b0, c00); c01 = x0.fma(b1, c01);
+            FloatVector x1 = FloatVector.broadcast(F, a[ai + 1]);
+            c10 = x1.fma(b0, c10); c11 = x1.fma(b1, c11);
+            FloatVector x2 = FloatVector.broadcast(F, a[ai + 2]);
+            c20 = x2.fma(b0, c20); c21 = x2.fma(b1, c21);
+            FloatVector x3 = FloatVector.broadcast(F, a[ai + 3]);
+            c30 = x3.fma(b0, c30); c31 = x3.fma(b1, c31);
+            FloatVector x4 = FloatVector.broadcast(F, a[ai + 4]);
+            c40 = x4.fma(b0, c40); c41 = x4.fma(b1, c41);
+            FloatVector x5 = FloatVector.broadcast(F, a[ai + 5]);
+            c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
+        }
+        put(c00, c, co, true); put(c01, c, co + L, true);
+        put(c10, c, co + ldc, true); put(c11, c, co + ldc + L, true);
+        put(c20, c, co + 2 * ldc, true); put(c21, c, co + 2 * ldc + L, true);
+        put(c30, c, co + 3 * ldc, true); put(c31, c, co + 3 * ldc + L, true);
+        put(c40, c, co + 4 * ldc, true); put(c41, c, co + 4 * ldc + L, true);
+        put(c50, c, co + 5 * ldc, true); put(c51, c, co + 5 * ldc + L, true);
     }
 
     /** {@link #four2} with a transposed: a's index runs by lda per t, the four rows at displacements 0-3. */
