@@ -37,9 +37,18 @@ final class CrossEntropy {
         int ub = Vec.bound(n);
         float mx = -Float.MAX_VALUE;
         if (ub > 0) {
-            FloatVector m = FloatVector.fromArray(F, x, o);
-            for (int i = L; i < ub; i += L) m = m.max(FloatVector.fromArray(F, x, o + i));
-            mx = m.reduceLanes(VectorOperators.MAX);
+            // four independent maxima: with one, each step waited for the last (Java's max is a five-instruction
+            // sequence on AVX2, for its NaN and -0 rules); max is exact, so the order does not change the result
+            FloatVector m0 = FloatVector.fromArray(F, x, o), m1 = m0, m2 = m0, m3 = m0;
+            int i = L;
+            for (; i + 4 * L <= ub; i += 4 * L) {
+                m0 = m0.max(FloatVector.fromArray(F, x, o + i));
+                m1 = m1.max(FloatVector.fromArray(F, x, o + i + L));
+                m2 = m2.max(FloatVector.fromArray(F, x, o + i + 2 * L));
+                m3 = m3.max(FloatVector.fromArray(F, x, o + i + 3 * L));
+            }
+            for (; i < ub; i += L) m0 = m0.max(FloatVector.fromArray(F, x, o + i));
+            mx = m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX);
         }
         for (int t = ub; t < n; t++) mx = Math.max(mx, x[o + t]);
         return mx;
