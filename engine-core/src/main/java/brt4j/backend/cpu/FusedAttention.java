@@ -343,7 +343,9 @@ final class FusedAttention {
                         S[c0 + x] = ds * tmp;
                         P[c0 + x] = p * kx;
                     }
-                    dTempS += Vec.sum(dTempV) + (double) centre * di * StrictMath.exp(PHANTOM - (double) l);
+                    float dTempRow = 0;
+                    for (int lane = 0; lane < L; lane++) dTempRow += dTempV.lane(lane);   // Vec.sum, spelled out (see there)
+                    dTempS += dTempRow + (double) centre * di * StrictMath.exp(PHANTOM - (double) l);
                     java.util.Arrays.fill(S, row, c0, 0f);
                     java.util.Arrays.fill(S, c0 + len, row + span, 0f);
                     java.util.Arrays.fill(P, row, c0, 0f);

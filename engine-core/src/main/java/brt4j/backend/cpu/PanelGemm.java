@@ -81,12 +81,20 @@ final class PanelGemm {
             FloatVector x5 = FloatVector.broadcast(F, a[a5 + t]);
             c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
         }
-        put(c00, c, co, acc); put(c01, c, co + L, acc);
-        put(c10, c, co + ldc, acc); put(c11, c, co + ldc + L, acc);
-        put(c20, c, co + 2 * ldc, acc); put(c21, c, co + 2 * ldc + L, acc);
-        put(c30, c, co + 3 * ldc, acc); put(c31, c, co + 3 * ldc + L, acc);
-        put(c40, c, co + 4 * ldc, acc); put(c41, c, co + 4 * ldc + L, acc);
-        put(c50, c, co + 5 * ldc, acc); put(c51, c, co + 5 * ldc + L, acc);
+        if (acc) {
+            c00 = c00.add(FloatVector.fromArray(F, c, co)); c01 = c01.add(FloatVector.fromArray(F, c, co + L));
+            c10 = c10.add(FloatVector.fromArray(F, c, co + ldc)); c11 = c11.add(FloatVector.fromArray(F, c, co + ldc + L));
+            c20 = c20.add(FloatVector.fromArray(F, c, co + 2 * ldc)); c21 = c21.add(FloatVector.fromArray(F, c, co + 2 * ldc + L));
+            c30 = c30.add(FloatVector.fromArray(F, c, co + 3 * ldc)); c31 = c31.add(FloatVector.fromArray(F, c, co + 3 * ldc + L));
+            c40 = c40.add(FloatVector.fromArray(F, c, co + 4 * ldc)); c41 = c41.add(FloatVector.fromArray(F, c, co + 4 * ldc + L));
+            c50 = c50.add(FloatVector.fromArray(F, c, co + 5 * ldc)); c51 = c51.add(FloatVector.fromArray(F, c, co + 5 * ldc + L));
+        }
+        c00.intoArray(c, co); c01.intoArray(c, co + L);
+        c10.intoArray(c, co + ldc); c11.intoArray(c, co + ldc + L);
+        c20.intoArray(c, co + 2 * ldc); c21.intoArray(c, co + 2 * ldc + L);
+        c30.intoArray(c, co + 3 * ldc); c31.intoArray(c, co + 3 * ldc + L);
+        c40.intoArray(c, co + 4 * ldc); c41.intoArray(c, co + 4 * ldc + L);
+        c50.intoArray(c, co + 5 * ldc); c51.intoArray(c, co + 5 * ldc + L);
     }
 
     private static void four1(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean acc) {

@@ -80,6 +80,10 @@ final class Vec {
      * The sum of the lanes, left to right. Not {@code reduceLanes(ADD)}: its order of additions is unspecified and
      * differs between the interpreter and C2, so the same inputs gave different last bits depending on what had been
      * compiled (a resumed training run drifted from the uninterrupted one). Used once per row, so the cost is small.
+     *
+     * <p>Inside a very large compiled method (the fused attention's), C2 may stop inlining at its node budget: a
+     * vector passed to a call it did not inline is boxed, a heap allocation per row. Such callers spell the loop out
+     * (lane() is always inlined), as {@link #expShiftSum} does.
      */
     static float sum(FloatVector v) {
         float s = 0;
@@ -103,7 +107,8 @@ final class Vec {
             e.intoArray(x, o + i);
             acc = acc.add(e);
         }
-        float sum = sum(acc);
+        float sum = 0;
+        for (int lane = 0; lane < L; lane++) sum += acc.lane(lane);    // sum(acc), spelled out: see sum
         for (; i < n; i++) {
             float e = (float) StrictMath.exp(x[o + i] - m);
             x[o + i] = e;
