@@ -33,10 +33,13 @@ public final class TrainThroughput {
         int batch = Integer.parseInt(args[4]);
         List<Double> times = new ArrayList<>();
         long[] last = {System.nanoTime()};
+        long[] allocated = new long[2];     // all threads' allocated bytes when the timed steps start and end
         Trainer trainer = trainer(Path.of(args[0]), threads, batch, warmup + steps, dropout, new TrainListener() {
             @Override public void step(Step s) {
                 long now = System.nanoTime();
                 if (s.step() > warmup) times.add((now - last[0]) / 1e9);
+                if (s.step() == warmup) allocated[0] = allocatedBytes();
+                if (s.step() == warmup + steps) allocated[1] = allocatedBytes();
                 last[0] = now;
             }
         });
@@ -46,8 +49,17 @@ public final class TrainThroughput {
         double mean = times.stream().mapToDouble(Double::doubleValue).sum() / times.size();
         Collections.sort(times);
         double med = times.get(times.size() / 2);
-        System.out.printf("{\"peer\": \"brt4j cpu\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_s_mean\": %.4f, \"step_s_median\": %.4f, \"steps\": %d, \"params\": %d}%n",
-                threads, batch * c.segment() / mean, mean, med, steps, m.parameters().count());
+        System.out.printf("{\"peer\": \"brt4j cpu\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_s_mean\": %.4f, \"step_s_median\": %.4f, \"steps\": %d, \"params\": %d, \"alloc_mb_per_step\": %.2f}%n",
+                threads, batch * c.segment() / mean, mean, med, steps, m.parameters().count(), (allocated[1] - allocated[0]) / 1e6 / steps);
+    }
+
+    /**
+     * Bytes allocated so far by all threads. A steady-state step should allocate next to nothing (the CPU backend
+     * reuses arrays); megabytes a step mean boxed vectors, which C2 makes when a kernel's helper is not inlined
+     * (cpu-backend.md, session 8).
+     */
+    private static long allocatedBytes() {
+        return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean()).getTotalThreadAllocatedBytes();
     }
 
     /**
