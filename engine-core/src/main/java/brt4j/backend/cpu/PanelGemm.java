@@ -81,6 +81,8 @@ final class PanelGemm {
             FloatVector x5 = FloatVector.broadcast(F, a[a5 + t]);
             c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
         }
+        // the stores written out, not through put(): at six2's size C2 can reach its node budget and leave a put()
+        // out of line, and a vector passed to a call that is not inlined is boxed (an allocation per call)
         if (acc) {
             c00 = c00.add(FloatVector.fromArray(F, c, co)); c01 = c01.add(FloatVector.fromArray(F, c, co + L));
             c10 = c10.add(FloatVector.fromArray(F, c, co + ldc)); c11 = c11.add(FloatVector.fromArray(F, c, co + ldc + L));
@@ -184,12 +186,19 @@ final class PanelGemm {
             FloatVector x5 = FloatVector.broadcast(F, a[ai + 5]);
             c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
         }
-        put(c00, c, co, true); put(c01, c, co + L, true);
-        put(c10, c, co + ldc, true); put(c11, c, co + ldc + L, true);
-        put(c20, c, co + 2 * ldc, true); put(c21, c, co + 2 * ldc + L, true);
-        put(c30, c, co + 3 * ldc, true); put(c31, c, co + 3 * ldc + L, true);
-        put(c40, c, co + 4 * ldc, true); put(c41, c, co + 4 * ldc + L, true);
-        put(c50, c, co + 5 * ldc, true); put(c51, c, co + 5 * ldc + L, true);
+        // written out rather than through put(), as in six2
+        c00.add(FloatVector.fromArray(F, c, co)).intoArray(c, co);
+        c01.add(FloatVector.fromArray(F, c, co + L)).intoArray(c, co + L);
+        c10.add(FloatVector.fromArray(F, c, co + ldc)).intoArray(c, co + ldc);
+        c11.add(FloatVector.fromArray(F, c, co + ldc + L)).intoArray(c, co + ldc + L);
+        c20.add(FloatVector.fromArray(F, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+        c21.add(FloatVector.fromArray(F, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+        c30.add(FloatVector.fromArray(F, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+        c31.add(FloatVector.fromArray(F, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+        c40.add(FloatVector.fromArray(F, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+        c41.add(FloatVector.fromArray(F, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
+        c50.add(FloatVector.fromArray(F, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+        c51.add(FloatVector.fromArray(F, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
     }
 
     /** {@link #four2} with a transposed: a's index runs by lda per t, the four rows at displacements 0-3. */
