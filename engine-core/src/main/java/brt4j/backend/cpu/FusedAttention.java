@@ -254,7 +254,6 @@ final class FusedAttention {
             dko = 0; ldd = dp;
         }
         float tmp = j.temp[h];
-        int biasOff = h * window;
         boolean drop = j.dropScale != 1f;
         double dTempS = 0;
         // the unit's keys and values packed once (a sliding block's keys overlap the next block's by W)
@@ -302,54 +301,9 @@ final class FusedAttention {
                     int oi = j.at(j.tq, g, qs + il, h);
                     float di = Norms.dot(dOut, oi, j.out, oi, d);
                     float l = j.lse[(g * j.heads + h) * j.tq + qs + il];
-                    int x = 0;
-                    FloatVector dTempV = FloatVector.zero(F);
-                    // dTemperature = sum_j ds_j raw_j; since sum_j ds_j = di * p_phantom exactly, raw is centred on
-                    // lse / temperature (where p ~ 1) to avoid cancellation, and the phantom term is added back.
-                    float centre = tmp != 0 ? l / tmp : 0f;
                     // with dropout, the row's multipliers (0 or 1 / (1 - rate)) apply to dp and to the p that dv reads
                     float[] keep = drop ? dropoutRow(j, sc, h, qs + il, ks + lo, len) : null;
-                    int ub = Vec.bound(len);
-                    // p first, in a loop of its own: inside the loop below, the exp ran 2.5 times slower than alone
-                    // (that loop's live vectors and exp's constants do not fit the 16 registers together)
-                    for (int y = 0; y < ub; y += L) {
-                        FloatVector raw = FloatVector.fromArray(F, S, c0 + y);
-                        if (j.biasU != null) raw = raw.add(FloatVector.fromArray(F, j.biasU, biasOff + y));
-                        Vec.exp(raw.mul(tmp).sub(l)).intoArray(P, c0 + y);
-                    }
-                    for (; x < ub; x += L) {
-                        FloatVector raw = FloatVector.fromArray(F, S, c0 + x);
-                        if (j.biasU != null) raw = raw.add(FloatVector.fromArray(F, j.biasU, biasOff + x));
-                        FloatVector p = FloatVector.fromArray(F, P, c0 + x);
-                        FloatVector dpv = FloatVector.fromArray(F, DP, c0 + x), pv = p;
-                        if (drop) {
-                            FloatVector kv = FloatVector.fromArray(F, keep, x);
-                            dpv = kv.mul(dpv);
-                            pv = p.mul(kv);
-                        }
-                        FloatVector ds = p.mul(dpv.sub(di));
-                        dTempV = ds.fma(raw.sub(centre), dTempV);
-                        if (window > 0) FloatVector.fromArray(F, sc.dBias, x).add(ds).intoArray(sc.dBias, x);
-                        ds.mul(tmp).intoArray(S, c0 + x);
-                        if (drop) pv.intoArray(P, c0 + x);
-                    }
-                    for (; x < len; x++) {
-                        float raw = S[c0 + x] + (j.biasU != null ? j.biasU[biasOff + x] : 0f);
-                        float p = (float) StrictMath.exp(raw * tmp - l);
-                        float kx = drop ? keep[x] : 1f;
-                        float ds = p * (kx * DP[c0 + x] - di);
-                        dTempS += (double) ds * (raw - centre);
-                        if (window > 0) sc.dBias[x] += ds;
-                        S[c0 + x] = ds * tmp;
-                        P[c0 + x] = p * kx;
-                    }
-                    float dTempRow = 0;
-                    for (int lane = 0; lane < L; lane++) dTempRow += dTempV.lane(lane);   // Vec.sum, spelled out (see there)
-                    dTempS += dTempRow + (double) centre * di * StrictMath.exp(PHANTOM - (double) l);
-                    java.util.Arrays.fill(S, row, c0, 0f);
-                    java.util.Arrays.fill(S, c0 + len, row + span, 0f);
-                    java.util.Arrays.fill(P, row, c0, 0f);
-                    java.util.Arrays.fill(P, c0 + len, row + span, 0f);
+                    dTempS = gradientRow(j, h, S, P, DP, row, c0, len, span, di, l, keep, sc.dBias, dTempS);
                 }
                 // dq += ds . k (ds already times the temperature)
                 for (int r = t0, rr; r < t1; r += rr) {
@@ -387,6 +341,68 @@ final class FusedAttention {
                 dRelW[h * s.buckets() + T5Buckets.bucket(window - u, s.buckets(), s.maxDistance())] += (double) tmp * sc.dBias[u];
             }
         }
+    }
+
+    /**
+     * One query row of a backward tile, with its raw scores in S (q.k, the row's keys at columns c0 .. c0+len-1 of the
+     * row that starts at row) and dOut.v in DP: P gets p (times the dropout multipliers, keep, when given: dv reads
+     * it), S gets ds times the temperature (dq and dk read it), both zero elsewhere up to span; the row's ds are
+     * added to dBias (sliding attention), and its dTemperature terms to dTempS, which is returned. di is dOut.out of
+     * the row, l its log-sum-exp. A method of its own so that C2 compiles it with its own inlining budget: inside
+     * backwardUnit it ran out of budget and left calls out of line (a vector handed to one of them is boxed).
+     */
+    private static double gradientRow(Job j, int h, float[] S, float[] P, float[] DP, int row, int c0, int len, int span,
+                                      float di, float l, float[] keep, float[] dBias, double dTempS) {
+        float tmp = j.temp[h];
+        int biasOff = h * j.window;
+        boolean drop = keep != null;
+        int x = 0;
+        FloatVector dTempV = FloatVector.zero(F);
+        // dTemperature = sum_j ds_j raw_j; since sum_j ds_j = di * p_phantom exactly, raw is centred on lse /
+        // temperature (where p ~ 1) to avoid cancellation, and the phantom term is added back.
+        float centre = tmp != 0 ? l / tmp : 0f;
+        int ub = Vec.bound(len);
+        // p first, in a loop of its own: inside the loop below, the exp ran 2.5 times slower than alone (that loop's
+        // live vectors and exp's constants do not fit the 16 registers together)
+        for (int y = 0; y < ub; y += L) {
+            FloatVector raw = FloatVector.fromArray(F, S, c0 + y);
+            if (j.biasU != null) raw = raw.add(FloatVector.fromArray(F, j.biasU, biasOff + y));
+            Vec.exp(raw.mul(tmp).sub(l)).intoArray(P, c0 + y);
+        }
+        for (; x < ub; x += L) {
+            FloatVector raw = FloatVector.fromArray(F, S, c0 + x);
+            if (j.biasU != null) raw = raw.add(FloatVector.fromArray(F, j.biasU, biasOff + x));
+            FloatVector p = FloatVector.fromArray(F, P, c0 + x);
+            FloatVector dpv = FloatVector.fromArray(F, DP, c0 + x), pv = p;
+            if (drop) {
+                FloatVector kv = FloatVector.fromArray(F, keep, x);
+                dpv = kv.mul(dpv);
+                pv = p.mul(kv);
+            }
+            FloatVector ds = p.mul(dpv.sub(di));
+            dTempV = ds.fma(raw.sub(centre), dTempV);
+            if (j.window > 0) FloatVector.fromArray(F, dBias, x).add(ds).intoArray(dBias, x);
+            ds.mul(tmp).intoArray(S, c0 + x);
+            if (drop) pv.intoArray(P, c0 + x);
+        }
+        for (; x < len; x++) {
+            float raw = S[c0 + x] + (j.biasU != null ? j.biasU[biasOff + x] : 0f);
+            float p = (float) StrictMath.exp(raw * tmp - l);
+            float kx = drop ? keep[x] : 1f;
+            float ds = p * (kx * DP[c0 + x] - di);
+            dTempS += (double) ds * (raw - centre);
+            if (j.window > 0) dBias[x] += ds;
+            S[c0 + x] = ds * tmp;
+            P[c0 + x] = p * kx;
+        }
+        float dTempRow = 0;
+        for (int lane = 0; lane < L; lane++) dTempRow += dTempV.lane(lane);   // Vec.sum, spelled out (see there)
+        dTempS += dTempRow + (double) centre * di * StrictMath.exp(PHANTOM - (double) l);
+        java.util.Arrays.fill(S, row, c0, 0f);
+        java.util.Arrays.fill(S, c0 + len, row + span, 0f);
+        java.util.Arrays.fill(P, row, c0, 0f);
+        java.util.Arrays.fill(P, c0 + len, row + span, 0f);
+        return dTempS;
     }
 
     /**
