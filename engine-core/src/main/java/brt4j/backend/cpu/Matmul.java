@@ -219,7 +219,7 @@ final class Matmul {
      */
     static int transposedRowsPerSweep(int m) {
         int stride = 4 * m, alias = stride & -stride;   // the largest power of two dividing the stride
-        return alias >= 4096 ? 8 : Math.min(32, 8 * 4096 / alias);
+        return alias == 0 || alias >= 4096 ? 8 : Math.min(32, 8 * 4096 / alias);
     }
 
     /**
