@@ -716,7 +716,6 @@ public abstract class Backend implements AutoCloseable {
     protected abstract double doCrossEntropy(Tensor logits, int[] targets, boolean[] mask, Tensor rowLoss);
     protected abstract void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits);
 
-    /** Default: recompute, as without rowLoss. */
     /** {@link #crossEntropyWithGradient}: by default the forward, then the backward from its row losses. */
     protected double doCrossEntropyWithGradient(Tensor logits, int[] targets, boolean[] mask, double gradScale,
                                                 Tensor rowLoss, Tensor dLogits) {
@@ -725,6 +724,7 @@ public abstract class Backend implements AutoCloseable {
         return total;
     }
 
+    /** Default: recompute, as without rowLoss. */
     protected void doCrossEntropyBackward(Tensor logits, int[] targets, boolean[] mask, double gradScale, Tensor dLogits,
                                           Tensor rowLoss) {
         doCrossEntropyBackward(logits, targets, mask, gradScale, dLogits);

@@ -195,10 +195,6 @@ final class FusedAttention {
     }
 
     /**
-     * Raw scores q.k of the block's query rows [t0, t1) over their allowed keys into s (column c is key tlo + c):
-     * the block's query row i at q[qo + i * ldq], its key 0 at column kto of k^T.
-     */
-    /**
      * The rows of a tile's next group, each group one {@link PanelGemm} call over the union of its rows' keys: six
      * ({@link PanelGemm}'s widest kernel), or four when eight remain, so a tile of 32 or 64 rows ends on whole kernels.
      * Against four-row groups: forward 1.70-1.72 against 1.75-1.78 ms at the training shape, backward within the
@@ -208,6 +204,10 @@ final class FusedAttention {
         return remaining == 8 ? 4 : Math.min(6, remaining);
     }
 
+    /**
+     * Raw scores q.k of the block's query rows [t0, t1) over their allowed keys into s (column c is key tlo + c):
+     * the block's query row i at q[qo + i * ldq], its key 0 at column kto of k^T.
+     */
     private static void scores(Job j, float[] q, int qo, int ldq, float[] kt, int kto, int ldk, int t0, int t1, int tlo,
                                float[] s, int ldS) {
         for (int r = t0, rr; r < t1; r += rr) {
