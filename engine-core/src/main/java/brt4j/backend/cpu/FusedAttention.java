@@ -33,10 +33,10 @@ final class FusedAttention {
     static final int TQ_BACKWARD = 64;
     private static final float PHANTOM = -1000f;
     /**
-     * Keys per step of the backward's dk and dv sums ({@link PanelGemm#mulTransposedA}'s six-row kernel): against
-     * four, the backward was 1.5% faster (median of five same-JVM alternations) for two more rows of masked work.
+     * Keys per step of the backward's dk and dv sums ({@link PanelGemm#mulTransposedA}'s five-row kernel, its
+     * widest: a six-row one spilled). More keys a step mean longer runs of the kernel for more rows of masked work.
      */
-    static final int DK_KEYS = 6;
+    static final int DK_KEYS = 5;
 
     private final CpuPool pool;
     private final Scratch[] scratch;
@@ -316,7 +316,7 @@ final class FusedAttention {
                         for (int il = r; il < r + rr; il++) Elementwise.addInto(sc.tile, (il - t0) * dp, dq, j.at(j.tq, g, qs + il, h), d);
                     }
                 }
-                // dk += ds^T . q and dv += p^T . dOut over the tile's keys (the tiles read transposed in place), six
+                // dk += ds^T . q and dv += p^T . dOut over the tile's keys (the tiles read transposed in place), five
                 // keys at a time over only the rows that see one of them
                 for (int c = 0; c < span; c += DK_KEYS) {
                     int keys = Math.min(DK_KEYS, span - c), i0 = Math.max(t0, j.firstQuery(tlo + c)), i1 = Math.min(t1, j.lastQuery(tlo + c + keys - 1) + 1);

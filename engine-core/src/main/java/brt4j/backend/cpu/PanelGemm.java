@@ -132,16 +132,16 @@ final class PanelGemm {
     /**
      * {@code c[co + r*ldc + x] += sum_{t < kk} a[ao + t*lda + r] * b[bo + t*ldb + x]}: {@link #mul} with a read
      * transposed (attention's dk += ds^T q and dv += p^T dOut straight from the score tile, which no longer needs a
-     * transposed copy). Six (or four) rows of c take six (four) neighbouring values of a per t, the rest one at a
+     * transposed copy). Five (or four) rows of c take five (four) neighbouring values of a per t, the rest one at a
      * time; an odd vector of n goes through a scalar loop. Sums run over t in order, as in {@link #mul}.
      */
     static void mulTransposedA(int rows, int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb,
                                float[] c, int co, int ldc, int n) {
         int n2 = n / (2 * L) * (2 * L);
         for (int r = 0, rr; r < rows; r += rr) {
-            rr = rows - r >= 6 ? 6 : Math.min(4, rows - r);
+            rr = rows - r >= 5 ? 5 : Math.min(4, rows - r);
             for (int x = 0; x < n2; x += 2 * L) {
-                if (rr == 6) six2T(kk, a, ao + r, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc);
+                if (rr == 5) five2T(kk, a, ao + r, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc);
                 else if (rr == 4) four2T(kk, a, ao + r, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc);
                 else for (int y = r; y < r + rr; y++) one2T(kk, a, ao + y, lda, b, bo + x, ldb, c, co + y * ldc + x);
             }
@@ -167,9 +167,14 @@ final class PanelGemm {
         put(c0, c, co, true); put(c1, c, co + L, true);
     }
 
-    /** {@link #six2} with a transposed: a's index runs by lda per t, the six rows at displacements 0-5. */
-    private static void six2T(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
-        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    /**
+     * {@link #six2} with a transposed, five rows: a's index runs by lda per t, the five rows at displacements 0-4.
+     * Not six: with six rows' twelve accumulators, C2 hoisted three broadcasts above their FMAs and spilled both b
+     * vectors to the stack every step (read off the machine code); six2T ran at 52-58 GFLOP/s, this at 78-85
+     * (L1-resident, kk 64-128, n 64-128).
+     */
+    private static void five2T(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
         int bi = bo;
         for (int ai = ao, aEnd = ao + kk * lda; ai < aEnd; ai += lda, bi += ldb) {
             FloatVector b0 = FloatVector.fromArray(F, b, bi), b1 = FloatVector.fromArray(F, b, bi + L);
@@ -183,8 +188,6 @@ final class PanelGemm {
             c30 = x3.fma(b0, c30); c31 = x3.fma(b1, c31);
             FloatVector x4 = FloatVector.broadcast(F, a[ai + 4]);
             c40 = x4.fma(b0, c40); c41 = x4.fma(b1, c41);
-            FloatVector x5 = FloatVector.broadcast(F, a[ai + 5]);
-            c50 = x5.fma(b0, c50); c51 = x5.fma(b1, c51);
         }
         // written out rather than through put(), as in six2
         c00.add(FloatVector.fromArray(F, c, co)).intoArray(c, co);
@@ -197,8 +200,6 @@ final class PanelGemm {
         c31.add(FloatVector.fromArray(F, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
         c40.add(FloatVector.fromArray(F, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
         c41.add(FloatVector.fromArray(F, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
-        c50.add(FloatVector.fromArray(F, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
-        c51.add(FloatVector.fromArray(F, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
     }
 
     /** {@link #four2} with a transposed: a's index runs by lda per t, the four rows at displacements 0-3. */
