@@ -23,11 +23,7 @@ final class PanelGemm {
         for (; r + 6 <= rows; r += 6) {
             int x = 0;
             for (; x + 2 * L <= n; x += 2 * L) six2(kk, a, ao + r * lda, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc, acc);
-            for (; x < n; x += L) {
-                four1(kk, a, ao + r * lda, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc, acc);
-                one1(kk, a, ao + (r + 4) * lda, b, bo + x, ldb, c, co + (r + 4) * ldc + x, acc);
-                one1(kk, a, ao + (r + 5) * lda, b, bo + x, ldb, c, co + (r + 5) * ldc + x, acc);
-            }
+            for (; x < n; x += L) six1(kk, a, ao + r * lda, lda, b, bo + x, ldb, c, co + r * ldc + x, ldc, acc);
         }
         for (; r + 4 <= rows; r += 4) {
             int x = 0;
@@ -97,6 +93,33 @@ final class PanelGemm {
         c30.intoArray(c, co + 3 * ldc); c31.intoArray(c, co + 3 * ldc + L);
         c40.intoArray(c, co + 4 * ldc); c41.intoArray(c, co + 4 * ldc + L);
         c50.intoArray(c, co + 5 * ldc); c51.intoArray(c, co + 5 * ldc + L);
+    }
+
+    /**
+     * Six rows against one vector of b: the odd vector of an attention score row (n = 136 at W 128). It was four1
+     * plus two one1, and one1 is a single FMA chain (one FMA per latency, an eighth of the FMA rate): that half panel
+     * cost as much as two and a half full ones. Six chains here.
+     */
+    private static void six1(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean acc) {
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+        int a0 = ao, a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda, a4 = ao + 4 * lda, a5 = ao + 5 * lda;
+        for (int t = 0; t < kk; t++) {
+            FloatVector b0 = FloatVector.fromArray(F, b, bo + t * ldb);
+            c0 = FloatVector.broadcast(F, a[a0 + t]).fma(b0, c0);
+            c1 = FloatVector.broadcast(F, a[a1 + t]).fma(b0, c1);
+            c2 = FloatVector.broadcast(F, a[a2 + t]).fma(b0, c2);
+            c3 = FloatVector.broadcast(F, a[a3 + t]).fma(b0, c3);
+            c4 = FloatVector.broadcast(F, a[a4 + t]).fma(b0, c4);
+            c5 = FloatVector.broadcast(F, a[a5 + t]).fma(b0, c5);
+        }
+        // written out rather than through put(), as in six2
+        if (acc) {
+            c0 = c0.add(FloatVector.fromArray(F, c, co)); c1 = c1.add(FloatVector.fromArray(F, c, co + ldc));
+            c2 = c2.add(FloatVector.fromArray(F, c, co + 2 * ldc)); c3 = c3.add(FloatVector.fromArray(F, c, co + 3 * ldc));
+            c4 = c4.add(FloatVector.fromArray(F, c, co + 4 * ldc)); c5 = c5.add(FloatVector.fromArray(F, c, co + 5 * ldc));
+        }
+        c0.intoArray(c, co); c1.intoArray(c, co + ldc); c2.intoArray(c, co + 2 * ldc);
+        c3.intoArray(c, co + 3 * ldc); c4.intoArray(c, co + 4 * ldc); c5.intoArray(c, co + 5 * ldc);
     }
 
     private static void four1(int kk, float[] a, int ao, int lda, float[] b, int bo, int ldb, float[] c, int co, int ldc, boolean acc) {
