@@ -25,7 +25,13 @@ import jdk.incubator.vector.VectorSpecies;
 final class FusedAttention {
     private static final VectorSpecies<Float> F = Vec.F;
     private static final int L = Vec.L;
-    static final int TQ = 32;
+    /**
+     * The forward's query tiles. 36 rows are six six-row groups ({@link #groupRows}): a 128-row block then runs 20
+     * six-row and 2 four-row groups, against 16 and 8 with tiles of 32 (the six-row kernel does more per row), and a
+     * block that is a multiple of 4 never leaves a tile of one or two rows. Against 32: forward 1.025, 1.066, 1.043
+     * (three same-JVM alternations at the training shape); the same bits, as each row's sums do not depend on it.
+     */
+    static final int TQ = 36;
     /**
      * The backward's query tiles: dk and dv sum over a tile's rows, so taller tiles mean longer sums per store
      * (their products only visit the rows that see each group of keys, so a taller tile adds no masked work).
@@ -196,7 +202,7 @@ final class FusedAttention {
 
     /**
      * The rows of a tile's next group, each group one {@link PanelGemm} call over the union of its rows' keys: six
-     * ({@link PanelGemm}'s widest kernel), or four when eight remain, so a tile of 32 or 64 rows ends on whole kernels.
+     * ({@link PanelGemm}'s widest kernel), or four when eight remain, so a tile of 36 or 64 rows ends on whole kernels.
      * Against four-row groups: forward 1.70-1.72 against 1.75-1.78 ms at the training shape, backward within the
      * noise (4.15-4.34 against 4.16-4.50); the sums run in the same order, so the bits are the same.
      */
