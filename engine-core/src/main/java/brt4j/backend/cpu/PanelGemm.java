@@ -7,9 +7,9 @@ import jdk.incubator.vector.VectorSpecies;
  * The small product the fused attention is built from: for r < rows and x < n,
  * {@code c[co + r*ldc + x] (+)= sum_{t < kk} a[ao + r*lda + t] * b[bo + t*ldb + x]}, with n a whole number of
  * vectors. Six rows at a time against two vectors of b (twelve independent FMA accumulators, a broadcast of a per row
- * and t), then four, then one; an odd vector of n takes the four- and one-row kernels. Operands are already laid out
- * by the caller (no packing here), which is why it suits the attention's tiles: q against k^T, p against v, ds
- * against k and q.
+ * and t), then four, then one; an odd vector of n takes the one-vector kernel of as many rows (six, four or one).
+ * Operands are already laid out by the caller (no packing here), which is why it suits the attention's tiles: q
+ * against k^T, p against v, ds against k and q.
  */
 final class PanelGemm {
     private static final VectorSpecies<Float> F = Vec.F;
