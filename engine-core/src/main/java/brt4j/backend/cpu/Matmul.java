@@ -5,12 +5,12 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Single-precision GEMM, c = alpha * op(a) . op(b) + beta * c, in the GotoBLAS/BLIS shape: the k dimension in
- * blocks of at most KC, a kc x NC block of op(b) packed into NR-wide column panels, MC rows of op(a) at a time, and a
- * register-tiled MR x NR microkernel (5 rows times two vectors: 10 independent FMA accumulators). An mc x kc block of
- * op(a) is packed into MR-row slivers in one of two layouts, whichever its storage copies into cheaply: a plain a row
- * by row (each row a straight copy, rows KCP apart), a transposed a interleaved by k (the MR values of each k step side
- * by side, as it stores them); each layout has its kernel. Edge tiles (rows past m are zero in the sliver) run the
- * kernel into a scratch tile and only their valid part is written.
+ * blocks of at most KC, a kc x nc block of op(b) (1 MiB, {@link #nBlock}) packed into NR-wide column panels, MC rows
+ * of op(a) at a time, and a register-tiled MR x NR microkernel (5 rows times two vectors: 10 independent FMA
+ * accumulators). An mc x kc block of op(a) is packed into MR-row slivers in one of two layouts, whichever its storage
+ * copies into cheaply: a plain a row by row (each row a straight copy, rows KCP apart), a transposed a interleaved by
+ * k (the MR values of each k step side by side, as it stores them); each layout has its kernel. Edge tiles (rows
+ * past m are zero in the sliver) run the kernel into a scratch tile and only their valid part is written.
  *
  * <p>Threads split c by columns (whole NR panels: each packs its part of b and all of a) or by rows (its part of a,
  * all of b), whichever packs less per thread ({@link #splitByColumns}). Per-thread scratch lives as long as the
@@ -39,8 +39,15 @@ final class Matmul {
     static final int MC = Math.max(MR, Integer.getInteger("brt.gemm.mc", 60) / MR * MR);
     static final int NC = Math.max(NR, Integer.getInteger("brt.gemm.nc", 1024) / NR * NR);
     /**
-     * A product wider than NC packs its rows of op(a) once for all its column blocks, up to this many floats a
-     * thread (16 MiB); past that, again for each block.
+     * Floats of packed op(b) in one column block (1 MiB): a deep k block takes fewer columns, NC at kc 256, 512 at kc
+     * 512, 256 at kc 1024. Against NC at every kc, alternated call by call in one JVM (ABBA, medians of 60 pair
+     * ratios): 512x1024x4096 +1.6-4.6% on one thread and +4-6% on two, 1024^3 +2.5-3.6%, 512x512x2048 +2-3%; with
+     * kc 256 the full NC stays (512 columns read 0.98 at 512x256x1024). The bits do not change: only k blocks do.
+     */
+    static final int PACKED_B = 1 << 18;
+    /**
+     * A product wider than its column block packs its rows of op(a) once for all its column blocks, up to this many
+     * floats a thread (16 MiB); past that, again for each block.
      */
     static final int KEEP_A_MAX = 1 << 22;
     /**
@@ -61,6 +68,11 @@ final class Matmul {
         packB = new float[t][];
         keptA = new float[t][];
         tile = new float[t][MR * NR];
+    }
+
+    /** The column block for k blocks of kcMax: PACKED_B floats of packed op(b), a whole number of panels, at most NC. */
+    static int nBlock(int kcMax) {
+        return Math.max(NR, Math.min(NC, PACKED_B / kcMax / NR * NR));
     }
 
     /**
@@ -140,10 +152,10 @@ final class Matmul {
             }
             return;
         }
-        int kcMax = kBlock(k);
+        int kcMax = kBlock(k), ncMax = nBlock(kcMax);
         // several column blocks: op(a) packed once for all of them (at 512x1024x4096 it was packed four times)
         int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = transA ? kcMax : KCP;
-        boolean keep = n1 - n0 > NC && (long) rows * rowStride <= KEEP_A_MAX;
+        boolean keep = n1 - n0 > ncMax && (long) rows * rowStride <= KEEP_A_MAX;
         float[] pb = packB[w], pa;
         if (keep) {
             pa = keptA[w];
@@ -152,7 +164,7 @@ final class Matmul {
             pa = packA[w];
             if (pa == null || pa.length < MC * rowStride) packA[w] = pa = new float[MC * rowStride];
         }
-        if (pb == null || pb.length < kcMax * NC) packB[w] = pb = new float[kcMax * NC];
+        if (pb == null || pb.length < kcMax * ncMax) packB[w] = pb = new float[kcMax * ncMax];
         float[] ct = tile[w];
         // c = beta c first, so the microkernel has a single store: c += alpha acc (beta 0: old c, even NaN, is ignored)
         if (beta != 1f && beta != 0f) {
@@ -167,8 +179,8 @@ final class Matmul {
             int kc = Math.min(kcMax, k - pc);
             boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
             int sliverRow = transA ? kc : KCP;        // a packed row's stride (a sliver's MR rows take MR of them)
-            for (int jc = n0; jc < n1; jc += NC) {
-                int nc = Math.min(NC, n1 - jc);
+            for (int jc = n0; jc < n1; jc += ncMax) {
+                int nc = Math.min(ncMax, n1 - jc);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * sliverRow : 0;
                     if (!keep || jc == n0) packA(a, ao, transA, m, k, ic, mc, pc, kc, pa, aBase);

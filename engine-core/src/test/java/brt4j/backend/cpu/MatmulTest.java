@@ -46,8 +46,10 @@ class MatmulTest {
         SplittableRandom r = new SplittableRandom(11);
         int[][] shapes = {{1, 1, 1}, {4, 15, 17}, {6, 16, 16}, {11, 17, 33}, {131, 33, 520}, {7, 300, 1100},
                 {300, 40, 130}, {257, 250, 96}, {Matmul.MC + 3, 2 * Matmul.NR + 1, Matmul.KC + Matmul.UNROLL + 3},
-                // wider than NC over two k blocks: op(a) packed once for both column blocks (on one thread)
-                {2 * Matmul.MC + 7, Matmul.NC + Matmul.NR + 5, Matmul.KC + 40}};
+                // wider than its column block over two k blocks: op(a) packed once for all column blocks (on one
+                // thread); and at one k block, whose column block is NC
+                {2 * Matmul.MC + 7, Matmul.nBlock(Matmul.kBlock(Matmul.KC + 40)) + Matmul.NR + 5, Matmul.KC + 40},
+                {Matmul.MC + 2, Matmul.NC + Matmul.NR + 3, 100}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             for (int t = 0; t < 4; t++) {
@@ -73,7 +75,7 @@ class MatmulTest {
     void sameBitsForEveryThreadCount() {
         SplittableRandom r = new SplittableRandom(12);
         // wide (split by columns) and tall-narrow (split by rows), both with edge tiles and two k blocks
-        int[][] shapes = {{203, 517, Matmul.KC + 40}, {1003, 21, Matmul.KC + 40}, {67, Matmul.NC + 37, Matmul.KC + 40}};
+        int[][] shapes = {{203, 517, Matmul.KC + 40}, {1003, 21, Matmul.KC + 40}, {67, Matmul.nBlock(Matmul.kBlock(Matmul.KC + 40)) + 37, Matmul.KC + 40}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             float[] a = rand(r, m * k), b = rand(r, k * n), c0 = rand(r, m * n);
