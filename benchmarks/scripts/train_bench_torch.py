@@ -17,6 +17,14 @@ from peer_ops import rms, l2, attend, head_split, t5_bucket
 
 cfg = json.load(open(sys.argv[1]))
 threads, steps, warmup, batch = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+# "lockstep": take each step when train-pair.py says so (print "ready"; before a step read a line, after it print
+# "step SECONDS"), so that the two peers' steps alternate and each pair sees the same host
+lockstep = "lockstep" in sys.argv[6:]
+
+def await_turn():
+    if lockstep and not sys.stdin.readline():
+        sys.exit(3)
+
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 V, d, L, H, D, Ff = cfg["vocab_size"], cfg["d_model"], cfg["n_layers"], cfg["n_heads"], cfg["head_dim"], cfg["d_ff"]
@@ -80,6 +88,9 @@ opt = torch.optim.AdamW(params.values(), lr=1e-3, betas=(0.9, 0.98), weight_deca
 cache = [(torch.zeros(batch, H, W, D), torch.zeros(batch, H, W, D)) for _ in range(L)]
 state = {i: params[f"{i}.init"].expand(batch, S, d) for i in rec}
 times = []
+if lockstep:
+    print("ready", flush=True)
+    await_turn()
 for step in range(warmup + steps):
     tokens = torch.randint(1, V, (batch, N))
     t0 = time.perf_counter()
@@ -96,7 +107,12 @@ for step in range(warmup + steps):
     torch.nn.utils.clip_grad_norm_(params.values(), 1.0)
     opt.step()
     cache, state = new_cache, new_state
-    if step >= warmup: times.append(time.perf_counter() - t0)
+    dt = time.perf_counter() - t0
+    if step >= warmup: times.append(dt)
+    if lockstep:
+        print(f"step {dt:.6f}", flush=True)
+        if step < warmup + steps - 1:
+            await_turn()
 # throughput over the whole timed run (TrainThroughput's statistic too: it counts the JVM's GC pauses)
 mean = sum(times) / len(times)
 med = sorted(times)[len(times) // 2]

@@ -9,7 +9,11 @@ import brt4j.train.TrainListener;
 import brt4j.train.TrainOptions;
 import brt4j.train.Trainer;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,7 +27,9 @@ import java.util.Random;
  * collection pauses count (a median step would hide them; the median is printed beside). train-bench.sh runs it
  * beside the PyTorch transcription (train_bench_torch.py, the same statistic) in the same run.
  *
- * <p>Usage: {@code TrainThroughput CONFIG THREADS STEPS WARMUP BATCH [dropout]}
+ * <p>Usage: {@code TrainThroughput CONFIG THREADS STEPS WARMUP BATCH [dropout]}. With {@code -Dlockstep=true} it
+ * takes each step when told (train-pair.py): it prints {@code ready}, then before every step reads a line from
+ * stdin and after it prints {@code step SECONDS}; the wait is not timed.
  */
 public final class TrainThroughput {
     public static void main(String[] args) throws Exception {
@@ -31,6 +37,8 @@ public final class TrainThroughput {
         boolean dropout = args.length > 5 && args[5].equals("dropout");
         int threads = Integer.parseInt(args[1]), steps = Integer.parseInt(args[2]), warmup = Integer.parseInt(args[3]);
         int batch = Integer.parseInt(args[4]);
+        boolean lockstep = Boolean.getBoolean("lockstep");
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         List<Double> times = new ArrayList<>();
         long[] last = {System.nanoTime()};
         long[] allocated = new long[2];     // all threads' allocated bytes when the timed steps start and end
@@ -40,9 +48,20 @@ public final class TrainThroughput {
                 if (s.step() > warmup) times.add((now - last[0]) / 1e9);
                 if (s.step() == warmup) allocated[0] = allocatedBytes();
                 if (s.step() == warmup + steps) allocated[1] = allocatedBytes();
-                last[0] = now;
+                if (lockstep) {
+                    System.out.printf("step %.6f%n", (now - last[0]) / 1e9);
+                    System.out.flush();
+                    if (s.step() < warmup + steps) awaitTurn(in);
+                }
+                last[0] = System.nanoTime();
             }
         });
+        if (lockstep) {
+            System.out.println("ready");
+            System.out.flush();
+            awaitTurn(in);
+            last[0] = System.nanoTime();
+        }
         trainer.run();
         BrtModel m = trainer.model();
         ModelConfig c = m.config();
@@ -51,6 +70,15 @@ public final class TrainThroughput {
         double med = times.get(times.size() / 2);
         System.out.printf("{\"peer\": \"brt4j cpu\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_s_mean\": %.4f, \"step_s_median\": %.4f, \"steps\": %d, \"params\": %d, \"alloc_mb_per_step\": %.2f}%n",
                 threads, batch * c.segment() / mean, mean, med, steps, m.parameters().count(), (allocated[1] - allocated[0]) / 1e6 / steps);
+    }
+
+    /** Blocks until the coordinator's next line; its end (the coordinator gone) ends the run. */
+    private static void awaitTurn(BufferedReader in) {
+        try {
+            if (in.readLine() == null) System.exit(3);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /**
