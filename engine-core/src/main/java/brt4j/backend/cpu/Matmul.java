@@ -41,8 +41,9 @@ final class Matmul {
     /**
      * Floats of packed op(b) in one column block (1 MiB): a deep k block takes fewer columns, NC at kc 256, 512 at kc
      * 512, 256 at kc 1024. Against NC at every kc, alternated call by call in one JVM (ABBA, medians of 60 pair
-     * ratios): 512x1024x4096 +1.6-4.6% on one thread and +4-6% on two, 1024^3 +2.5-3.6%, 512x512x2048 +2-3%; with
-     * kc 256 the full NC stays (512 columns read 0.98 at 512x256x1024). The bits do not change: only k blocks do.
+     * ratios): 512x1024x4096 +1.6-4.4% on one thread and +4-6% on two, 1024^3 +2.5-3.6%, 512x512x2048 +2-3%; with
+     * kc 256 the full NC stays (512 columns read 0.98 at 512x256x1024). Column blocks fix no sum's order (k blocks
+     * do), so the bits stay the same.
      */
     static final int PACKED_B = 1 << 18;
     /**
