@@ -154,7 +154,7 @@ final class Matmul {
             return;
         }
         int kcMax = kBlock(k), ncMax = nBlock(kcMax);
-        // several column blocks: op(a) packed once for all of them (at 512x1024x4096 it was packed four times)
+        // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns)
         int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = transA ? kcMax : KCP;
         boolean keep = n1 - n0 > ncMax && (long) rows * rowStride <= KEEP_A_MAX;
         float[] pb = packB[w], pa;

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -75,7 +76,8 @@ class MatmulTest {
     void sameBitsForEveryThreadCount() {
         SplittableRandom r = new SplittableRandom(12);
         // wide (split by columns) and tall-narrow (split by rows), both with edge tiles and two k blocks
-        int[][] shapes = {{203, 517, Matmul.KC + 40}, {1003, 21, Matmul.KC + 40}, {67, Matmul.nBlock(Matmul.kBlock(Matmul.KC + 40)) + 37, Matmul.KC + 40}};
+        int[][] shapes = {{203, 517, Matmul.KC + 40}, {1003, 21, Matmul.KC + 40},
+                {67, Matmul.nBlock(Matmul.kBlock(Matmul.KC + 40)) + 37, Matmul.KC + 40}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             float[] a = rand(r, m * k), b = rand(r, k * n), c0 = rand(r, m * n);
@@ -84,5 +86,14 @@ class MatmulTest {
                 assertArrayEquals(one, run(threads, m, n, k, a, false, b, true, c0, 0.75f, 0.5f), m + "x" + n + " on " + threads);
             }
         }
+    }
+
+    @Test
+    void columnBlocksHoldAboutOneMiBOfPackedB() {
+        assertEquals(Matmul.NC, Matmul.nBlock(256));
+        assertEquals(512, Matmul.nBlock(512));
+        assertEquals(256, Matmul.nBlock(1024));
+        assertEquals(480, Matmul.nBlock(544));     // whole panels: 262144 / 544 = 481.9 columns, 30 panels
+        assertEquals(Matmul.NC, Matmul.nBlock(16));  // never wider than NC
     }
 }
