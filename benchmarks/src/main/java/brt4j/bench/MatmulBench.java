@@ -10,7 +10,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The CPU backend's sgemm, c = a . b, at the issue's sizes, on 1 and 2 threads. GFLOP/s = 2 m n k / time; the
  * peer (OpenBLAS sgemm through numpy) runs beside it in benchmarks/scripts/matmul-bench.sh. Vector API bounds
- * checks are off, as in production. Each call is timed (SampleTime) so that the summary takes the median call, the
+ * checks are off here, on in production (bin/brt); these products' kernel loads its b panel by the loop counter,
+ * whose checks C2 hoists out of the loop either way (gemm-pair.sh runs with production's flags). Each call is timed (SampleTime) so that the summary takes the median call, the
  * peer's statistic: a mean over 1-second iterations let one noisy second on this shared host drag our figure only.
  */
 @State(Scope.Benchmark)
