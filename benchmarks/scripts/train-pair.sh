@@ -33,6 +33,7 @@ print(f"training in lockstep, {sys.argv[2]}: median pair ratio (PyTorch step / b
 for t in sorted({r["threads"] for r in rows}):
     rs = [r for r in rows if r["threads"] == t]
     print(f"{t} thread(s): runs " + " ".join(f"{r['ratio_median']:.2f}x ({r['ratio_q1']:.2f}-{r['ratio_q3']:.2f})" for r in rs)
+          + "; quiet pairs " + " ".join(f"{r['quiet_ratio_median']:.2f}x of {r['quiet_pairs']}" for r in rs)
           + f"; median of runs {statistics.median(r['ratio_median'] for r in rs):.2f}x; median steps brt4j "
           + " ".join(f"{r['brt4j_step_median'] * 1000:.0f}" for r in rs) + " ms, pytorch "
           + " ".join(f"{r['pytorch_step_median'] * 1000:.0f}" for r in rs) + " ms")
