@@ -3,27 +3,20 @@
 # backend, beside the same model transcribed in PyTorch CPU (train_bench_torch.py, Debian's python3-torch), run
 # interleaved in one run, 1 and 2 threads, REPS repetitions; prints the medians and the ratio brt4j / PyTorch.
 # Both sides time STEPS steps after WARMUP (default 20) untimed ones: C2 needs 10-20 steps to compile the kernels
-# into their steady state (3 warm-up steps read ~20% low); PyTorch's figure is the same after 3 or 20. The JVM runs
-# with the flags bin/brt uses (ParallelGC; the Vector API's bounds checks on: turning them off made some kernels
-# slower). tokens/s is the timed steps' tokens over their total time on both sides (GC pauses count).
-# Two-thread PyTorch uses OpenBLAS's OpenMP build where installed (benchmarking.md: the pthreads build fights torch's
-# threads); set TORCH_LD to override. Build first or set SKIP_BUILD=0.
+# into their steady state (3 warm-up steps read ~20% low); PyTorch's figure is the same after 3 or 20. JVM flags and
+# the peer's environment: train-env.sh. tokens/s is the timed steps' tokens over their total time on both sides (GC
+# pauses count). Build first or set SKIP_BUILD=0.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
-CONFIG=${CONFIG:-configs/laptop.json}
-REPS=${REPS:-3}; STEPS=${STEPS:-8}; WARMUP=${WARMUP:-20}; BATCH=${BATCH:-1}; THREADS=${THREADS:-"1 2"}
+STEPS=${STEPS:-8}
+source benchmarks/scripts/train-env.sh
 OUT=benchmarks/target/train-bench
-if [ "${SKIP_BUILD:-1}" != 1 ]; then mvn -B -ntp -q -pl engine-core,benchmarks -am install -DskipTests; fi
 mkdir -p "$OUT"; : > "$OUT/results.jsonl"
-omp=$(ls -d /usr/lib/x86_64-linux-gnu/openblas-openmp 2>/dev/null || true)
 for rep in $(seq 1 "$REPS"); do
   for t in $THREADS; do
-    "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC \
-        -cp "benchmarks/target/classes:benchmarks/target/lib/*" brt4j.bench.train.TrainThroughput \
+    "${brt_java[@]}" brt4j.bench.train.TrainThroughput \
         "$CONFIG" "$t" "$STEPS" "$WARMUP" "$BATCH" 2>/dev/null | tail -1 >> "$OUT/results.jsonl"
-    ld=""; if [ "$t" -gt 1 ] && [ -n "$omp" ]; then ld="$omp"; fi
-    LD_LIBRARY_PATH="${TORCH_LD:-$ld}" OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t \
+    with_torch_env "$t" \
         /usr/bin/python3 benchmarks/scripts/train_bench_torch.py "$CONFIG" "$t" "$STEPS" "$WARMUP" "$BATCH" >> "$OUT/results.jsonl"
   done
 done

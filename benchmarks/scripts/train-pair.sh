@@ -2,25 +2,20 @@
 # Training throughput of brt4j and the PyTorch peer in lockstep (train_pair.py): the two processes take steps in
 # turn, ABBA, so each pair of steps sees the same host; prints the median of the pairs' speed ratios (PyTorch's step
 # time over ours) with quartiles, per thread count, REPS times (default 3). STEPS paired steps (default 40) after
-# WARMUP (default 20, both sides, also in turn). Same model, data and flags as train-bench.sh; BRT_JAVA_OPTS adds JVM
-# options on our side (as bin/brt reads them).
+# WARMUP (default 20, both sides, also in turn). Same model, data, flags and peer environment as train-bench.sh
+# (train-env.sh; BRT_JAVA_OPTS adds JVM options on our side, as bin/brt reads them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
-CONFIG=${CONFIG:-configs/laptop.json}
-REPS=${REPS:-3}; STEPS=${STEPS:-40}; WARMUP=${WARMUP:-20}; BATCH=${BATCH:-1}; THREADS=${THREADS:-"1 2"}
+STEPS=${STEPS:-40}
+source benchmarks/scripts/train-env.sh
 OUT=benchmarks/target/train-pair
-if [ "${SKIP_BUILD:-1}" != 1 ]; then mvn -B -ntp -q -pl engine-core,benchmarks -am install -DskipTests; fi
 mkdir -p "$OUT"; : > "$OUT/results.jsonl"
-omp=$(ls -d /usr/lib/x86_64-linux-gnu/openblas-openmp 2>/dev/null || true)
 segment=$(/usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['segment'])" "$CONFIG")
 for rep in $(seq 1 "$REPS"); do
   for t in $THREADS; do
-    ld=""; if [ "$t" -gt 1 ] && [ -n "$omp" ]; then ld="$omp"; fi
-    LD_LIBRARY_PATH="${TORCH_LD:-$ld}" OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t \
+    with_torch_env "$t" \
       /usr/bin/python3 benchmarks/scripts/train_pair.py "$STEPS" "$WARMUP" $((segment * BATCH)) -- \
-        "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC ${BRT_JAVA_OPTS:-} -Dlockstep=true \
-          -cp "benchmarks/target/classes:benchmarks/target/lib/*" brt4j.bench.train.TrainThroughput \
+        "${brt_java[@]}" -Dlockstep=true brt4j.bench.train.TrainThroughput \
           "$CONFIG" "$t" "$STEPS" "$WARMUP" "$BATCH" -- \
         /usr/bin/python3 benchmarks/scripts/train_bench_torch.py "$CONFIG" "$t" "$STEPS" "$WARMUP" "$BATCH" lockstep \
       | tee -a "$OUT/results.jsonl"

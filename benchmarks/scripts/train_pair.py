@@ -11,10 +11,8 @@ import json, statistics, subprocess, sys
 
 
 def start(cmd):
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                         bufsize=1)
-    read_until(p, "ready")
-    return p
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            bufsize=1)
 
 
 def read_until(p, prefix):
@@ -41,8 +39,10 @@ def main():
     steps, warmup, tokens = int(args[0]), int(args[1]), int(args[2])
     cut = args.index("--", 4)
     java, torch = args[4:cut], args[cut + 1:]
-    ours, theirs = start(java), start(torch)
+    ours, theirs = start(java), start(torch)    # both start up at once; neither takes a step until told
     try:
+        for p in (ours, theirs):
+            read_until(p, "ready")
         pairs = []
         for i in range(warmup + steps):
             if i % 2 == 0:
