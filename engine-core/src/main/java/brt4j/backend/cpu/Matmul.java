@@ -326,9 +326,12 @@ final class Matmul {
      * induction variable (stride NR), so every load is one addressing mode with a constant displacement: per k step 2 b
      * loads, 5 vbroadcastss from memory, 10 FMAs and ~6 integer ops. Indexing both by k (q * NR, rows in place at
      * a[row + q]) cost ~14 integer ops a step, which kept the kernel near 80% of the FMA rate. C2 does not unroll this
-     * loop (its body is over LoopUnrollLimit), and unrolling it by hand spills: C2 hoists every broadcast of the
-     * unrolled steps first. One store form per method: a kernel with beta branches in its stores ran 10x slower once
-     * both branches were taken.
+     * loop (its body is over LoopUnrollLimit). Unrolled by hand it ran at half speed: the bigger body used up C2's
+     * inlining budget, the store helpers stayed out of line and the accumulators were boxed in the loop. One store
+     * form per method: a kernel with beta branches in its stores ran 10x slower once both branches were taken.
+     * <p>Sliver and panel both 16 floats a k step, each read from index 0 by one counter, give a loop without range
+     * checks: 19 instructions per 10 FMAs against this one's 25, and 1.32-1.41x this kernel's speed on a busy core.
+     * But the 3.2x wider stream of a and its pack made a training step 5-10% slower (cpu-backend.md, session 11).
      */
     private static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
