@@ -40,6 +40,17 @@ public record Split(int[] train, int[] validation) {
         return Arrays.copyOf(all, k);
     }
 
+    /**
+     * How many of {@code docs} hold a token to predict: two tokens or more. A one-token document has no target (the
+     * loss counts a position only when its next token lies in the same document), so a corpus of them trains on
+     * nothing and evaluates to 0 / 0.
+     */
+    public static int predictable(TokenSource src, int[] docs) {
+        int k = 0;
+        for (int d : docs) if (src.length(d) >= 2) k++;
+        return k;
+    }
+
     /** A 64-bit FNV-1a hash of a document name, mixed. */
     public static long hash(String name) {
         long h = 0xcbf29ce484222325L;

@@ -2,6 +2,7 @@ package brt4j.eval;
 
 import brt4j.autograd.Graph;
 import brt4j.data.DocumentStreams;
+import brt4j.data.Split;
 import brt4j.data.TokenSource;
 import brt4j.model.BrtModel;
 import brt4j.model.Memory;
@@ -30,6 +31,10 @@ public final class Evaluator {
     public static EvalResult evaluate(BrtModel model, TokenSource src, int[] docs, int batch, int maxSegments, int bucket,
                                       LongConsumer counted) {
         if (docs.length == 0) throw new IllegalArgumentException("no held-out documents to evaluate on");
+        if (Split.predictable(src, docs) == 0) {
+            throw new IllegalArgumentException("nothing to evaluate: every held-out document (" + docs.length
+                    + ") is a single token, and a token is predicted only from the same document");
+        }
         if (bucket <= 0) throw new IllegalArgumentException("bucket must be positive, got " + bucket);
         int n = model.config().segment();
         DocumentStreams streams = DocumentStreams.onePass(src, docs, Math.min(batch, docs.length), n);

@@ -115,6 +115,10 @@ public final class Trainer {
         this.extras = extras;
         this.split = Split.of(data, opt.validation(), opt.seed());
         if (split.train().length == 0) throw new IllegalArgumentException("no training documents (empty corpus)");
+        if (Split.predictable(data, split.train()) == 0) {
+            throw new IllegalArgumentException("nothing to learn: every training document (" + split.train().length
+                    + ") is a single token, and a token is predicted only from the same document");
+        }
         this.optimizer = Optimizer.create(opt.optimizer(), model.parameters(), opt);
         ModelConfig c = model.config();
         this.streams = new DocumentStreams[opt.accumulate()];
@@ -246,9 +250,9 @@ public final class Trainer {
         return new TrainingDiverged(s, "step " + s + ": " + what + "; training stopped, " + kept);
     }
 
-    /** Bits per token and per byte on (a part of) the validation split; null when there is none. */
+    /** Bits per token and per byte on (a part of) the validation split; null when it has no token to predict. */
     public EvalResult validate() {
-        if (split.validation().length == 0) return null;
+        if (Split.predictable(data, split.validation()) == 0) return null;
         return Evaluator.evaluate(model, data, split.validation(), opt.batch(), opt.evalSegments(), model.config().window());
     }
 

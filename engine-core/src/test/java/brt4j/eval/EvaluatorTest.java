@@ -38,6 +38,17 @@ class EvaluatorTest {
         assertEquals(r.bitsPerToken(), Evaluator.evaluate(m, src, new int[]{0, 1}, 2, 0, 4).bitsPerToken(), 0, "same work");
     }
 
+    /** One-token documents have no target: an error, not bits per token of 0 / 0. */
+    @Test void heldOutDocumentsOfOneTokenAreAnError() {
+        Backend be = new CpuBackend(1);
+        BrtModel m = new BrtModel(Parameters.initialize(config(), be, 4));
+        TokenSource src = new InMemoryTokens(List.of(new int[]{3}, new int[]{5}));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Evaluator.evaluate(m, src, new int[]{0, 1}, 2, 0, 4));
+        assertEquals("nothing to evaluate: every held-out document (2) is a single token, and a token is predicted only"
+                + " from the same document", e.getMessage());
+    }
+
     @Test void streamingEvaluationEqualsRunningEachDocumentSegmentBySegment() {
         Backend be = new CpuBackend(1);
         BrtModel m = new BrtModel(Parameters.initialize(config(), be, 4));

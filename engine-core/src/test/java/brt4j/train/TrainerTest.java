@@ -118,6 +118,13 @@ class TrainerTest {
         BrtModel m = new BrtModel(Parameters.initialize(TrainFixtures.config(0), be, 1));
         var empty = new InMemoryTokens(List.of(new int[0]));
         assertThrows(IllegalArgumentException.class, () -> new Trainer(m, TrainFixtures.options("adamw", 1, 0), empty, tmp, null, null));
+        // one-token documents have no target: training on them would report a loss of 0 and change nothing
+        var singles = new InMemoryTokens(List.of(new int[]{5}, new int[]{7}, new int[]{9}));
+        String why = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(m, TrainFixtures.options("adamw", 1, 0), singles, tmp, null, null)).getMessage();
+        assertTrue(why.startsWith("nothing to learn: every training document ("), why);
+        var mixed = new InMemoryTokens(List.of(new int[]{5}, new int[]{7, 8, 9}, new int[]{9}));
+        assertEquals(1, brt4j.data.Split.predictable(mixed, new int[]{0, 1, 2}));
     }
 
     static final class ObjectMapperHolder {
