@@ -19,6 +19,8 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -50,23 +52,23 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--node-rank", description = "this host's number, 0..nodes-1 (node 0 writes checkpoints and metrics)") Integer nodeRank;
     @Option(names = "--rendezvous", description = "host:port of node 0 for NCCL's TCP bootstrap (NCCL_COMM_ID), the same on every node") String rendezvous;
 
-    @Option(names = "--steps") Long steps;
-    @Option(names = "--batch", description = "document streams per micro-batch (B)") Integer batch;
-    @Option(names = "--accumulate", description = "micro-batches per optimizer step") Integer accumulate;
-    @Option(names = "--optimizer", description = "adamw | adafactor") String optimizer;
-    @Option(names = "--schedule", description = "rsqrt (the paper's) | cosine | constant") String schedule;
-    @Option(names = "--lr") Double lr;
-    @Option(names = "--min-lr") Double minLr;
-    @Option(names = "--warmup") Long warmup;
-    @Option(names = "--weight-decay") Double weightDecay;
-    @Option(names = "--clip", description = "global gradient-norm clip (0: none)") Double clip;
+    @Option(names = "--steps", description = "optimizer steps of the whole run (default: " + TrainOptions.STEPS + "; with --resume: the new total)") Long steps;
+    @Option(names = "--batch", description = "document streams per micro-batch (B; default: " + TrainOptions.BATCH + ")") Integer batch;
+    @Option(names = "--accumulate", description = "micro-batches per optimizer step (default: " + TrainOptions.ACCUMULATE + ")") Integer accumulate;
+    @Option(names = "--optimizer", description = "adamw | adafactor (default: " + TrainOptions.OPTIMIZER + ")") String optimizer;
+    @Option(names = "--schedule", description = "rsqrt (the paper's) | cosine | constant (default: " + TrainOptions.SCHEDULE + ")") String schedule;
+    @Option(names = "--lr", description = "peak learning rate; rsqrt's base, 1.0 with adafactor as in the paper (default: " + TrainOptions.LR + ")") Double lr;
+    @Option(names = "--min-lr", description = "cosine's floor (default: lr / 10)") Double minLr;
+    @Option(names = "--warmup", description = "linear warm-up steps (default: " + TrainOptions.WARMUP + ")") Long warmup;
+    @Option(names = "--weight-decay", description = "AdamW's decoupled weight decay, matrices only (default: " + TrainOptions.WEIGHT_DECAY + ")") Double weightDecay;
+    @Option(names = "--clip", description = "global gradient-norm clip, 0: none (default: " + TrainOptions.CLIP + ")") Double clip;
     @Option(names = "--dropout", description = "override the config's dropout and attn_dropout") Double dropout;
-    @Option(names = "--log-every") Integer logEvery;
-    @Option(names = "--eval-every") Integer evalEvery;
-    @Option(names = "--eval-segments", description = "segments per validation (0: the whole validation split)") Integer evalSegments;
-    @Option(names = "--checkpoint-every") Integer checkpointEvery;
-    @Option(names = "--seed") Long seed;
-    @Option(names = "--validation", description = "fraction of documents held out") Double validation;
+    @Option(names = "--log-every", description = "steps between lines of metrics.jsonl (default: " + TrainOptions.LOG_EVERY + ")") Integer logEvery;
+    @Option(names = "--eval-every", description = "steps between validations, 0: only at the end (default: " + TrainOptions.EVAL_EVERY + ")") Integer evalEvery;
+    @Option(names = "--eval-segments", description = "segments per validation, 0: the whole validation split (default: " + TrainOptions.EVAL_SEGMENTS + ")") Integer evalSegments;
+    @Option(names = "--checkpoint-every", description = "steps between checkpoints, 0: only at the end (default: " + TrainOptions.CHECKPOINT_EVERY + ")") Integer checkpointEvery;
+    @Option(names = "--seed", description = "initialization, data order and dropout (default: " + TrainOptions.SEED + ")") Long seed;
+    @Option(names = "--validation", description = "fraction of documents held out (default: " + TrainOptions.VALIDATION + ")") Double validation;
 
     @Override public Integer call() throws Exception {
         Path ckpt = out.resolve(Trainer.CHECKPOINT);
@@ -77,6 +79,11 @@ final class TrainCommand implements Callable<Integer> {
         TextTokenizer tok;
         if (resume) {
             if (!haveCkpt) throw new IllegalArgumentException(out + " holds no checkpoint to resume from");
+            List<String> fixed = fixedOnResume();
+            if (!fixed.isEmpty()) {
+                throw new IllegalArgumentException("--resume continues the run with the config and options saved in its checkpoint, so "
+                        + String.join(", ", fixed) + " cannot be given (--steps can: the new total)");
+            }
             Path dir = CheckpointDirectory.locate(ckpt);
             cfg = ModelConfig.load(dir.resolve(ModelCheckpoint.CONFIG));
             opt = Trainer.options(dir);
@@ -181,10 +188,22 @@ final class TrainCommand implements Callable<Integer> {
 
     private TrainOptions options(TrainOptions d) {
         return new TrainOptions(or(batch, d.batch()), or(accumulate, d.accumulate()), or(steps, d.steps()), or(optimizer, d.optimizer()),
-                or(schedule, d.schedule()), or(lr, d.lr()), or(minLr, d.minLr()), or(warmup, d.warmup()), or(weightDecay, d.weightDecay()),
+                or(schedule, d.schedule()), or(lr, d.lr()), or(minLr, lr != null ? lr / 10 : d.minLr()), or(warmup, d.warmup()), or(weightDecay, d.weightDecay()),
                 d.beta1(), d.beta2(), or(clip, d.clip()), or(logEvery, d.logEvery()), or(evalEvery, d.evalEvery()),
                 or(evalSegments, d.evalSegments()), or(checkpointEvery, d.checkpointEvery()), or(seed, d.seed()), or(validation, d.validation()));
     }
 
     private static <T> T or(T v, T d) { return v != null ? v : d; }
+
+    /** The options given that a resumed run would have to ignore (it continues identically, with the saved ones). */
+    private List<String> fixedOnResume() {
+        Object[] given = {config, dropout, batch, accumulate, optimizer, schedule, lr, minLr, warmup, weightDecay, clip, logEvery,
+                evalEvery, evalSegments, checkpointEvery, seed, validation};
+        String[] names = {"--config", "--dropout", "--batch", "--accumulate", "--optimizer", "--schedule", "--lr", "--min-lr",
+                "--warmup", "--weight-decay", "--clip", "--log-every", "--eval-every", "--eval-segments", "--checkpoint-every",
+                "--seed", "--validation"};
+        List<String> fixed = new ArrayList<>();
+        for (int i = 0; i < given.length; i++) if (given[i] != null) fixed.add(names[i]);
+        return fixed;
+    }
 }

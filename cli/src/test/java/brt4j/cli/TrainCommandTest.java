@@ -54,7 +54,34 @@ class TrainCommandTest {
         assertEquals("brt: --node-rank must be in 0..1, got 2", run(with(ok, "--gpus", "1", "--nodes", "2", "--node-rank", "2", "--rendezvous", "h:29500")));
         assertEquals("brt: --nodes, --node-rank and --rendezvous need --gpus (GPUs per host)", run(with(ok, "--rendezvous", "h:29500")));
         assertEquals("brt: --device cuda:1 picks one GPU; with --gpus 2 the replicas use cuda:0 .. cuda:1", run(with(ok, "--gpus", "2", "--device", "cuda:1")));
+        assertTrue(run(with(ok, "--warmup", "-5")).endsWith("warmup must be >= 0, got -5"));
+        assertTrue(run(with(ok, "--checkpoint-every", "-1")).contains("checkpoint-every must be >= 0"));
+        assertTrue(run(with(ok, "--min-lr", "0.1", "--lr", "0.01")).contains("min-lr must be in [0, lr = 0.01], got 0.1"));
+        // a low --lr alone is fine: min-lr follows it (lr / 10); the next error is the one intended
+        assertTrue(run(with(ok, "--lr", "1e-5", "--warmup", "-1")).endsWith("warmup must be >= 0, got -1"));
         assertFalse(Files.exists(out), "nothing was written");
+    }
+
+    /** A resumed run continues identically with its saved options: one it would have to ignore is an error. */
+    @Test void resumeRefusesOptionsItWouldIgnore() throws Exception {
+        Path data = tmp.resolve("corpus.jsonl");
+        Files.writeString(data, "{\"text\": \"hello world\"}\n");
+        Path out = tmp.resolve("run");
+        Files.createDirectories(out.resolve("checkpoint"));
+        assertEquals("brt: --resume continues the run with the config and options saved in its checkpoint, so --config, --lr"
+                        + " cannot be given (--steps can: the new total)",
+                run("train", "--resume", "--out", out.toString(), "--data", data.toString(), "--config", "x.json", "--lr", "0.1",
+                        "--steps", "50"));
+    }
+
+    @Test void helpShowsTheDefaults() {
+        StringWriter o = new StringWriter();
+        var cl = Brt.commandLine();
+        cl.setOut(new PrintWriter(o, true));
+        assertEquals(0, cl.execute("train", "--help"));
+        String help = o.toString().replaceAll("\\s+", " ");
+        assertTrue(help.contains("(default: " + brt4j.train.TrainOptions.defaults().lr() + ")"), help);
+        assertTrue(help.contains("optimizer steps of the whole run (default: " + brt4j.train.TrainOptions.defaults().steps()), help);
     }
 
     static String[] with(String[] a, String... more) {

@@ -37,14 +37,31 @@ public record TrainOptions(int batch, int accumulate, long steps, String optimiz
         }
         if (!(lr > 0)) throw new IllegalArgumentException("lr must be positive, got " + lr);
         if (clip < 0) throw new IllegalArgumentException("clip must be >= 0, got " + clip);
+        if (!(minLr >= 0 && minLr <= lr)) throw new IllegalArgumentException("min-lr must be in [0, lr = " + lr + "], got " + minLr);
+        if (warmup < 0) throw new IllegalArgumentException("warmup must be >= 0, got " + warmup);
+        if (!(weightDecay >= 0)) throw new IllegalArgumentException("weight-decay must be >= 0, got " + weightDecay);
+        if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1)) {
+            throw new IllegalArgumentException("betas must be in [0, 1), got " + beta1 + " and " + beta2);
+        }
         if (logEvery <= 0) throw new IllegalArgumentException("log-every must be positive, got " + logEvery);
+        if (evalEvery < 0) throw new IllegalArgumentException("eval-every must be >= 0 (0: only at the end), got " + evalEvery);
+        if (evalSegments < 0) throw new IllegalArgumentException("eval-segments must be >= 0 (0: the whole split), got " + evalSegments);
+        if (checkpointEvery < 0) {
+            throw new IllegalArgumentException("checkpoint-every must be >= 0 (0: only at the end), got " + checkpointEvery);
+        }
         if (!(validation >= 0 && validation < 1)) throw new IllegalArgumentException("validation fraction must be in [0, 1), got " + validation);
     }
 
-    /** Laptop defaults: AdamW 3e-3 with cosine decay. */
+    // Laptop defaults (AdamW 3e-3 with cosine decay), constants so that brt train's help can show them.
+    public static final int BATCH = 8, ACCUMULATE = 1, LOG_EVERY = 10, EVAL_EVERY = 200, EVAL_SEGMENTS = 16,
+            CHECKPOINT_EVERY = 200;
+    public static final long STEPS = 1000, WARMUP = 100, SEED = 1;
+    public static final String OPTIMIZER = "adamw", SCHEDULE = "cosine";
+    public static final double LR = 3e-3, MIN_LR = 3e-4, WEIGHT_DECAY = 0.01, CLIP = 1.0, VALIDATION = 0.05;
+
     public static TrainOptions defaults() {
-        return new TrainOptions(8, 1, 1000, "adamw", "cosine", 3e-3, 3e-4, 100, 0.01, 0.9, 0.98, 1.0,
-                10, 200, 16, 200, 1, 0.05);
+        return new TrainOptions(BATCH, ACCUMULATE, STEPS, OPTIMIZER, SCHEDULE, LR, MIN_LR, WARMUP, WEIGHT_DECAY, 0.9, 0.98,
+                CLIP, LOG_EVERY, EVAL_EVERY, EVAL_SEGMENTS, CHECKPOINT_EVERY, SEED, VALIDATION);
     }
 
     public TrainOptions withSteps(long s) {
