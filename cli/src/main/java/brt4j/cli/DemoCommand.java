@@ -43,14 +43,14 @@ import java.util.concurrent.Callable;
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "demo-run", description = "output directory; default ${DEFAULT-VALUE}") Path out;
     @Option(names = "--steps", defaultValue = "1000", description = "optimizer steps per model; default ${DEFAULT-VALUE}") long steps;
-    @Option(names = "--batch", defaultValue = "32") int batch;
+    @Option(names = "--batch", defaultValue = "32", description = "document streams per step (default: ${DEFAULT-VALUE})") int batch;
     @Option(names = "--set", defaultValue = "1", description = "items per set to recall; default ${DEFAULT-VALUE}") int setSize;
     @Option(names = "--lr", defaultValue = "0.005", description = "peak learning rate (AdamW, cosine); default ${DEFAULT-VALUE} (1e-2 spiked and lost the far recall in one run)") double lr;
     @Option(names = "--temperature", defaultValue = "10", description = "initial attention temperature (see the command's doc)") double temperature;
     @Option(names = "--gate-bias", defaultValue = "3", description = "initial bias of the recurrent model's fixed gate (see the command's doc)") double gateBias;
-    @Option(names = "--probe-every", defaultValue = "50", description = "steps between recall measurements for the plot") int probeEvery;
+    @Option(names = "--probe-every", defaultValue = "50", description = "steps between recall measurements for the plot (default: ${DEFAULT-VALUE})") int probeEvery;
     @Mixin DeviceOptions devices;
-    @Option(names = "--seed", defaultValue = "1") long seed;
+    @Option(names = "--seed", defaultValue = "1", description = "corpus, initialization and data order (default: ${DEFAULT-VALUE})") long seed;
 
     static final int W = 8, N = 64, D = 64;
 

@@ -36,14 +36,14 @@ final class EvalCommand implements Callable<Integer> {
     String split;
     @Option(names = "--tokenizer", description = "must match the checkpoint's; default: the one saved in it")
     String tokenizer;
-    @Option(names = "--batch", defaultValue = "8", description = "document streams evaluated together")
+    @Option(names = "--batch", defaultValue = "8", description = "document streams evaluated together (default: ${DEFAULT-VALUE})")
     int batch;
     @Option(names = "--bucket", description = "position bucket width in tokens (default: the window W)")
     Integer bucket;
     @Option(names = "--max-segments", defaultValue = "0", description = "stop after this many segments (0: every document to its end)")
     int maxSegments;
     @Mixin DeviceOptions devices;
-    @Option(names = "--cache-dir") Path cacheDir;
+    @Option(names = "--cache-dir", description = "token cache directory (default: <data>.brt4j-cache beside the data)") Path cacheDir;
     @Option(names = "--json", description = "also write the result as JSON here") Path json;
 
     @Override public Integer call() throws Exception {
