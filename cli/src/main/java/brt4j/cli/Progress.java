@@ -17,6 +17,7 @@ class Progress implements TrainListener, AutoCloseable {
     private final Path runDir;
     private ProgressBar bar;
     private double lastVal = Double.NaN;
+    private Step last;
 
     /** A bar for long work counted in tokens (a prompt read, an evaluation), on stderr. */
     static ProgressBar tokens(String task, long total) {
@@ -36,14 +37,20 @@ class Progress implements TrainListener, AutoCloseable {
     }
 
     @Override public void step(Step s) {
+        last = s;
         bar.stepTo(s.step());
-        bar.setExtraMessage(String.format(" loss %.3f bits/token%s, %,.0f tok/s", s.bitsPerToken(),
-                Double.isNaN(lastVal) ? "" : String.format(", val %.3f", lastVal), s.tokensPerSecond()));
+        describe();
     }
 
     @Override public void validated(Validation v) {
         lastVal = v.bitsPerToken();
+        if (bar != null && last != null) describe();   // the step's line came before its validation
         if (runDir != null) Plots.loss(runDir.resolve(brt4j.train.Trainer.METRICS), runDir.resolve("loss.png"));
+    }
+
+    private void describe() {
+        bar.setExtraMessage(String.format(" loss %.3f bits/token%s, %,.0f tok/s", last.bitsPerToken(),
+                Double.isNaN(lastVal) ? "" : String.format(", val %.3f", lastVal), last.tokensPerSecond()));
     }
 
     @Override public void message(String line) {
