@@ -28,7 +28,7 @@ import java.util.concurrent.Callable;
 @Command(name = "check", mixinStandardHelpOptions = true,
         description = "Compare a training step of a checkpoint on two devices, tensor by tensor.")
 public final class CheckCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "Checkpoint directory (config.json, model.safetensors).")
+    @Option(names = "--checkpoint", required = true, description = CheckpointPath.DESCRIPTION)
     Path checkpoint;
 
     @Option(names = "--devices", defaultValue = "cpu,cuda", description = "Expected,actual devices (default: ${DEFAULT-VALUE}).")
@@ -57,6 +57,7 @@ public final class CheckCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        checkpoint = CheckpointPath.resolve(checkpoint);
         if (!Files.isDirectory(checkpoint)) throw new IllegalArgumentException(checkpoint + ": no such checkpoint directory");
         String[] d = devices.split(",");
         if (d.length != 2) throw new IllegalArgumentException("--devices takes two devices, expected,actual (e.g. cpu,cuda); got '" + devices + "'");

@@ -28,7 +28,7 @@ import java.util.concurrent.Callable;
 /** {@code brt eval}: bits per token and per byte on held-out documents, and the loss by position in the document. */
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Evaluate a checkpoint on held-out documents.")
 final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "checkpoint directory (a run's checkpoint/, or the run directory)")
+    @Option(names = "--checkpoint", required = true, description = CheckpointPath.DESCRIPTION)
     Path checkpoint;
     @Option(names = "--data", required = true, description = "held-out corpus: folder, .jsonl[.gz], .zip")
     Path data;
@@ -47,10 +47,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "also write the result as JSON here") Path json;
 
     @Override public Integer call() throws Exception {
-        Path ck = checkpoint;
-        if (!Files.isRegularFile(CheckpointDirectory.locate(ck).resolve(ModelCheckpoint.CONFIG)) && Files.isDirectory(ck.resolve(Trainer.CHECKPOINT))) {
-            ck = ck.resolve(Trainer.CHECKPOINT);
-        }
+        Path ck = CheckpointPath.resolve(checkpoint);
         Path dir = CheckpointDirectory.locate(ck);
         ModelConfig cfg = ModelConfig.load(dir.resolve(ModelCheckpoint.CONFIG));
         TextTokenizer saved = Tokenizers.fromCheckpoint(dir);

@@ -31,7 +31,7 @@ import java.util.concurrent.Callable;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate text from a checkpoint, streaming; constant memory however long the text grows.")
 public final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "Checkpoint directory.")
+    @Option(names = "--checkpoint", required = true, description = CheckpointPath.DESCRIPTION)
     Path checkpoint;
 
     @Option(names = "--prompt", description = "The prompt text.")
@@ -74,6 +74,7 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        checkpoint = CheckpointPath.resolve(checkpoint);
         if (!interactive && (prompt == null) == (promptFile == null)) {
             throw new IllegalArgumentException("give exactly one of --prompt TEXT or --prompt-file FILE (or --interactive)");
         }

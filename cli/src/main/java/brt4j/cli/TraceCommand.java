@@ -31,7 +31,7 @@ import java.util.concurrent.Callable;
                 "Inputs hold seg{s}.tokens (I32 [B, N]) and seg{s}.start (I32 [B]); segments run in order with the",
                 "XL caches and recurrent states carried, as in training."})
 public final class TraceCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint", required = true, description = "Checkpoint directory (config.json, model.safetensors).")
+    @Option(names = "--checkpoint", required = true, description = CheckpointPath.DESCRIPTION)
     Path checkpoint;
 
     @Option(names = "--inputs", required = true, description = "inputs.safetensors with seg{s}.tokens and seg{s}.start.")
@@ -55,6 +55,7 @@ public final class TraceCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        checkpoint = CheckpointPath.resolve(checkpoint);
         if (out == null && compare == null) throw new IllegalArgumentException("give --out FILE, --compare FILE, or both");
         for (Path p : List.of(inputs)) if (!Files.isRegularFile(p)) throw new IllegalArgumentException(p + ": no such file");
         if (compare != null && !Files.isRegularFile(compare)) throw new IllegalArgumentException(compare + ": no such file");

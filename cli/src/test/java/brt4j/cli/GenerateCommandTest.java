@@ -45,6 +45,19 @@ class GenerateCommandTest {
         assertEquals(0, sampled.exit(), sampled.err());
     }
 
+    /** --checkpoint may name the run directory that brt train wrote (its checkpoint/ inside), as brt eval's does. */
+    @Test
+    void aRunDirectoryNamesItsCheckpoint() throws Exception {
+        Path ckpt = byteModel();
+        Path run = Files.createDirectories(tmp.resolve("run"));
+        Files.move(ckpt, run.resolve(brt4j.train.Trainer.CHECKPOINT));
+        var viaRun = TraceCommandTest.brt("generate", "--checkpoint", run.toString(), "--prompt", "Once", "--greedy", "--max-tokens", "12", "--device", "cpu");
+        var direct = TraceCommandTest.brt("generate", "--checkpoint", run.resolve(brt4j.train.Trainer.CHECKPOINT).toString(), "--prompt", "Once",
+                "--greedy", "--max-tokens", "12", "--device", "cpu");
+        assertEquals(0, viaRun.exit(), viaRun.err());
+        assertEquals(direct.out(), viaRun.out());
+    }
+
     /** configs/laptop-bytes.json pads the byte vocabulary to 260, as the paper does; the saved tokenizer still decodes. */
     @Test
     void threadsAreHonouredAndDoNotChangeTheText() {
