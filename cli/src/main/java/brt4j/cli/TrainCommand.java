@@ -88,6 +88,12 @@ final class TrainCommand implements Callable<Integer> {
             cfg = ModelConfig.load(dir.resolve(ModelCheckpoint.CONFIG));
             opt = Trainer.options(dir);
             if (steps != null) opt = opt.withSteps(steps);
+            long at = Trainer.savedStep(dir);
+            if (opt.steps() <= at) {
+                throw new IllegalArgumentException(steps == null
+                        ? "the run in " + out + " has finished its " + at + " steps: pass --steps with a larger total to train further"
+                        : "the run in " + out + " is at step " + at + ", so --steps " + steps + " leaves nothing to train: pass a total above " + at);
+            }
             TextTokenizer saved = Tokenizers.fromCheckpoint(dir);
             tok = tokenizer != null ? Tokenizers.load(tokenizer) : saved != null ? saved : Tokenizers.load("bytes");
             Tokenizers.checkSame(tok, saved, dir);

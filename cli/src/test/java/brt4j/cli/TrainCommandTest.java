@@ -74,6 +74,22 @@ class TrainCommandTest {
                         "--steps", "50"));
     }
 
+    /** Resuming a run that has reached its total, or past a smaller --steps, says so instead of doing nothing. */
+    @Test void resumeAtOrPastItsTotalSaysWhatToPass() throws Exception {
+        Path data = tmp.resolve("corpus.jsonl");
+        Files.writeString(data, "{\"text\": \"hello world\"}\n");
+        Path out = tmp.resolve("run"), ckpt = Files.createDirectories(out.resolve("checkpoint"));
+        Files.copy(Path.of("../configs/tiny-bytes.json"), ckpt.resolve("config.json"));
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var trainer = json.createObjectNode().put("step", 8);
+        trainer.set("options", json.valueToTree(brt4j.train.TrainOptions.defaults().withSteps(8)));
+        Files.writeString(ckpt.resolve("trainer.json"), trainer.toString());
+        assertEquals("brt: the run in " + out + " has finished its 8 steps: pass --steps with a larger total to train further",
+                run("train", "--resume", "--out", out.toString(), "--data", data.toString()));
+        assertEquals("brt: the run in " + out + " is at step 8, so --steps 5 leaves nothing to train: pass a total above 8",
+                run("train", "--resume", "--out", out.toString(), "--data", data.toString(), "--steps", "5"));
+    }
+
     @Test void helpShowsTheDefaults() {
         StringWriter o = new StringWriter();
         var cl = Brt.commandLine();

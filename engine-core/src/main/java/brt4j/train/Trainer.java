@@ -352,6 +352,11 @@ public final class Trainer {
         return JSON.convertValue(readTrainerJson(checkpoint).get("options"), TrainOptions.class);
     }
 
+    /** The optimizer step a checkpoint was written at. */
+    public static long savedStep(Path checkpoint) {
+        return readTrainerJson(checkpoint).path("step").asLong();
+    }
+
     private static JsonNode readTrainerJson(Path checkpoint) {
         Path f = CheckpointDirectory.locate(checkpoint).resolve("trainer.json");
         if (!Files.isRegularFile(f)) {
