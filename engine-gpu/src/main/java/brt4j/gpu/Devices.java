@@ -76,7 +76,7 @@ public final class Devices {
             }
             why = "the CUDA driver found no device";
         } catch (GpuException e) {
-            why = firstLine(e.getMessage());
+            why = brief(e.getMessage());
         }
         String whyCl;
         try {
@@ -96,4 +96,14 @@ public final class Devices {
     }
 
     private static String firstLine(String s) { return s == null ? "" : s.lines().findFirst().orElse(""); }
+
+    /**
+     * A missing library's reason without the folders searched (printed by every auto run on a machine without
+     * CUDA, where the list is noise); {@code --device cuda} prints it whole.
+     */
+    static String brief(String s) {
+        String first = firstLine(s);
+        int cut = first.indexOf(": looked for ");
+        return cut < 0 ? first : first.substring(0, cut) + " (--device cuda says where it looked)";
+    }
 }
