@@ -94,6 +94,7 @@ public final class Trainer {
     /** The special, control, user-defined and byte pieces by id, as spm_train places them. */
     static TreeMap<Integer, Piece> metaPieces(TrainerSpec spec) {
         TreeMap<Integer, Piece> meta = new TreeMap<>();
+        if (spec.vocabSize <= 0) throw new IllegalArgumentException("The vocabulary size must be positive, got " + spec.vocabSize + ".");
         if (spec.unkId < 0) throw new IllegalArgumentException("The unknown piece needs an id (unk_id must be >= 0).");
         placeSpecial(meta, spec.unkId, spec.unkPiece, PieceType.UNKNOWN, "unk_id", spec.vocabSize);
         placeSpecial(meta, spec.bosId, spec.bosPiece, PieceType.CONTROL, "bos_id", spec.vocabSize);

@@ -110,6 +110,9 @@ class TrainerTest {
         IllegalArgumentException missing = assertThrows(IllegalArgumentException.class, () ->
                 Trainer.train(List.of(dir.resolve("nope.txt")), spec("--model_type=bpe --vocab_size=500"), "nmt_nfkc", ProgressBar.silent()));
         assertTrue(missing.getMessage().contains("nope.txt"), missing.getMessage());
+        IllegalArgumentException none = assertThrows(IllegalArgumentException.class, () ->
+                Trainer.train(List.of(corpus), spec("--model_type=unigram --vocab_size=0"), "nmt_nfkc", ProgressBar.silent()));
+        assertEquals("The vocabulary size must be positive, got 0.", none.getMessage());
     }
 
     @Test
