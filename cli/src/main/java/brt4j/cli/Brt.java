@@ -31,11 +31,29 @@ public final class Brt implements Runnable {
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof java.io.IOException
                     || ex instanceof IllegalStateException || ex instanceof java.io.UncheckedIOException) {
-                cmd.getErr().println("brt: " + ex.getMessage());
+                cmd.getErr().println("brt: " + sentence(ex));
                 return 2;
             }
             throw ex;
         });
         return cl;
+    }
+
+    /**
+     * The error as one sentence. A file system exception's message is often only the path ("run" for a run directory
+     * that exists as a file): the kind of failure is added.
+     */
+    static String sentence(Exception ex) {
+        Throwable t = ex instanceof java.io.UncheckedIOException u && u.getCause() instanceof java.nio.file.FileSystemException ? u.getCause() : ex;
+        if (!(t instanceof java.nio.file.FileSystemException f)) return ex.getMessage();
+        String what = f.getReason() != null ? f.getReason() : switch (f) {
+            case java.nio.file.NoSuchFileException e -> "no such file or directory";
+            case java.nio.file.AccessDeniedException e -> "permission denied";
+            case java.nio.file.FileAlreadyExistsException e -> "already exists (a file where a directory was expected?)";
+            case java.nio.file.NotDirectoryException e -> "not a directory";
+            case java.nio.file.DirectoryNotEmptyException e -> "directory not empty";
+            default -> f.getClass().getSimpleName();
+        };
+        return f.getFile() + (f.getOtherFile() != null ? " -> " + f.getOtherFile() : "") + ": " + what;
     }
 }

@@ -55,6 +55,10 @@ class TrainCommandTest {
         assertEquals("brt: --nodes, --node-rank and --rendezvous need --gpus (GPUs per host)", run(with(ok, "--rendezvous", "h:29500")));
         assertEquals("brt: --device cuda:1 picks one GPU; with --gpus 2 the replicas use cuda:0 .. cuda:1", run(with(ok, "--gpus", "2", "--device", "cuda:1")));
         assertTrue(run(with(ok, "--warmup", "-5")).endsWith("warmup must be >= 0, got -5"));
+        assertEquals("brt: --threads must be >= 0 (0: all cores), got -2", run(with(ok, "--threads", "-2", "--device", "cpu")));
+        Path aFile = Files.writeString(tmp.resolve("afile"), "");
+        assertEquals("brt: " + aFile + ": already exists (a file where a directory was expected?)",
+                run("train", "--config", cfg.toString(), "--data", data.toString(), "--out", aFile.toString(), "--device", "cpu"));
         assertTrue(run(with(ok, "--checkpoint-every", "-1")).contains("checkpoint-every must be >= 0"));
         assertTrue(run(with(ok, "--min-lr", "0.1", "--lr", "0.01")).contains("min-lr must be in [0, lr = 0.01], got 0.1"));
         // a low --lr alone is fine: min-lr follows it (lr / 10); the next error is the one intended

@@ -23,6 +23,7 @@ public final class Devices {
 
     /** As {@link #open(String, String, PrintStream)}; a CPU backend, asked for or chosen by auto, gets {@code cpuThreads} (0: all cores). */
     public static Backend open(String spec, String precision, int cpuThreads, PrintStream log) {
+        if (cpuThreads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0: all cores), got " + cpuThreads);
         String s = spec == null ? "auto" : spec.trim().toLowerCase(Locale.ROOT);
         String kind = s.contains(":") ? s.substring(0, s.indexOf(':')) : s;
         int index = 0;
