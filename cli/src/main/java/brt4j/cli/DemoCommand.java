@@ -57,6 +57,10 @@ final class DemoCommand implements Callable<Integer> {
     record Trained(String name, BrtModel model, RecallDemo.Score score, double secondsPerStep, List<double[]> far, List<double[]> near) {}
 
     @Override public Integer call() throws Exception {
+        if (steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
+        if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        if (probeEvery <= 0) throw new IllegalArgumentException("--probe-every must be positive, got " + probeEvery);
+        if (!(lr > 0)) throw new IllegalArgumentException("--lr must be positive, got " + lr);
         Backend be = devices.open();
         SyntheticRecall task = new SyntheticRecall(32, 16, setSize, N);
         ModelConfig rec = config(task, 2, true), slide = config(task, 3, false);

@@ -47,6 +47,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "also write the result as JSON here") Path json;
 
     @Override public Integer call() throws Exception {
+        if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        if (maxSegments < 0) throw new IllegalArgumentException("--max-segments must be >= 0 (0: every document to its end), got " + maxSegments);
         Path ck = CheckpointPath.resolve(checkpoint);
         Path dir = CheckpointDirectory.locate(ck);
         ModelConfig cfg = ModelConfig.load(dir.resolve(ModelCheckpoint.CONFIG));

@@ -56,6 +56,10 @@ class TrainCommandTest {
         assertEquals("brt: --device cuda:1 picks one GPU; with --gpus 2 the replicas use cuda:0 .. cuda:1", run(with(ok, "--gpus", "2", "--device", "cuda:1")));
         assertTrue(run(with(ok, "--warmup", "-5")).endsWith("warmup must be >= 0, got -5"));
         assertEquals("brt: --threads must be >= 0 (0: all cores), got -2", run(with(ok, "--threads", "-2", "--device", "cpu")));
+        assertEquals("brt: --probe-every must be positive, got 0", run("demo", "--out", out.toString(), "--probe-every", "0"));
+        assertEquals("brt: a set to recall needs at least one item, got 0", run("demo", "--out", out.toString(), "--set", "0", "--device", "cpu"));
+        assertEquals("brt: --max-segments must be >= 0 (0: every document to its end), got -1",
+                run("eval", "--checkpoint", tmp.toString(), "--data", data.toString(), "--max-segments", "-1"));
         Path aFile = Files.writeString(tmp.resolve("afile"), "");
         assertEquals("brt: " + aFile + ": already exists (a file where a directory was expected?)",
                 run("train", "--config", cfg.toString(), "--data", data.toString(), "--out", aFile.toString(), "--device", "cpu"));

@@ -29,6 +29,7 @@ public final class SyntheticRecall {
     public record Doc(int[] tokens, int[] farAnswers, int[] nearAnswers) {}
 
     public SyntheticRecall(int items, int filler, int setSize, int length) {
+        if (setSize < 1) throw new IllegalArgumentException("a set to recall needs at least one item, got " + setSize);
         if (setSize > items) throw new IllegalArgumentException("a set of " + setSize + " distinct items needs at least that many items");
         if (length < 4 * setSize + 8) throw new IllegalArgumentException("documents of " + length + " tokens are too short for sets of " + setSize);
         this.items = items;
