@@ -61,6 +61,8 @@ public final class CheckCommand implements Callable<Integer> {
         if (!Files.isDirectory(checkpoint)) throw new IllegalArgumentException(checkpoint + ": no such checkpoint directory");
         String[] d = devices.split(",");
         if (d.length != 2) throw new IllegalArgumentException("--devices takes two devices, expected,actual (e.g. cpu,cuda); got '" + devices + "'");
+        if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        if (tolerance != null && !(tolerance > 0)) throw new IllegalArgumentException("--tolerance must be positive, got " + tolerance);
         double tol = tolerance != null ? tolerance : threshold(precision);
         try (Backend a = Devices.open(d[0].trim(), precision, System.err); Backend b = Devices.open(d[1].trim(), precision, System.err)) {
             System.out.println("expected: " + describe(a));

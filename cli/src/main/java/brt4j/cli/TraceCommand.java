@@ -59,6 +59,7 @@ public final class TraceCommand implements Callable<Integer> {
         if (out == null && compare == null) throw new IllegalArgumentException("give --out FILE, --compare FILE, or both");
         for (Path p : List.of(inputs)) if (!Files.isRegularFile(p)) throw new IllegalArgumentException(p + ": no such file");
         if (compare != null && !Files.isRegularFile(compare)) throw new IllegalArgumentException(compare + ": no such file");
+        if (tolerance != null && !(tolerance > 0)) throw new IllegalArgumentException("--tolerance must be positive, got " + tolerance);
         try (Backend backend = Backends.open(device, dtype, "fp32")) {
             BrtModel model = ModelCheckpoint.load(checkpoint, backend);
             Map<String, TraceTensor> trace;

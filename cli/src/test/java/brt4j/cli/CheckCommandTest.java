@@ -40,4 +40,13 @@ class CheckCommandTest {
         assertNotEquals(0, r.exit(), r.out() + r.err());
         assertTrue(r.err().contains("--devices takes two devices"), r.err());
     }
+
+    @Test
+    void aBatchOrToleranceBelowOneRowOrZeroIsRefused() {
+        TraceCommandTest.Run b = brt("check", "--checkpoint", fixture("slide").toString(), "--devices", "cpu,cpu", "--batch", "0");
+        assertTrue(b.err().contains("--batch must be positive, got 0"), b.err());
+        TraceCommandTest.Run t = brt("check", "--checkpoint", fixture("slide").toString(), "--devices", "cpu,cpu", "--tolerance", "-1");
+        assertTrue(t.err().contains("--tolerance must be positive, got -1.0"), t.err());
+        assertNotEquals(0, t.exit());
+    }
 }
