@@ -89,6 +89,12 @@ public final class Corpus {
                 readJsonLines(in, f.toString(), name, sink);
             }
         } else if (lower.endsWith(".zip") || lower.endsWith(".jar")) {
+            // a damaged archive reads as one without entries through the stream: its directory says what is wrong
+            try (java.util.zip.ZipFile check = new java.util.zip.ZipFile(f.toFile())) {
+                check.size();
+            } catch (java.util.zip.ZipException e) {
+                throw new IllegalArgumentException(f + ": not a zip file (" + e.getMessage() + ")");
+            }
             try (ZipInputStream zip = new ZipInputStream(new BufferedInputStream(Files.newInputStream(f), 1 << 16))) {
                 for (ZipEntry e; (e = zip.getNextEntry()) != null; ) {
                     if (e.isDirectory()) continue;

@@ -66,6 +66,10 @@ class CorpusTest {
         List<Document> docs = Corpus.readAll(z);
         assertEquals(List.of("src.zip!java.base/A.java", "src.zip!java.base/B.java"), docs.stream().map(Document::name).toList());
         assertEquals("class B {}", text(docs.get(1)));
+        // a damaged archive is named as one, not read as an empty corpus
+        Path broken = Files.write(tmp.resolve("broken.zip"), new byte[]{'P', 'K', 3, 4, 'x', 'y'});
+        var e = assertThrows(IllegalArgumentException.class, () -> Corpus.readAll(broken));
+        assertTrue(e.getMessage().startsWith(broken + ": not a zip file"), e.getMessage());
     }
 
     @Test void nonUtf8IsReportedWithTheFileName() throws IOException {
