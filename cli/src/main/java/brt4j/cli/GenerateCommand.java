@@ -132,6 +132,7 @@ public final class GenerateCommand implements Callable<Integer> {
         while (made < maxTokens && !stop.stopped()) {
             out.print(stop.accept(streamer.accept(gen.next())));
             made++;
+            if (out.checkError()) break;     // flushes each token's text; true once the reader is gone (| head)
         }
         out.print(stop.accept(streamer.flush()));
         out.print(stop.flush());
