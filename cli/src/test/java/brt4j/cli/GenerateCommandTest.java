@@ -45,6 +45,32 @@ class GenerateCommandTest {
         assertEquals(0, sampled.exit(), sampled.err());
     }
 
+    /** A reader that goes away (generate | head) ends the generation instead of leaving it to run to --max-tokens. */
+    @Test
+    void generationStopsWhenItsOutputIsClosed() {
+        Path dir = byteModel();
+        java.io.PrintStream oldOut = System.out, oldErr = System.err;
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        int[] written = {0};
+        try {
+            System.setOut(new java.io.PrintStream(new java.io.OutputStream() {
+                @Override public void write(int b) throws java.io.IOException {
+                    if (++written[0] > 8) throw new java.io.IOException("Broken pipe");
+                }
+            }, true));
+            System.setErr(new java.io.PrintStream(err, true));
+            int exit = Brt.commandLine().execute("generate", "--checkpoint", dir.toString(), "--prompt", "Once", "--greedy",
+                    "--max-tokens", "5000", "--device", "cpu", "--stats");
+            assertEquals(0, exit);
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+        var m = java.util.regex.Pattern.compile("generated: (\\d+) tokens").matcher(err.toString());
+        assertTrue(m.find(), err.toString());
+        assertTrue(Integer.parseInt(m.group(1)) < 100, "stopped soon after the output closed: " + m.group(0));
+    }
+
     /** --checkpoint may name the run directory that brt train wrote (its checkpoint/ inside), as brt eval's does. */
     @Test
     void aRunDirectoryNamesItsCheckpoint() throws Exception {
