@@ -22,7 +22,14 @@ public final class Brt implements Runnable {
     @Override public void run() { spec.commandLine().usage(System.out); }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        try {
+            System.exit(commandLine().execute(args));
+        } catch (OutOfMemoryError e) {
+            // e.g. a --batch far beyond the heap: a sentence instead of a stack trace (the frames are gone by now)
+            System.err.printf("brt: out of Java heap memory (%,d MiB); lower --batch or the model's size, or give the JVM"
+                    + " more, e.g. BRT_JAVA_OPTS=-Xmx16g%n", Runtime.getRuntime().maxMemory() >> 20);
+            System.exit(3);
+        }
     }
 
     /** The configured picocli command line; user errors print one sentence, not a stack trace. */

@@ -98,6 +98,21 @@ class TrainCommandTest {
                 run("train", "--resume", "--out", out.toString(), "--data", data.toString(), "--steps", "5"));
     }
 
+    /** Running out of heap (a --batch far beyond it) ends in one sentence that says what to change, exit 3. */
+    @Test void outOfHeapIsOneSentence() throws Exception {
+        Path data = tmp.resolve("corpus.jsonl");
+        Files.writeString(data, "{\"text\": \"hello world, a document\"}\n{\"text\": \"another document here\"}\n");
+        Path javaBin = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(javaBin.toString(), "--add-modules", "jdk.incubator.vector", "-Xmx128m", "-XX:+UseParallelGC",
+                "-cp", System.getProperty("java.class.path"), "brt4j.cli.Brt", "train", "--config", "../configs/tiny-bytes.json",
+                "--data", data.toString(), "--out", tmp.resolve("run").toString(), "--steps", "1", "--batch", "50000", "--device", "cpu")
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        String err = new String(p.getErrorStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(3, p.waitFor(), err);
+        assertTrue(err.contains("brt: out of Java heap memory (") && err.contains("lower --batch"), err);
+        assertFalse(err.contains("OutOfMemoryError"), "no stack trace: " + err);
+    }
+
     @Test void helpShowsTheDefaults() {
         StringWriter o = new StringWriter();
         var cl = Brt.commandLine();
