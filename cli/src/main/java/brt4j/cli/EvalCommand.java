@@ -49,6 +49,11 @@ final class EvalCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
         if (maxSegments < 0) throw new IllegalArgumentException("--max-segments must be >= 0 (0: every document to its end), got " + maxSegments);
+        if (json != null) {
+            Path parent = json.toAbsolutePath().getParent();
+            if (Files.isDirectory(json)) throw new IllegalArgumentException("--json " + json + " is a directory; give a file name");
+            if (parent != null && !Files.isDirectory(parent)) throw new IllegalArgumentException("--json " + json + ": no folder " + parent);
+        }
         Path ck = CheckpointPath.resolve(checkpoint);
         Path dir = CheckpointDirectory.locate(ck);
         ModelConfig cfg = ModelConfig.load(dir.resolve(ModelCheckpoint.CONFIG));

@@ -60,6 +60,8 @@ class TrainCommandTest {
         assertEquals("brt: a set to recall needs at least one item, got 0", run("demo", "--out", out.toString(), "--set", "0", "--device", "cpu"));
         assertEquals("brt: --max-segments must be >= 0 (0: every document to its end), got -1",
                 run("eval", "--checkpoint", tmp.toString(), "--data", data.toString(), "--max-segments", "-1"));
+        assertEquals("brt: --json " + tmp + " is a directory; give a file name",
+                run("eval", "--checkpoint", tmp.toString(), "--data", data.toString(), "--json", tmp.toString()));
         Path aFile = Files.writeString(tmp.resolve("afile"), "");
         assertEquals("brt: " + aFile + ": already exists (a file where a directory was expected?)",
                 run("train", "--config", cfg.toString(), "--data", data.toString(), "--out", aFile.toString(), "--device", "cpu"));
