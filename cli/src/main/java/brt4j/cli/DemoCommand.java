@@ -57,10 +57,10 @@ final class DemoCommand implements Callable<Integer> {
     record Trained(String name, BrtModel model, RecallDemo.Score score, double secondsPerStep, List<double[]> far, List<double[]> near) {}
 
     @Override public Integer call() throws Exception {
-        if (steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
-        if (batch <= 0) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        // both models' training options, built first so that their checks (steps, batch, lr) run before any work
+        TrainOptions o = new TrainOptions(batch, 1, steps, "adamw", "cosine", lr, lr / 10, Math.min(50, steps / 10), 0.0, 0.9, 0.98,
+                1.0, 10, 0, 0, 0, seed, 0.0);
         if (probeEvery <= 0) throw new IllegalArgumentException("--probe-every must be positive, got " + probeEvery);
-        if (!(lr > 0)) throw new IllegalArgumentException("--lr must be positive, got " + lr);
         Backend be = devices.open();
         SyntheticRecall task = new SyntheticRecall(32, 16, setSize, N);
         ModelConfig rec = config(task, 2, true), slide = config(task, 3, false);
@@ -75,7 +75,7 @@ final class DemoCommand implements Callable<Integer> {
         Files.createDirectories(out);
         List<Trained> results = new ArrayList<>();
         for (var m : List.of(Map.entry("Rec:fixed:skip (2 layers, layer 0 recurrent)", rec), Map.entry("Slide (3 layers)", slide))) {
-            results.add(train(m.getKey(), m.getValue(), be, task, train, probe, test));
+            results.add(train(m.getKey(), m.getValue(), o, be, task, train, probe, test));
         }
         System.out.println();
         String table = table(task, results);
@@ -108,15 +108,13 @@ final class DemoCommand implements Callable<Integer> {
                 ModelConfig.Gate.FIXED, ModelConfig.StateFfn.SKIP, false, true, ModelConfig.LogitScale.INV_SQRT_VOCAB, 32, 128, 1e-6, 0, 0);
     }
 
-    private Trained train(String name, ModelConfig cfg, Backend be, SyntheticRecall task, List<SyntheticRecall.Doc> train,
+    private Trained train(String name, ModelConfig cfg, TrainOptions o, Backend be, SyntheticRecall task, List<SyntheticRecall.Doc> train,
                           List<SyntheticRecall.Doc> probe, List<SyntheticRecall.Doc> test) {
         BrtModel model = new BrtModel(Parameters.initialize(cfg, be, seed));
         model.parameters().all().forEach((k, v) -> {
             if (k.contains("temperature")) be.fill(v.value, temperature);
             if (k.endsWith(".gate.bias")) be.fill(v.value, gateBias);
         });
-        TrainOptions o = new TrainOptions(batch, 1, steps, "adamw", "cosine", lr, lr / 10, Math.min(50, steps / 10), 0.0, 0.9, 0.98,
-                1.0, 10, 0, 0, 0, seed, 0.0);
         Path dir = out.resolve(cfg.recurrentLayers().length > 0 ? "rec" : "slide");
         List<double[]> far = new ArrayList<>(), near = new ArrayList<>();
         double[] seconds = new double[1];
