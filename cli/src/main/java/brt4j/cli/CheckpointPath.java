@@ -17,7 +17,6 @@ final class CheckpointPath {
     static Path resolve(Path given) {
         boolean isCheckpoint = Files.isRegularFile(CheckpointDirectory.locate(given).resolve(ModelCheckpoint.CONFIG));
         Path inRun = given.resolve(Trainer.CHECKPOINT);
-        return !isCheckpoint && (Files.isDirectory(inRun) || Files.isDirectory(inRun.resolveSibling(Trainer.CHECKPOINT + ".old")))
-                ? inRun : given;
+        return !isCheckpoint && CheckpointDirectory.exists(inRun) ? inRun : given;
     }
 }

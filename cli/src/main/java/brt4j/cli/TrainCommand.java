@@ -72,7 +72,7 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override public Integer call() throws Exception {
         Path ckpt = out.resolve(Trainer.CHECKPOINT);
-        boolean haveCkpt = Files.isDirectory(ckpt) || Files.isDirectory(ckpt.resolveSibling(Trainer.CHECKPOINT + ".old"));
+        boolean haveCkpt = CheckpointDirectory.exists(ckpt);
         // ---- everything a user can get wrong, before any work
         ModelConfig cfg;
         TrainOptions opt;

@@ -177,6 +177,11 @@ public final class CheckpointDirectory implements AutoCloseable {
         throw new CheckpointException(target + ": no such checkpoint directory");
     }
 
+    /** Whether {@code target} holds a checkpoint, in either of the places {@link #locate} looks. */
+    public static boolean exists(Path target) {
+        return Files.isDirectory(target) || Files.isDirectory(sibling(target.toAbsolutePath().normalize(), OLD_SUFFIX));
+    }
+
     private static Path sibling(Path target, String suffix) {
         return target.resolveSibling(target.getFileName() + suffix);
     }

@@ -104,6 +104,7 @@ class CheckpointDirectoryTest {
         Path tmp = Files.createDirectory(run.resolve("ckpt.tmp-456"));
         fill(tmp, 2); // complete but never renamed
         assertEquals(run.resolve("ckpt.old"), CheckpointDirectory.locate(ckpt()), "readers find it without recovery");
+        assertTrue(CheckpointDirectory.exists(ckpt()), "and see that there is one");
         assertTrue(CheckpointDirectory.recover(ckpt()));
         assertEquals(1, stepOf(ckpt()));
         assertEquals(List.of("ckpt"), siblings());
@@ -150,6 +151,7 @@ class CheckpointDirectoryTest {
     void nothingToRecoverAndNothingToLocate() throws Exception {
         assertFalse(CheckpointDirectory.recover(ckpt()));
         assertEquals(List.of(), siblings());
+        assertFalse(CheckpointDirectory.exists(ckpt()));
         CheckpointException e = assertThrows(CheckpointException.class, () -> CheckpointDirectory.locate(ckpt()));
         assertEquals(ckpt() + ": no such checkpoint directory", e.getMessage());
     }
