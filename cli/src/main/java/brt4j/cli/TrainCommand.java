@@ -16,10 +16,11 @@ import brt4j.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -69,6 +70,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-every", description = "steps between checkpoints, 0: only at the end (default: " + TrainOptions.CHECKPOINT_EVERY + ")") Integer checkpointEvery;
     @Option(names = "--seed", description = "initialization, data order and dropout (default: " + TrainOptions.SEED + ")") Long seed;
     @Option(names = "--validation", description = "fraction of documents held out (default: " + TrainOptions.VALIDATION + ")") Double validation;
+
+    @Spec CommandSpec spec;
 
     @Override public Integer call() throws Exception {
         Path ckpt = out.resolve(Trainer.CHECKPOINT);
@@ -201,15 +204,13 @@ final class TrainCommand implements Callable<Integer> {
 
     private static <T> T or(T v, T d) { return v != null ? v : d; }
 
-    /** The options given that a resumed run would have to ignore (it continues identically, with the saved ones). */
+    /** Options a resumed run would have to ignore: it continues identically, with the config and options it saved. */
+    private static final List<String> FIXED_ON_RESUME = List.of("--config", "--dropout", "--batch", "--accumulate", "--optimizer",
+            "--schedule", "--lr", "--min-lr", "--warmup", "--weight-decay", "--clip", "--log-every", "--eval-every", "--eval-segments",
+            "--checkpoint-every", "--seed", "--validation");
+
+    /** Those of {@link #FIXED_ON_RESUME} given on the command line. */
     private List<String> fixedOnResume() {
-        Object[] given = {config, dropout, batch, accumulate, optimizer, schedule, lr, minLr, warmup, weightDecay, clip, logEvery,
-                evalEvery, evalSegments, checkpointEvery, seed, validation};
-        String[] names = {"--config", "--dropout", "--batch", "--accumulate", "--optimizer", "--schedule", "--lr", "--min-lr",
-                "--warmup", "--weight-decay", "--clip", "--log-every", "--eval-every", "--eval-segments", "--checkpoint-every",
-                "--seed", "--validation"};
-        List<String> fixed = new ArrayList<>();
-        for (int i = 0; i < given.length; i++) if (given[i] != null) fixed.add(names[i]);
-        return fixed;
+        return FIXED_ON_RESUME.stream().filter(spec.commandLine().getParseResult()::hasMatchedOption).toList();
     }
 }
