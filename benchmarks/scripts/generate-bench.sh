@@ -12,7 +12,7 @@ PROMPT=${PROMPT:-2048}; GEN=${GEN:-256}; REPS=${REPS:-3}
 WARMUP=${WARMUP:-5}
 [ "${SKIP_BUILD:-0}" = 1 ] || mvn -B -q -ntp -DskipTests install
 CP="benchmarks/target/brt4j-benchmarks-0.1.0-SNAPSHOT.jar:benchmarks/target/lib/*"
-tmp=$(mktemp -d)
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # small_37M with the paper's recurrent layer (-3) and fixed:skip, from the paper config.
 /usr/bin/python3 - "$tmp/small_37m_rec.json" <<'PY'
 import json, sys
@@ -29,4 +29,3 @@ for cfg in configs/laptop.json "$tmp/small_37m_rec.json"; do
       /usr/bin/python3 benchmarks/scripts/generate_bench_torch.py "$cfg" "$t" "$PROMPT" "$GEN" "$REPS" "$WARMUP"
   done
 done
-rm -rf "$tmp"

@@ -18,8 +18,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.Stream;
 
 /**
  * Training throughput of the real trainer (forward, backward, clip, AdamW; segments streamed from documents, memory
@@ -108,6 +110,22 @@ public final class TrainThroughput {
         BrtModel m = new BrtModel(Parameters.initialize(c, new CpuBackend(threads), 1));
         TrainOptions o = new TrainOptions(batch, 1, steps, "adamw", "constant", 1e-3, 1e-3, 0, 0.01, 0.9, 0.98, 1.0,
                 1000, 0, 0, 0, 1, 0.0);
-        return new Trainer(m, o, new InMemoryTokens(docs), Files.createTempDirectory("train-bench"), listener, null);
+        return new Trainer(m, o, new InMemoryTokens(docs), scratchRunDirectory(), listener, null);
+    }
+
+    /**
+     * A temporary run directory, deleted when the JVM exits: the trainer writes its final checkpoint (87 MB for the
+     * laptop config) there, and every benchmark run used to leave one behind in /tmp.
+     */
+    private static Path scratchRunDirectory() throws IOException {
+        Path dir = Files.createTempDirectory("train-bench");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try (Stream<Path> all = Files.walk(dir)) {
+                for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+            } catch (IOException e) {
+                System.err.println("could not delete " + dir + ": " + e.getMessage());
+            }
+        }));
+        return dir;
     }
 }
