@@ -39,6 +39,12 @@ public final class Var {
      */
     public Tensor materializeGrad() { return gradForWrite(); }
 
+    /** Frees the gradient of an intermediate whose backward has run ({@link Graph#backward}). */
+    void releaseGrad() {
+        if (grad != null) value.backend().free(grad);
+        grad = null;
+    }
+
     /** Drops the gradient (parameters: at the start of a step). */
     public void zeroGrad() {
         if (grad != null) value.backend().fill(grad, 0);
