@@ -223,8 +223,11 @@ public final class CheckpointDirectory implements AutoCloseable {
         });
     }
 
-    /** Deletes {@code root} and everything below it, if it exists; symbolic links are deleted, not followed. */
-    static void deleteTree(Path root) throws IOException {
+    /**
+     * Deletes {@code root} and everything below it, if it exists; symbolic links are deleted, not followed. Public for
+     * the benchmarks' temporary run directories.
+     */
+    public static void deleteTree(Path root) throws IOException {
         if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }

@@ -1,6 +1,7 @@
 package brt4j.gpu;
 
 import brt4j.backend.Backend;
+import brt4j.checkpoint.CheckpointDirectory;
 import brt4j.data.InMemoryTokens;
 import brt4j.data.TokenSource;
 import brt4j.gpu.cuda.CudaBackend;
@@ -19,7 +20,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
@@ -126,8 +126,8 @@ public final class DataParallelBench {
                 }
             }
         } finally {
-            try (Stream<Path> w = Files.walk(dir)) {
-                for (Path p : w.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+            try {
+                CheckpointDirectory.deleteTree(dir);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

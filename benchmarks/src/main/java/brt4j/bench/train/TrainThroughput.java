@@ -1,6 +1,7 @@
 package brt4j.bench.train;
 
 import brt4j.backend.cpu.CpuBackend;
+import brt4j.checkpoint.CheckpointDirectory;
 import brt4j.data.InMemoryTokens;
 import brt4j.model.BrtModel;
 import brt4j.model.ModelConfig;
@@ -18,10 +19,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.Stream;
 
 /**
  * Training throughput of the real trainer (forward, backward, clip, AdamW; segments streamed from documents, memory
@@ -120,8 +119,8 @@ public final class TrainThroughput {
     private static Path scratchRunDirectory() throws IOException {
         Path dir = Files.createTempDirectory("train-bench");
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try (Stream<Path> all = Files.walk(dir)) {
-                for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+            try {
+                CheckpointDirectory.deleteTree(dir);
             } catch (IOException e) {
                 System.err.println("could not delete " + dir + ": " + e.getMessage());
             }
