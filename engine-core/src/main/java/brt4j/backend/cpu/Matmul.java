@@ -3,14 +3,18 @@ package brt4j.backend.cpu;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.lang.invoke.VarHandle;
+
 /**
  * Single-precision GEMM, c = alpha * op(a) . op(b) + beta * c, in the GotoBLAS/BLIS shape: the k dimension in
  * blocks of at most KC, a kc x nc block of op(b) (1 MiB, {@link #nBlock}) packed into NR-wide column panels, MC rows
- * of op(a) at a time, and a register-tiled MR x NR microkernel (5 rows times two vectors: 10 independent FMA
- * accumulators). An mc x kc block of op(a) is packed into MR-row slivers in one of two layouts, whichever its storage
- * copies into cheaply: a plain a row by row (each row a straight copy, rows KCP apart), a transposed a interleaved by
- * k (the MR values of each k step side by side, as it stores them); each layout has its kernel. Edge tiles (rows
- * past m are zero in the sliver) run the kernel into a scratch tile and only their valid part is written.
+ * of op(a) at a time, and a register-tiled MR x NR microkernel (6 rows times two vectors: 12 independent FMA
+ * accumulators, as OpenBLAS's Haswell/Zen kernel). An mc x kc block of op(a) is packed into MR-row slivers in one of
+ * two layouts, whichever its storage copies into cheaply: a plain a row by row (each row a straight copy, rows KCP
+ * apart), a transposed a interleaved by k (the MR values of each k step side by side, as it stores them); each layout
+ * has its kernel. The packs pad kc with zeros to a whole number of the kernel's STEPS (adding 0 * 0 to a sum changes
+ * no bit: an accumulator that starts at +0 is never -0). The kernel leaves its tile in a per-thread scratch array,
+ * which {@link #flush} fuses into c; edge tiles (rows past m are zero in the sliver) write only their valid part.
  *
  * <p>Threads split c by columns (whole NR panels: each packs its part of b and all of a) or by rows (its part of a,
  * all of b), whichever packs less per thread ({@link #splitByColumns}). Per-thread scratch lives as long as the
@@ -23,9 +27,20 @@ import jdk.incubator.vector.VectorSpecies;
 final class Matmul {
     private static final VectorSpecies<Float> F = Vec.F;
     private static final int L = Vec.L;
-    static final int MR = 5;
+    static final int MR = 6;
+    /** k steps per trip of the kernel's loop, written out (C2 does not unroll a body this size). */
+    static final int STEPS = 4;
     static final int UNROLL = 16;
     static final int NR = 2 * L;
+    /**
+     * Whether the kernels fence their rows apart. On x86 a load-load fence emits no instruction, but C2 keeps loads on
+     * their side of it, so each row's broadcast stays between the FMAs around it; without it C2 hoists a trip's
+     * broadcasts and b loads to its top and, with 12 accumulators in 16 registers, spills (cpu-backend.md, session
+     * 13). Elsewhere (ARM: 32 vector registers, and there the fence is a real barrier) they run unfenced. The fence is
+     * called directly, not through a helper: VarHandle's is force-inlined, and a helper of ours was not (C2's inlining
+     * budget, NodeCountInliningCutoff, ran out in the kernel and the calls boxed the accumulators: 15 GFLOP/s).
+     */
+    private static final boolean X86 = System.getProperty("os.arch").matches("amd64|x86_64");
     /** Panels of b packed together, just before their first use (4 x 64 KiB at kc 1024: in L2). */
     static final int PANEL_GROUP = 4;
     /** The p slots of a sliver that a vector of L values written at one p's slot reaches past its own MR values. */
@@ -35,7 +50,7 @@ final class Matmul {
      * ~10% of that block's kernel time in perf); the 64 KiB b panel streams from L2. Against KC 512 / MC 120: +3-5%
      * at k = 1024 (same-JVM alternation). MC keeps the packed block of a (MC x KC) at half of the 512 KiB L2.
      */
-    static final int KC = Integer.getInteger("brt.gemm.kc", 1024);
+    static final int KC = Math.max(UNROLL, Integer.getInteger("brt.gemm.kc", 1024) / UNROLL * UNROLL);
     static final int MC = Math.max(MR, Integer.getInteger("brt.gemm.mc", 60) / MR * MR);
     static final int NC = Math.max(NR, Integer.getInteger("brt.gemm.nc", 1024) / NR * NR);
     /**
@@ -53,8 +68,8 @@ final class Matmul {
     static final int KEEP_A_MAX = 1 << 22;
     /**
      * Row stride of a plain op(a)'s packed sliver: KC plus a cache line (rows then fall into different L1 sets). A
-     * constant, so the kernel reads its five rows at constant displacements from one index. Packing a plain a by
-     * straight row copies takes 0.13 ns a float against 0.45-0.69 for the k-interleaved layout (5 scalar moves a
+     * constant, so the kernel reads its rows at constant displacements from one index. Packing a plain a by
+     * straight row copies takes 0.13 ns a float against 0.45-0.69 for the k-interleaved layout (MR scalar moves a
      * step): +6-8% on the training step's products with n = 256 (same-JVM alternation).
      */
     static final int KCP = KC + 16;
@@ -82,6 +97,7 @@ final class Matmul {
      * has; it stays because the blocks fix the summation order.)
      */
     static int kBlock(int k) {
+        // (kc up to KC, a multiple of UNROLL and so of STEPS: a block's padded kc never exceeds it)
         int blocks = (k + KC - 1) / KC;
         int kc = (k + blocks - 1) / blocks;
         return Math.min(KC, (kc + UNROLL - 1) / UNROLL * UNROLL);
@@ -177,30 +193,29 @@ final class Matmul {
         // k blocks outermost, so a kept pack of a serves every column block of its k block; each element still
         // sums its k blocks in order
         for (int pc = 0; pc < k; pc += kcMax) {
-            int kc = Math.min(kcMax, k - pc);
+            int kc = Math.min(kcMax, k - pc), kcp = (kc + STEPS - 1) / STEPS * STEPS;   // kcp: padded with zeros
             boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
-            int sliverRow = transA ? kc : KCP;        // a packed row's stride (a sliver's MR rows take MR of them)
+            int sliverRow = transA ? kcp : KCP;       // a packed row's stride (a sliver's MR rows take MR of them)
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * sliverRow : 0;
-                    if (!keep || jc == n0) packA(a, ao, transA, m, k, ic, mc, pc, kc, pa, aBase);
+                    if (!keep || jc == n0) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pa, aBase);
                     for (int jr = 0; jr < nc; jr += NR) {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
                         // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
                         if (ic == m0 && jr % (PANEL_GROUP * NR) == 0) {
-                            packB(b, bo, transB, k, n, pc, kc, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pb);
+                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pb);
                         }
                         int nr = Math.min(NR, nc - jr);
-                        int bOff = jr * kc;
+                        int bOff = jr * kcp;
                         int cCol = co + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir), aOff = aBase + ir * sliverRow, cOff = cCol + (ic + ir) * n;
-                            if (mr < MR || nr < NR) edge(kc, pa, aOff, pb, bOff, ct, c, cOff, n, mr, nr, alpha, set, transA);
-                            else if (transA && set) kernelSet(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
-                            else if (transA) kernel(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
-                            else if (set) kernelRowsSet(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
-                            else kernelRows(kc, pa, aOff, pb, bOff, c, cOff, n, alpha);
+                            if (transA) kernelInterleaved(kcp, pa, aOff, pb, bOff, ct);
+                            else kernelRows(kcp, pa, aOff, pb, bOff, ct);
+                            if (mr < MR || nr < NR) edge(ct, c, cOff, n, mr, nr, alpha, set);
+                            else flush(ct, c, cOff, n, alpha, set);
                         }
                     }
                 }
@@ -208,17 +223,13 @@ final class Matmul {
         }
     }
 
-    /** An edge tile: the kernel into the zeroed scratch tile, then only the valid mr x nr part into c. */
-    private static void edge(int kc, float[] pa, int ao, float[] pb, int bo, float[] ct, float[] c, int cOff,
-                             int ldc, int mr, int nr, float alpha, boolean set, boolean transA) {
-        java.util.Arrays.fill(ct, 0f);
-        if (transA) kernel(kc, pa, ao, pb, bo, ct, 0, NR, 1f);
-        else kernelRows(kc, pa, ao, pb, bo, ct, 0, NR, 1f);
+    /** An edge tile: only the valid mr x nr part of the kernel's tile into c. */
+    private static void edge(float[] ct, float[] c, int cOff, int ldc, int mr, int nr, float alpha, boolean set) {
         for (int y = 0; y < mr; y++) {
             for (int x = 0; x < nr; x++) {
                 int ci = cOff + y * ldc + x;
                 float v = ct[y * NR + x];
-                c[ci] = set ? v * alpha : Math.fma(v, alpha, c[ci]);     // the same roundings as kernel/kernelSet
+                c[ci] = set ? v * alpha : Math.fma(v, alpha, c[ci]);     // the same roundings as flush
             }
         }
     }
@@ -241,7 +252,8 @@ final class Matmul {
      * s*MR .. s*MR+MR-1 side by side, pa[paOff + s*MR*kc + p*MR + r]. A plain a is copied row by row, KCP apart: row
      * i at pa[paOff + i*KCP + p].
      */
-    private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, float[] pa, int paOff) {
+    private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, int kcp,
+                              float[] pa, int paOff) {
         if (transA) {
             // a few rows of a (each mc contiguous values) at a time, so they stay in L1 while every sliver takes
             // its MR values from each: one sliver per sweep over all kc rows re-read each line per sliver
@@ -249,7 +261,7 @@ final class Matmul {
             for (int p0 = 0; p0 < kc; p0 += sweep) {
                 int p1 = Math.min(kc, p0 + sweep);
                 for (int s0 = 0; s0 < mc; s0 += MR) {
-                    int mr = Math.min(MR, mc - s0), d = paOff + s0 * kc;
+                    int mr = Math.min(MR, mc - s0), d = paOff + s0 * kcp;
                     if (mr == MR) {
                         // a vector per p where the row has L values from src on: its L - MR extra values land in the
                         // following p's slots, which those p overwrite afterwards (p rising); the sliver's last p,
@@ -258,11 +270,7 @@ final class Matmul {
                         for (; p < pv; p++) FloatVector.fromArray(F, a, ao + (pc + p) * m + ic + s0).intoArray(pa, d + p * MR);
                         for (; p < p1; p++) {
                             int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
-                            pa[o] = a[src];
-                            pa[o + 1] = a[src + 1];
-                            pa[o + 2] = a[src + 2];
-                            pa[o + 3] = a[src + 3];
-                            pa[o + 4] = a[src + 4];
+                            for (int r = 0; r < MR; r++) pa[o + r] = a[src + r];
                         }
                     } else {
                         for (int p = p0; p < p1; p++) {
@@ -272,28 +280,34 @@ final class Matmul {
                     }
                 }
             }
+            for (int s0 = 0; s0 < mc; s0 += MR) {
+                int d = paOff + s0 * kcp;
+                java.util.Arrays.fill(pa, d + kc * MR, d + kcp * MR, 0f);
+            }
             return;
         }
         for (int i = 0, rows = (mc + MR - 1) / MR * MR; i < rows; i++) {
             int d = paOff + i * KCP;
             if (i < mc) System.arraycopy(a, ao + (ic + i) * k + pc, pa, d, kc);
-            else java.util.Arrays.fill(pa, d, d + kc, 0f);
+            java.util.Arrays.fill(pa, i < mc ? d + kc : d, d + kcp, 0f);
         }
     }
 
     /**
-     * Packs columns [jr0, jr1) of op(b)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel jr holds kc rows of NR
-     * values at pb[jr * kc ..], zero padded. A plain b is copied PANEL_GROUP panels side by side per row, so each row's
+     * Packs columns [jr0, jr1) of op(b)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel jr holds kcp rows of NR
+     * values at pb[jr * kcp ..], zero padded (columns past n, rows past kc). A plain b is copied PANEL_GROUP panels side by side per row, so each row's
      * run is read whole (one panel at a time walks rows 4 * n bytes apart, which fall into one L1 set: 1.5 against
      * 0.8 ns a float at n = 4096). A transposed b (stored n x k) is a transposed copy per panel ({@link Transpose}).
      */
-    private static void packB(float[] b, int bo, boolean transB, int k, int n, int pc, int kc, int jc, int jr0, int jr1, float[] pb) {
+    private static void packB(float[] b, int bo, boolean transB, int k, int n, int pc, int kc, int kcp, int jc, int jr0,
+                              int jr1, float[] pb) {
+        for (int jr = jr0; jr < jr1; jr += NR) java.util.Arrays.fill(pb, jr * kcp + kc * NR, (jr + NR) * kcp, 0f);
         if (!transB) {
             int full = jr0 + (jr1 - jr0) / NR * NR;
             for (int p = 0; p < kc; p++) {
                 int src = bo + (pc + p) * n + jc;
                 for (int jr = jr0; jr < full; jr += NR) {
-                    int d = jr * kc + p * NR;
+                    int d = jr * kcp + p * NR;
                     FloatVector.fromArray(F, b, src + jr).intoArray(pb, d);
                     FloatVector.fromArray(F, b, src + jr + L).intoArray(pb, d + L);
                 }
@@ -301,7 +315,7 @@ final class Matmul {
             if (full < jr1) {
                 int nr = jr1 - full;
                 for (int p = 0; p < kc; p++) {
-                    int src = bo + (pc + p) * n + jc + full, d = full * kc + p * NR;
+                    int src = bo + (pc + p) * n + jc + full, d = full * kcp + p * NR;
                     for (int x = 0; x < nr; x++) pb[d + x] = b[src + x];
                     for (int x = nr; x < NR; x++) pb[d + x] = 0;
                 }
@@ -309,7 +323,7 @@ final class Matmul {
             return;
         }
         for (int jr = jr0; jr < jr1; jr += NR) {
-            int nr = Math.min(NR, jr1 - jr), dst = jr * kc, j0 = jc + jr;
+            int nr = Math.min(NR, jr1 - jr), dst = jr * kcp, j0 = jc + jr;
             // b is stored n x k: element (p, j) at b[j * k + p]
             Transpose.copy(b, bo + j0 * k + pc, k, nr, kc, pb, dst, NR);
             for (int x = nr; x < NR; x++) {
@@ -319,106 +333,111 @@ final class Matmul {
     }
 
     /**
-     * The MR x NR microkernel for a transposed op(a): c[5 x 2L] += alpha * (pa sliver . pb panel), 10 independent FMA
-     * accumulators; the sliver holds MR values of a per k step (see {@link #packA}), the panel NR values of b. The loop
-     * is written for C2's code shape, which was read off the machine code (PrintAssembly, decoded;
-     * benchmarks/results/cpu-backend.md): its counter is the sliver index (stride MR) and the panel index is a second
-     * induction variable (stride NR), so every load is one addressing mode with a constant displacement: per k step 2 b
-     * loads, 5 vbroadcastss from memory, 10 FMAs and ~6 integer ops. Indexing both by k (q * NR, rows in place at
-     * a[row + q]) cost ~14 integer ops a step, which kept the kernel near 80% of the FMA rate. C2 does not unroll this
-     * loop (its body is over LoopUnrollLimit). Unrolled by hand it ran at half speed: the bigger body used up C2's
-     * inlining budget, the store helpers stayed out of line and the accumulators were boxed in the loop. One store
-     * form per method: a kernel with beta branches in its stores ran 10x slower once both branches were taken.
-     * <p>Sliver and panel both 16 floats a k step, each read from index 0 by one counter, give a loop without range
-     * checks: 19 instructions per 10 FMAs against this one's 25, and 1.32-1.41x this kernel's speed on a busy core.
-     * But the 3.2x wider stream of a and its pack made a training step 5-10% slower (cpu-backend.md, session 11).
+     * The MR x NR microkernel over a sliver packed row by row (a plain op(a)): tile = pa sliver . pb panel, 12
+     * independent FMA accumulators; row r of the sliver at pa[ao + r*KCP + p], the panel's NR values for k step p at
+     * pb[bo + p*NR]. kc is a multiple of STEPS (the packs pad it with zeros). The loop takes STEPS k steps a trip with
+     * every index a constant displacement from one counter: C2 then drops the range checks (the counter's range is
+     * known) and the trip is 2 b loads, 6 broadcasts and 12 FMAs a step plus ~11 integer ops a trip, 1.9 instructions
+     * an FMA against the five-row kernel's 2.5 (OpenBLAS's: 1.75). What a busy core punishes is that count
+     * (cpu-backend.md, sessions 10-11). The fences between the rows ({@link #X86}) are what let C2 compile 12
+     * accumulators without spilling.
      */
-    private static void kernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
-        FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
-        int bi = bo;
-        for (int ai = ao, aEnd = ao + kc * MR; ai < aEnd; ai += MR, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
-            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, pa[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, pa[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, pa[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, pa[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+    private static void kernelRows(int kc, float[] pa, int ao, float[] pb, int bo, float[] tile) {
+        FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,
+                c40 = z, c41 = z, c50 = z, c51 = z, b0, b1, x;
+        for (int p = 0; p < kc; p += STEPS) {
+            int bi = bo + p * NR, ai = ao + p;
+            b0 = FloatVector.fromArray(F, pb, bi); b1 = FloatVector.fromArray(F, pb, bi + L);
+            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 5 * KCP]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pb, bi + NR); b1 = FloatVector.fromArray(F, pb, bi + NR + L);
+            x = FloatVector.broadcast(F, pa[ai + 1]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 1 + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 1 + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 1 + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 1 + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 1 + 5 * KCP]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pb, bi + 2 * NR); b1 = FloatVector.fromArray(F, pb, bi + 2 * NR + L);
+            x = FloatVector.broadcast(F, pa[ai + 2]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 + 5 * KCP]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pb, bi + 3 * NR); b1 = FloatVector.fromArray(F, pb, bi + 3 * NR + L);
+            x = FloatVector.broadcast(F, pa[ai + 3]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 + 5 * KCP]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
         }
-        store(c00, c01, c, co, alpha);
-        store(c10, c11, c, co + 1 * ldc, alpha);
-        store(c20, c21, c, co + 2 * ldc, alpha);
-        store(c30, c31, c, co + 3 * ldc, alpha);
-        store(c40, c41, c, co + 4 * ldc, alpha);
+        c00.intoArray(tile, 0); c01.intoArray(tile, L); c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
     }
 
     /**
-     * {@link #kernel} over a sliver packed row by row (a plain op(a)): row r of the sliver at pa[ao + r*KCP + p]. The
-     * loop counter is the panel index (stride NR) and the row index a second induction variable (stride 1); counting
-     * by the row index instead, C2 derived the panel index from it and the kernel ran at 35 GFLOP/s.
+     * {@link #kernelRows} over a sliver interleaved by k (a transposed op(a)): the MR values of k step p side by side
+     * at pa[ao + p*MR + r].
      */
-    private static void kernelRows(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
-        FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
-        int ai = ao;
-        for (int bi = bo, bEnd = bo + kc * NR; bi < bEnd; bi += NR, ai++) {
-            FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
-            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, pa[ai + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, pa[ai + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, pa[ai + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, pa[ai + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+    private static void kernelInterleaved(int kc, float[] pa, int ao, float[] pb, int bo, float[] tile) {
+        FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,
+                c40 = z, c41 = z, c50 = z, c51 = z, b0, b1, x;
+        for (int p = 0; p < kc; p += STEPS) {
+            int bi = bo + p * NR, ai = ao + p * MR;
+            b0 = FloatVector.fromArray(F, pb, bi); b1 = FloatVector.fromArray(F, pb, bi + L);
+            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pb, bi + NR); b1 = FloatVector.fromArray(F, pb, bi + NR + L);
+            x = FloatVector.broadcast(F, pa[ai + MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pb, bi + 2 * NR); b1 = FloatVector.fromArray(F, pb, bi + 2 * NR + L);
+            x = FloatVector.broadcast(F, pa[ai + 2 * MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pb, bi + 3 * NR); b1 = FloatVector.fromArray(F, pb, bi + 3 * NR + L);
+            x = FloatVector.broadcast(F, pa[ai + 3 * MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
         }
-        store(c00, c01, c, co, alpha);
-        store(c10, c11, c, co + 1 * ldc, alpha);
-        store(c20, c21, c, co + 2 * ldc, alpha);
-        store(c30, c31, c, co + 3 * ldc, alpha);
-        store(c40, c41, c, co + 4 * ldc, alpha);
+        c00.intoArray(tile, 0); c01.intoArray(tile, L); c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
+        c40.intoArray(tile, 4 * NR); c41.intoArray(tile, 4 * NR + L); c50.intoArray(tile, 5 * NR); c51.intoArray(tile, 5 * NR + L);
     }
 
-    /** {@link #kernelRows} that overwrites c, as {@link #kernelSet}. */
-    private static void kernelRowsSet(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
-        FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
-        int ai = ao;
-        for (int bi = bo, bEnd = bo + kc * NR; bi < bEnd; bi += NR, ai++) {
-            FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
-            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, pa[ai + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, pa[ai + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, pa[ai + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, pa[ai + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
+    /** A full tile into c: c = alpha t (set) or c += alpha t, the roundings of the scalar {@link #edge} path. */
+    private static void flush(float[] t, float[] c, int cOff, int ldc, float alpha, boolean set) {
+        // two loops, not a choice per vector: a vector value that merges two branches is boxed (session 4)
+        if (set) {
+            for (int r = 0; r < MR; r++) {
+                for (int x = 0; x < NR; x += L) FloatVector.fromArray(F, t, r * NR + x).mul(alpha).intoArray(c, cOff + r * ldc + x);
+            }
+        } else {
+            for (int r = 0; r < MR; r++) {
+                for (int x = 0; x < NR; x += L) {
+                    int o = cOff + r * ldc + x;
+                    FloatVector.fromArray(F, t, r * NR + x).fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, o)).intoArray(c, o);
+                }
+            }
         }
-        storeSet(c00, c01, c, co, alpha);
-        storeSet(c10, c11, c, co + 1 * ldc, alpha);
-        storeSet(c20, c21, c, co + 2 * ldc, alpha);
-        storeSet(c30, c31, c, co + 3 * ldc, alpha);
-        storeSet(c40, c41, c, co + 4 * ldc, alpha);
-    }
-
-    private static void store(FloatVector v0, FloatVector v1, float[] c, int o, float alpha) {
-        v0.fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        v1.fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, o + L)).intoArray(c, o + L);
-    }
-
-    /** {@link #kernel} that overwrites c: c = alpha * acc, used for the first k block when beta is 0. */
-    private static void kernelSet(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc, float alpha) {
-        FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z, c40 = z, c41 = z;
-        int bi = bo;
-        for (int ai = ao, aEnd = ao + kc * MR; ai < aEnd; ai += MR, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(F, pb, bi), b1 = FloatVector.fromArray(F, pb, bi + L), x;
-            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01);
-            x = FloatVector.broadcast(F, pa[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11);
-            x = FloatVector.broadcast(F, pa[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21);
-            x = FloatVector.broadcast(F, pa[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31);
-            x = FloatVector.broadcast(F, pa[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41);
-        }
-        storeSet(c00, c01, c, co, alpha);
-        storeSet(c10, c11, c, co + 1 * ldc, alpha);
-        storeSet(c20, c21, c, co + 2 * ldc, alpha);
-        storeSet(c30, c31, c, co + 3 * ldc, alpha);
-        storeSet(c40, c41, c, co + 4 * ldc, alpha);
-    }
-
-    private static void storeSet(FloatVector v0, FloatVector v1, float[] c, int o, float alpha) {
-        v0.mul(alpha).intoArray(c, o);
-        v1.mul(alpha).intoArray(c, o + L);
     }
 }
