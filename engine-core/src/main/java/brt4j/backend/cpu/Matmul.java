@@ -247,10 +247,10 @@ final class Matmul {
     }
 
     /**
-     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows, the rows past mc zero. A transposed a (stored k x m) is
-     * interleaved by k, MR contiguous values at a time: sliver s holds, for each p, the MR values of rows
-     * s*MR .. s*MR+MR-1 side by side, pa[paOff + s*MR*kc + p*MR + r]. A plain a is copied row by row, KCP apart: row
-     * i at pa[paOff + i*KCP + p].
+     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows, the rows past mc and the k steps from kc to kcp zero. A
+     * transposed a (stored k x m) is interleaved by k, MR contiguous values at a time: sliver s holds, for each p, the
+     * MR values of rows s*MR .. s*MR+MR-1 side by side, pa[paOff + s*MR*kcp + p*MR + r]. A plain a is copied row by
+     * row, KCP apart: row i at pa[paOff + i*KCP + p].
      */
     private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, int kcp,
                               float[] pa, int paOff) {
