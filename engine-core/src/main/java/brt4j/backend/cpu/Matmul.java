@@ -73,6 +73,8 @@ final class Matmul {
      * step): +6-8% on the training step's products with n = 256 (same-JVM alternation).
      */
     static final int KCP = KC + 16;
+    /** Columns from which a plain a is packed interleaved (see {@link #block}). */
+    static final int INTERLEAVE_N = Integer.getInteger("brt.gemm.interleaveN", 1024);
 
     private final CpuPool pool;
     private final float[][] packA, packB, tile, keptA;
@@ -171,7 +173,9 @@ final class Matmul {
         }
         int kcMax = kBlock(k), ncMax = nBlock(kcMax);
         // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns)
-        int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = transA ? kcMax : KCP;
+        // a plain a is interleaved too when this block is wide enough to pay for the slower pack (INTERLEAVE_N)
+        boolean interleave = transA || n1 - n0 >= INTERLEAVE_N;
+        int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = interleave ? kcMax : KCP;
         boolean keep = n1 - n0 > ncMax && (long) rows * rowStride <= KEEP_A_MAX;
         float[] pb = packB[w], pa;
         if (keep) {
@@ -195,12 +199,12 @@ final class Matmul {
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc), kcp = (kc + STEPS - 1) / STEPS * STEPS;   // kcp: padded with zeros
             boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
-            int sliverRow = transA ? kcp : KCP;       // a packed row's stride (a sliver's MR rows take MR of them)
+            int sliverRow = interleave ? kcp : KCP;   // a packed row's stride (a sliver's MR rows take MR of them)
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * sliverRow : 0;
-                    if (!keep || jc == n0) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pa, aBase);
+                    if (!keep || jc == n0) packA(a, ao, transA, interleave, m, k, ic, mc, pc, kc, kcp, pa, aBase);
                     for (int jr = 0; jr < nc; jr += NR) {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
                         // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
@@ -212,7 +216,7 @@ final class Matmul {
                         int cCol = co + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir), aOff = aBase + ir * sliverRow, cOff = cCol + (ic + ir) * n;
-                            if (transA) kernelInterleaved(kcp, pa, aOff, pb, bOff, ct);
+                            if (interleave) kernelInterleaved(kcp, pa, aOff, pb, bOff, ct);
                             else kernelRows(kcp, pa, aOff, pb, bOff, ct);
                             if (mr < MR || nr < NR) edge(ct, c, cOff, n, mr, nr, alpha, set);
                             else flush(ct, c, cOff, n, alpha, set);
@@ -252,8 +256,24 @@ final class Matmul {
      * MR values of rows s*MR .. s*MR+MR-1 side by side, pa[paOff + s*MR*kcp + p*MR + r]. A plain a is copied row by
      * row, KCP apart: row i at pa[paOff + i*KCP + p].
      */
-    private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, int kcp,
-                              float[] pa, int paOff) {
+    private static void packA(float[] a, int ao, boolean transA, boolean interleave, int m, int k, int ic, int mc, int pc,
+                              int kc, int kcp, float[] pa, int paOff) {
+        if (interleave && !transA) {
+            // a plain a into the interleaved layout: each row read straight, its values written MR apart
+            for (int s0 = 0; s0 < mc; s0 += MR) {
+                int mr = Math.min(MR, mc - s0), d = paOff + s0 * kcp;
+                for (int r = 0; r < MR; r++) {
+                    if (r < mr) {
+                        int src = ao + (ic + s0 + r) * k + pc;
+                        for (int p = 0; p < kc; p++) pa[d + p * MR + r] = a[src + p];
+                    } else {
+                        for (int p = 0; p < kc; p++) pa[d + p * MR + r] = 0;
+                    }
+                }
+                java.util.Arrays.fill(pa, d + kc * MR, d + kcp * MR, 0f);
+            }
+            return;
+        }
         if (transA) {
             // a few rows of a (each mc contiguous values) at a time, so they stay in L1 while every sliver takes
             // its MR values from each: one sliver per sweep over all kc rows re-read each line per sliver
