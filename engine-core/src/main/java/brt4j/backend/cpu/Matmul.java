@@ -10,9 +10,10 @@ import java.lang.invoke.VarHandle;
  * blocks of at most KC, a kc x nc block of op(b) (1 MiB, {@link #nBlock}) packed into NR-wide column panels, MC rows
  * of op(a) at a time, and a register-tiled MR x NR microkernel (6 rows times two vectors: 12 independent FMA
  * accumulators, as OpenBLAS's Haswell/Zen kernel). An mc x kc block of op(a) is packed into MR-row slivers in one of
- * two layouts, whichever its storage copies into cheaply: a plain a row by row (each row a straight copy, rows KCP
- * apart), a transposed a interleaved by k (the MR values of each k step side by side, as it stores them); each layout
- * has its kernel. The packs pad kc with zeros to a whole number of the kernel's STEPS (adding 0 * 0 to a sum changes
+ * two layouts: a transposed a interleaved by k (the MR values of each k step side by side, as it stores them), a plain
+ * a row by row (each row a straight copy, rows KCP apart), or interleaved too when the block is INTERLEAVE_N columns
+ * or wider: the kernel then reads one stream of a instead of MR (~3% faster), which pays for the slower pack; each
+ * layout has its kernel. The packs pad kc with zeros to a whole number of the kernel's STEPS (adding 0 * 0 to a sum changes
  * no bit: an accumulator that starts at +0 is never -0). The kernel leaves its tile in a per-thread scratch array,
  * which {@link #flush} fuses into c; edge tiles (rows past m are zero in the sliver) write only their valid part.
  *
@@ -73,7 +74,11 @@ final class Matmul {
      * step): +6-8% on the training step's products with n = 256 (same-JVM alternation).
      */
     static final int KCP = KC + 16;
-    /** Columns from which a plain a is packed interleaved (see {@link #block}). */
+    /**
+     * Columns from which a plain a is packed interleaved: its pack (~0.5 ns a float against 0.13 for row copies) costs
+     * about 22 / n of the kernel's time at n columns, and the interleaved kernel ran ~3% faster (cpu-backend.md,
+     * session 13).
+     */
     static final int INTERLEAVE_N = Integer.getInteger("brt.gemm.interleaveN", 1024);
 
     private final CpuPool pool;
