@@ -75,9 +75,9 @@ final class Matmul {
      */
     static final int KCP = KC + 16;
     /**
-     * Columns from which a plain a is packed interleaved: its pack (~0.5 ns a float against 0.13 for row copies) costs
-     * about 22 / n of the kernel's time at n columns, and the interleaved kernel ran ~3% faster (cpu-backend.md,
-     * session 13).
+     * Columns from which a plain a is packed interleaved: its pack (~1 ns a float against 0.13 for row copies; 3.9% of
+     * a 1024^3 product) costs about 45 / n of the kernel's time at n columns, and the interleaved kernel ran ~3%
+     * faster: a wash at 1024 columns, a gain from 2048 (cpu-backend.md, session 13).
      */
     static final int INTERLEAVE_N = Integer.getInteger("brt.gemm.interleaveN", 1024);
 
