@@ -177,10 +177,10 @@ final class Matmul {
             return;
         }
         int kcMax = kBlock(k), ncMax = nBlock(kcMax);
-        // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns)
         // a plain a is interleaved too when this block is wide enough to pay for the slower pack (INTERLEAVE_N)
         boolean interleave = transA || n1 - n0 >= INTERLEAVE_N;
         int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = interleave ? kcMax : KCP;
+        // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns)
         boolean keep = n1 - n0 > ncMax && (long) rows * rowStride <= KEEP_A_MAX;
         float[] pb = packB[w], pa;
         if (keep) {
@@ -256,26 +256,18 @@ final class Matmul {
     }
 
     /**
-     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows, the rows past mc and the k steps from kc to kcp zero. A
-     * transposed a (stored k x m) is interleaved by k, MR contiguous values at a time: sliver s holds, for each p, the
-     * MR values of rows s*MR .. s*MR+MR-1 side by side, pa[paOff + s*MR*kcp + p*MR + r]. A plain a is copied row by
+     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows, the rows past mc and the k steps from kc to kcp zero.
+     * Interleaved (a transposed a always, a plain a when {@code interleave}): sliver s holds, for each p, the MR values
+     * of rows s*MR .. s*MR+MR-1 side by side, pa[paOff + s*MR*kcp + p*MR + r]. Otherwise a plain a is copied row by
      * row, KCP apart: row i at pa[paOff + i*KCP + p].
      */
     private static void packA(float[] a, int ao, boolean transA, boolean interleave, int m, int k, int ic, int mc, int pc,
                               int kc, int kcp, float[] pa, int paOff) {
-        if (interleave && !transA) {
-            // a plain a into the interleaved layout: each row read straight, its values written MR apart
-            for (int s0 = 0; s0 < mc; s0 += MR) {
-                int mr = Math.min(MR, mc - s0), d = paOff + s0 * kcp;
-                for (int r = 0; r < MR; r++) {
-                    if (r < mr) {
-                        int src = ao + (ic + s0 + r) * k + pc;
-                        for (int p = 0; p < kc; p++) pa[d + p * MR + r] = a[src + p];
-                    } else {
-                        for (int p = 0; p < kc; p++) pa[d + p * MR + r] = 0;
-                    }
-                }
-                java.util.Arrays.fill(pa, d + kc * MR, d + kcp * MR, 0f);
+        if (!interleave) {
+            for (int i = 0, rows = (mc + MR - 1) / MR * MR; i < rows; i++) {
+                int d = paOff + i * KCP;
+                if (i < mc) System.arraycopy(a, ao + (ic + i) * k + pc, pa, d, kc);
+                java.util.Arrays.fill(pa, i < mc ? d + kc : d, d + kcp, 0f);
             }
             return;
         }
@@ -305,24 +297,32 @@ final class Matmul {
                     }
                 }
             }
+        } else {
+            // a plain a: each row read straight, its values written MR apart
             for (int s0 = 0; s0 < mc; s0 += MR) {
-                int d = paOff + s0 * kcp;
-                java.util.Arrays.fill(pa, d + kc * MR, d + kcp * MR, 0f);
+                int mr = Math.min(MR, mc - s0), d = paOff + s0 * kcp;
+                for (int r = 0; r < MR; r++) {
+                    if (r < mr) {
+                        int src = ao + (ic + s0 + r) * k + pc;
+                        for (int p = 0; p < kc; p++) pa[d + p * MR + r] = a[src + p];
+                    } else {
+                        for (int p = 0; p < kc; p++) pa[d + p * MR + r] = 0;
+                    }
+                }
             }
-            return;
         }
-        for (int i = 0, rows = (mc + MR - 1) / MR * MR; i < rows; i++) {
-            int d = paOff + i * KCP;
-            if (i < mc) System.arraycopy(a, ao + (ic + i) * k + pc, pa, d, kc);
-            java.util.Arrays.fill(pa, i < mc ? d + kc : d, d + kcp, 0f);
+        for (int s0 = 0; s0 < mc; s0 += MR) {
+            int d = paOff + s0 * kcp;
+            java.util.Arrays.fill(pa, d + kc * MR, d + kcp * MR, 0f);   // the k steps from kc to kcp
         }
     }
 
     /**
      * Packs columns [jr0, jr1) of op(b)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel jr holds kcp rows of NR
-     * values at pb[jr * kcp ..], zero padded (columns past n, rows past kc). A plain b is copied PANEL_GROUP panels side by side per row, so each row's
-     * run is read whole (one panel at a time walks rows 4 * n bytes apart, which fall into one L1 set: 1.5 against
-     * 0.8 ns a float at n = 4096). A transposed b (stored n x k) is a transposed copy per panel ({@link Transpose}).
+     * values at pb[jr * kcp ..], zero padded (columns past n, rows past kc). A plain b is copied PANEL_GROUP panels
+     * side by side per row, so each row's run is read whole (one panel at a time walks rows 4 * n bytes apart, which
+     * fall into one L1 set: 1.5 against 0.8 ns a float at n = 4096). A transposed b (stored n x k) is a transposed copy
+     * per panel ({@link Transpose}).
      */
     private static void packB(float[] b, int bo, boolean transB, int k, int n, int pc, int kc, int kcp, int jc, int jr0,
                               int jr1, float[] pb) {
