@@ -10,11 +10,10 @@ import java.lang.invoke.VarHandle;
  * blocks of at most KC, a kc x nc block of op(b) (1 MiB, {@link #nBlock}) packed into NR-wide column panels, MC rows
  * of op(a) at a time, and a register-tiled MR x NR microkernel (6 rows times two vectors: 12 independent FMA
  * accumulators, as OpenBLAS's Haswell/Zen kernel). An mc x kc block of op(a) is packed into MR-row slivers in one of
- * two layouts: a transposed a interleaved by k (the MR values of each k step side by side, as it stores them), a plain
- * a row by row (each row a straight copy, rows KCP apart), or interleaved too when the block is INTERLEAVE_N columns
- * or wider: the kernel then reads one stream of a instead of MR (~3% faster), which pays for the slower pack; each
- * layout has its kernel. The packs pad kc with zeros to a whole number of the kernel's STEPS (adding 0 * 0 to a sum changes
- * no bit: an accumulator that starts at +0 is never -0). The kernel leaves its tile in a per-thread scratch array,
+ * two layouts, each with its kernel, and either way a trip of the kernel reads one run of a: a transposed a interleaved
+ * by k (the MR values of each k step side by side, as it stores them), a plain a grouped by STEPS k steps (each row's
+ * STEPS values side by side, so that the pack copies vectors). The packs pad kc with zeros to a whole number of STEPS
+ * (adding 0 * 0 to a sum changes no bit: an accumulator that starts at +0 is never -0). The kernel leaves its tile in a per-thread scratch array,
  * which {@link #flush} fuses into c; edge tiles (rows past m are zero in the sliver) write only their valid part.
  *
  * <p>Threads split c by columns (whole NR panels: each packs its part of b and all of a) or by rows (its part of a,
@@ -67,19 +66,9 @@ final class Matmul {
      * floats a thread (16 MiB); past that, again for each block.
      */
     static final int KEEP_A_MAX = 1 << 22;
-    /**
-     * Row stride of a plain op(a)'s packed sliver: KC plus a cache line (rows then fall into different L1 sets). A
-     * constant, so the kernel reads its rows at constant displacements from one index. Packing a plain a by
-     * straight row copies takes 0.13 ns a float against 0.45-0.69 for the k-interleaved layout (MR scalar moves a
-     * step): +6-8% on the training step's products with n = 256 (same-JVM alternation).
-     */
-    static final int KCP = KC + 16;
-    /**
-     * Columns from which a plain a is packed interleaved: its pack (~1 ns a float against 0.13 for row copies; 3.9% of
-     * a 1024^3 product) costs about 45 / n of the kernel's time at n columns, and the interleaved kernel ran ~3%
-     * faster: a wash at 1024 columns, a gain from 2048 (cpu-backend.md, session 13).
-     */
-    static final int INTERLEAVE_N = Integer.getInteger("brt.gemm.interleaveN", 1024);
+    /** A row's STEPS values of one group in a plain op(a)'s sliver: copied as one vector ({@link #packA}). */
+    private static final VectorSpecies<Float> GROUP = FloatVector.SPECIES_128;
+    static { assert GROUP.length() == STEPS; }
 
     private final CpuPool pool;
     private final float[][] packA, packB, tile, keptA;
@@ -177,9 +166,7 @@ final class Matmul {
             return;
         }
         int kcMax = kBlock(k), ncMax = nBlock(kcMax);
-        // a plain a is interleaved too when this block is wide enough to pay for the slower pack (INTERLEAVE_N)
-        boolean interleave = transA || n1 - n0 >= INTERLEAVE_N;
-        int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = interleave ? kcMax : KCP;
+        int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = kcMax;   // a sliver of MR rows takes MR * kcp floats
         // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns)
         boolean keep = n1 - n0 > ncMax && (long) rows * rowStride <= KEEP_A_MAX;
         float[] pb = packB[w], pa;
@@ -204,12 +191,11 @@ final class Matmul {
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc), kcp = (kc + STEPS - 1) / STEPS * STEPS;   // kcp: padded with zeros
             boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
-            int sliverRow = interleave ? kcp : KCP;   // a packed row's stride (a sliver's MR rows take MR of them)
             for (int jc = n0; jc < n1; jc += ncMax) {
                 int nc = Math.min(ncMax, n1 - jc);
                 for (int ic = m0; ic < m1; ic += MC) {
-                    int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * sliverRow : 0;
-                    if (!keep || jc == n0) packA(a, ao, transA, interleave, m, k, ic, mc, pc, kc, kcp, pa, aBase);
+                    int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * kcp : 0;
+                    if (!keep || jc == n0) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pa, aBase);
                     for (int jr = 0; jr < nc; jr += NR) {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
                         // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
@@ -220,9 +206,9 @@ final class Matmul {
                         int bOff = jr * kcp;
                         int cCol = co + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir), aOff = aBase + ir * sliverRow, cOff = cCol + (ic + ir) * n;
-                            if (interleave) kernelInterleaved(kcp, pa, aOff, pb, bOff, ct);
-                            else kernelRows(kcp, pa, aOff, pb, bOff, ct);
+                            int mr = Math.min(MR, mc - ir), aOff = aBase + ir * kcp, cOff = cCol + (ic + ir) * n;
+                            if (transA) kernelInterleaved(kcp, pa, aOff, pb, bOff, ct);
+                            else kernelGrouped(kcp, pa, aOff, pb, bOff, ct);
                             if (mr < MR || nr < NR) edge(ct, c, cOff, n, mr, nr, alpha, set);
                             else flush(ct, c, cOff, n, alpha, set);
                         }
@@ -256,57 +242,39 @@ final class Matmul {
     }
 
     /**
-     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows, the rows past mc and the k steps from kc to kcp zero.
-     * Interleaved (a transposed a always, a plain a when {@code interleave}): sliver s holds, for each p, the MR values
-     * of rows s*MR .. s*MR+MR-1 side by side, pa[paOff + s*MR*kcp + p*MR + r]. Otherwise a plain a is copied row by
-     * row, KCP apart: row i at pa[paOff + i*KCP + p].
+     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows (sliver s at pa[paOff + s*MR*kcp]), the rows past mc and
+     * the k steps from kc to kcp zero. A transposed a is interleaved by k step: for each p the sliver's MR values side
+     * by side, at p*MR + r, as a^T stores them. A plain a is grouped by STEPS k steps: for each group the MR rows'
+     * STEPS values in turn, row r's at p/STEPS*STEPS*MR + r*STEPS + p%STEPS, so that each row is copied STEPS values
+     * (one 128-bit vector) at a time. Either way a trip of the kernel reads one run of STEPS*MR values.
      */
-    private static void packA(float[] a, int ao, boolean transA, boolean interleave, int m, int k, int ic, int mc, int pc,
-                              int kc, int kcp, float[] pa, int paOff) {
-        if (!interleave) {
-            for (int i = 0, rows = (mc + MR - 1) / MR * MR; i < rows; i++) {
-                int d = paOff + i * KCP;
-                if (i < mc) System.arraycopy(a, ao + (ic + i) * k + pc, pa, d, kc);
-                java.util.Arrays.fill(pa, i < mc ? d + kc : d, d + kcp, 0f);
-            }
+    private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, int kcp,
+                              float[] pa, int paOff) {
+        if (!transA) {
+            packGrouped(a, ao, k, ic, mc, pc, kc, kcp, pa, paOff);
             return;
         }
-        if (transA) {
-            // a few rows of a (each mc contiguous values) at a time, so they stay in L1 while every sliver takes
-            // its MR values from each: one sliver per sweep over all kc rows re-read each line per sliver
-            int sweep = transposedRowsPerSweep(m);
-            for (int p0 = 0; p0 < kc; p0 += sweep) {
-                int p1 = Math.min(kc, p0 + sweep);
-                for (int s0 = 0; s0 < mc; s0 += MR) {
-                    int mr = Math.min(MR, mc - s0), d = paOff + s0 * kcp;
-                    if (mr == MR) {
-                        // a vector per p where the row has L values from src on: its L - MR extra values land in the
-                        // following p's slots, which those p overwrite afterwards (p rising); the sliver's last p,
-                        // whose extra would land in the next sliver, copy their values one by one
-                        int p = p0, pv = ic + s0 + L <= m && L >= MR ? (p1 == kc ? Math.max(p0, kc - SPILL) : p1) : p0;
-                        for (; p < pv; p++) FloatVector.fromArray(F, a, ao + (pc + p) * m + ic + s0).intoArray(pa, d + p * MR);
-                        for (; p < p1; p++) {
-                            int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
-                            for (int r = 0; r < MR; r++) pa[o + r] = a[src + r];
-                        }
-                    } else {
-                        for (int p = p0; p < p1; p++) {
-                            int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
-                            for (int r = 0; r < MR; r++) pa[o + r] = r < mr ? a[src + r] : 0;
-                        }
-                    }
-                }
-            }
-        } else {
-            // a plain a: each row read straight, its values written MR apart
+        // a few rows of a (each mc contiguous values) at a time, so they stay in L1 while every sliver takes
+        // its MR values from each: one sliver per sweep over all kc rows re-read each line per sliver
+        int sweep = transposedRowsPerSweep(m);
+        for (int p0 = 0; p0 < kc; p0 += sweep) {
+            int p1 = Math.min(kc, p0 + sweep);
             for (int s0 = 0; s0 < mc; s0 += MR) {
                 int mr = Math.min(MR, mc - s0), d = paOff + s0 * kcp;
-                for (int r = 0; r < MR; r++) {
-                    if (r < mr) {
-                        int src = ao + (ic + s0 + r) * k + pc;
-                        for (int p = 0; p < kc; p++) pa[d + p * MR + r] = a[src + p];
-                    } else {
-                        for (int p = 0; p < kc; p++) pa[d + p * MR + r] = 0;
+                if (mr == MR) {
+                    // a vector per p where the row has L values from src on: its L - MR extra values land in the
+                    // following p's slots, which those p overwrite afterwards (p rising); the sliver's last p,
+                    // whose extra would land in the next sliver, copy their values one by one
+                    int p = p0, pv = ic + s0 + L <= m && L >= MR ? (p1 == kc ? Math.max(p0, kc - SPILL) : p1) : p0;
+                    for (; p < pv; p++) FloatVector.fromArray(F, a, ao + (pc + p) * m + ic + s0).intoArray(pa, d + p * MR);
+                    for (; p < p1; p++) {
+                        int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
+                        for (int r = 0; r < MR; r++) pa[o + r] = a[src + r];
+                    }
+                } else {
+                    for (int p = p0; p < p1; p++) {
+                        int src = ao + (pc + p) * m + ic + s0, o = d + p * MR;
+                        for (int r = 0; r < MR; r++) pa[o + r] = r < mr ? a[src + r] : 0;
                     }
                 }
             }
@@ -314,6 +282,32 @@ final class Matmul {
         for (int s0 = 0; s0 < mc; s0 += MR) {
             int d = paOff + s0 * kcp;
             java.util.Arrays.fill(pa, d + kc * MR, d + kcp * MR, 0f);   // the k steps from kc to kcp
+        }
+    }
+
+    /** The grouped layout of a plain a ({@link #packA}): a full group of a full sliver is MR vector copies. */
+    private static void packGrouped(float[] a, int ao, int k, int ic, int mc, int pc, int kc, int kcp, float[] pa,
+                                    int paOff) {
+        int full = kc / STEPS * STEPS;
+        for (int s0 = 0; s0 < mc; s0 += MR) {
+            int mr = Math.min(MR, mc - s0), d = paOff + s0 * kcp, p = 0;
+            if (mr == MR) {
+                int r0 = ao + (ic + s0) * k + pc, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k, r4 = r3 + k, r5 = r4 + k;
+                for (; p < full; p += STEPS) {
+                    int o = d + p * MR;
+                    FloatVector.fromArray(GROUP, a, r0 + p).intoArray(pa, o);
+                    FloatVector.fromArray(GROUP, a, r1 + p).intoArray(pa, o + STEPS);
+                    FloatVector.fromArray(GROUP, a, r2 + p).intoArray(pa, o + 2 * STEPS);
+                    FloatVector.fromArray(GROUP, a, r3 + p).intoArray(pa, o + 3 * STEPS);
+                    FloatVector.fromArray(GROUP, a, r4 + p).intoArray(pa, o + 4 * STEPS);
+                    FloatVector.fromArray(GROUP, a, r5 + p).intoArray(pa, o + 5 * STEPS);
+                }
+            }
+            // an edge sliver, and the last group of one whose kc is not a whole number of groups: value by value
+            for (; p < kcp; p++) {
+                int o = d + p / STEPS * STEPS * MR + p % STEPS;
+                for (int r = 0; r < MR; r++) pa[o + r * STEPS] = r < mr && p < kc ? a[ao + (ic + s0 + r) * k + pc + p] : 0;
+            }
         }
     }
 
@@ -372,48 +366,48 @@ final class Matmul {
     }
 
     /**
-     * The MR x NR microkernel over a sliver packed row by row (a plain op(a)): tile = pa sliver . pb panel, 12
-     * independent FMA accumulators; row r of the sliver at pa[ao + r*KCP + p], the panel's NR values for k step p at
-     * pb[bo + p*NR]. kc is a multiple of STEPS (the packs pad it with zeros). The loop takes STEPS k steps a trip with
-     * every index a constant displacement from one counter: C2 then drops the range checks (the counter's range is
-     * known) and the trip is 2 b loads, 6 broadcasts and 12 FMAs a step plus ~11 integer ops a trip, 1.9 instructions
-     * an FMA against the five-row kernel's 2.5 (OpenBLAS's: 1.75). What a busy core punishes is that count
-     * (cpu-backend.md, sessions 10-11). The fences between the rows ({@link #X86}) are what let C2 compile 12
-     * accumulators without spilling.
+     * The MR x NR microkernel over a sliver of a plain op(a), grouped by STEPS k steps ({@link #packA}): tile = pa
+     * sliver . pb panel, 12 independent FMA accumulators; row r's value for k step p at pa[ao + p/STEPS*STEPS*MR +
+     * r*STEPS + p%STEPS], the panel's NR values for k step p at pb[bo + p*NR]. kc is a multiple of STEPS (the packs
+     * pad it with zeros). The loop takes STEPS k steps a trip with every index a constant displacement from one
+     * counter: C2 then drops the range checks (the counter's range is known) and the trip is 2 b loads, 6 broadcasts
+     * and 12 FMAs a step plus ~11 integer ops a trip, 1.9 instructions an FMA (OpenBLAS's: 1.75). What a busy core
+     * punishes is that count (cpu-backend.md, sessions 10-11). The fences between the rows ({@link #X86}) are what let
+     * C2 compile 12 accumulators without spilling.
      */
-    private static void kernelRows(int kc, float[] pa, int ao, float[] pb, int bo, float[] tile) {
+    private static void kernelGrouped(int kc, float[] pa, int ao, float[] pb, int bo, float[] tile) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,
                 c40 = z, c41 = z, c50 = z, c51 = z, b0, b1, x;
         for (int p = 0; p < kc; p += STEPS) {
-            int bi = bo + p * NR, ai = ao + p;
+            int bi = bo + p * NR, ai = ao + p * MR;
             b0 = FloatVector.fromArray(F, pb, bi); b1 = FloatVector.fromArray(F, pb, bi + L);
             x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 5 * KCP]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 4]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 8]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 12]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 16]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 20]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
             b0 = FloatVector.fromArray(F, pb, bi + NR); b1 = FloatVector.fromArray(F, pb, bi + NR + L);
             x = FloatVector.broadcast(F, pa[ai + 1]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 1 + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 1 + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 1 + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 1 + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 1 + 5 * KCP]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 5]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 9]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 13]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 17]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 21]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
             b0 = FloatVector.fromArray(F, pb, bi + 2 * NR); b1 = FloatVector.fromArray(F, pb, bi + 2 * NR + L);
             x = FloatVector.broadcast(F, pa[ai + 2]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 + 5 * KCP]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 6]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 10]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 14]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 18]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 22]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
             b0 = FloatVector.fromArray(F, pb, bi + 3 * NR); b1 = FloatVector.fromArray(F, pb, bi + 3 * NR + L);
             x = FloatVector.broadcast(F, pa[ai + 3]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 + KCP]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 + 2 * KCP]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 + 3 * KCP]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 + 4 * KCP]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 + 5 * KCP]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 7]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 11]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 15]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 19]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pa[ai + 23]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, L); c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
         c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
@@ -421,8 +415,8 @@ final class Matmul {
     }
 
     /**
-     * {@link #kernelRows} over a sliver interleaved by k (a transposed op(a)): the MR values of k step p side by side
-     * at pa[ao + p*MR + r].
+     * {@link #kernelGrouped} over a sliver interleaved by k (a transposed op(a)): the MR values of k step p side by
+     * side at pa[ao + p*MR + r].
      */
     private static void kernelInterleaved(int kc, float[] pa, int ao, float[] pb, int bo, float[] tile) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,

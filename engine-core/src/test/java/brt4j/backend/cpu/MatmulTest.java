@@ -51,8 +51,8 @@ class MatmulTest {
                 // thread); and at one k block, whose column block is NC
                 {2 * Matmul.MC + 7, Matmul.nBlock(Matmul.kBlock(Matmul.KC + 40)) + Matmul.NR + 5, Matmul.KC + 40},
                 {Matmul.MC + 2, Matmul.NC + Matmul.NR + 3, 100},
-                // wide enough that a plain a is packed interleaved too (on one thread; split, each half is not)
-                {13, Matmul.INTERLEAVE_N + 5, 37}};
+                // k not a whole number of the kernel's STEPS: a plain a's last group of k steps is part zeros
+                {13, 1029, 37}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             for (int t = 0; t < 4; t++) {
@@ -80,8 +80,8 @@ class MatmulTest {
         // wide (split by columns) and tall-narrow (split by rows), both with edge tiles and two k blocks
         int[][] shapes = {{203, 517, Matmul.KC + 40}, {1003, 21, Matmul.KC + 40},
                 {67, Matmul.nBlock(Matmul.kBlock(Matmul.KC + 40)) + 37, Matmul.KC + 40},
-                // one thread packs a plain a interleaved, two threads (half as wide each) row by row: the same sums
-                {203, Matmul.INTERLEAVE_N + 17, 70}};
+                // k not a whole number of STEPS, two and three threads splitting the columns unevenly
+                {203, 1041, 70}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             float[] a = rand(r, m * k), b = rand(r, k * n), c0 = rand(r, m * n);
