@@ -7,7 +7,7 @@ if [ ! $DEV/unpacked -nt $DEV/bundle.tar.xz ] || [ ! $DEV/unpacked -nt .device/j
   tar -C $DEV -xJf $DEV/bundle.tar.xz && tar -C .device -xJf .device/jre.tar.xz && touch $DEV/unpacked || exit 1
 fi
 S=$DEV/stage; J=.device/jre/bin/java
-FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m -XX:+UseParallelGC"
+FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xss8m -XX:+UseParallelGC -XX:+UseTransparentHugePages"
 for d in /usr/local/cuda/lib64 /opt/torch/.venv/lib/python3*/site-packages/nvidia/cu13/lib; do
   [ -d "$d" ] && LD_LIBRARY_PATH="$d:${LD_LIBRARY_PATH:-}"
 done

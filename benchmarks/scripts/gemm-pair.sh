@@ -14,6 +14,6 @@ CP="benchmarks/target/classes:benchmarks/target/lib/*"
 for rep in $(seq 1 "$REPS"); do
   echo "== run $rep ($(date +%H:%M))"
   # bin/brt's flags: the Vector API's bounds checks stay on, as in production
-  "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC --enable-native-access=ALL-UNNAMED \
+  "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -XX:+UseTransparentHugePages --enable-native-access=ALL-UNNAMED \
       -cp "$CP" brt4j.bench.GemmPair --pairs "${PAIRS:-40}" "$@" 2>&1 | grep -v '^WARNING'
 done

@@ -23,7 +23,7 @@ PY
 for cfg in configs/laptop.json "$tmp/small_37m_rec.json"; do
   for t in 1 $(nproc); do
     echo "== $(basename "$cfg"), $t thread(s)"
-    "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -Xmx8g -cp "$CP" \
+    "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -XX:+UseTransparentHugePages -Xmx8g -cp "$CP" \
       brt4j.bench.generate.GenerationThroughput config="$cfg" prompt="$PROMPT" generate="$GEN" reps="$REPS" warmup="$WARMUP" threads="$t" 2>&1 | grep -v WARNING
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t \
       /usr/bin/python3 benchmarks/scripts/generate_bench_torch.py "$cfg" "$t" "$PROMPT" "$GEN" "$REPS" "$WARMUP"

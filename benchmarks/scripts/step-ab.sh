@@ -16,7 +16,7 @@ if [ ! -f "$wt/engine-core/target/brt4j-engine-core-0.1.0-SNAPSHOT.jar" ]; then
   git worktree add -q --detach "$wt" "$rev"
   (cd "$wt" && mvn -B -q -ntp -o -pl engine-core package -DskipTests)
 fi
-"$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -Xmx8g \
+"$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -XX:+UseTransparentHugePages -Xmx8g \
     -cp "benchmarks/target/classes" brt4j.bench.train.StepAB \
     "$wt/engine-core/target/brt4j-engine-core-0.1.0-SNAPSHOT.jar" engine-core/target/classes \
     configs/laptop.json "$THREADS" "$PAIRS" $DROPOUT 2>&1 | grep -v '^WARNING'

@@ -10,7 +10,7 @@ export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 CONFIG=${CONFIG:-configs/laptop.json}
 REPS=${REPS:-3}; WARMUP=${WARMUP:-20}; BATCH=${BATCH:-1}; THREADS=${THREADS:-"1 2"}
 if [ "${SKIP_BUILD:-1}" != 1 ]; then mvn -B -ntp -q -pl engine-core,benchmarks -am install -DskipTests; fi
-brt_java=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC ${BRT_JAVA_OPTS:-}
+brt_java=("$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -XX:+UseTransparentHugePages ${BRT_JAVA_OPTS:-}
           -cp "benchmarks/target/classes:benchmarks/target/lib/*")
 train_omp=$(ls -d /usr/lib/x86_64-linux-gnu/openblas-openmp 2>/dev/null || true)
 
