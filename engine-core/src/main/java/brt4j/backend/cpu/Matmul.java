@@ -17,8 +17,9 @@ import java.lang.invoke.VarHandle;
  * which {@link #flush} fuses into c; edge tiles (rows past m are zero in the sliver) write only their valid part.
  *
  * <p>Threads split c by columns (whole NR panels: each packs its part of b and all of a) or by rows (its part of a,
- * all of b), whichever packs less per thread ({@link #splitByColumns}). Per-thread scratch lives as long as the
- * backend: nothing is allocated per tile.
+ * all of b), whichever packs less per thread ({@link #splitByColumns}); split by columns over one k block, they take
+ * chunks of columns from a {@link ColumnRanges}, which evens out a late start or a slower core. Per-thread scratch
+ * lives as long as the backend: nothing is allocated per tile.
  *
  * <p>Numerics: each element is a float32 sum over one k block in order, then fused into c (c + alpha * sum); the k
  * blocks depend on k only, and the tile an element falls in computes it the same way, so the bits do not depend on
@@ -108,7 +109,7 @@ final class Matmul {
             // many small products: one thread per product
             pool.parallelFor(batch, 1, (s, e, w) -> {
                 for (int bi = s; bi < e; bi++) {
-                    block(m, n, k, a, bi * m * k, transA, b, bi * k * n, transB, c, bi * m * n, alpha, beta, 0, m, 0, n, w);
+                    block(m, n, k, a, bi * m * k, transA, b, bi * k * n, transB, c, bi * m * n, alpha, beta, 0, m, 0, n, null, w);
                 }
             });
             return;
@@ -118,13 +119,21 @@ final class Matmul {
             int parts = flops < (1L << 18) ? 1 : threads;
             int nPanels = (n + NR - 1) / NR, mSlivers = (m + MR - 1) / MR;
             if (parts == 1) {
-                pool.parallelFor(1, 1, (s, e, w) -> block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta, 0, m, 0, n, w));
+                pool.parallelFor(1, 1, (s, e, w) -> block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta, 0, m, 0, n, null, w));
+            } else if (k > 0 && splitByColumns(m, n, k, transA, transB, parts) && kBlock(k) >= k
+                    && (long) mSlivers * MR * kBlock(k) <= KEEP_A_MAX) {
+                // one k block: each thread packs all of op(a) once and takes column chunks from a shared
+                // ColumnRanges, so the one that starts late or runs slower does less (two threads on this VM ended a
+                // product 725 us apart, median, of 10.4 ms; with stealing 74-300 us)
+                ColumnRanges ranges = new ColumnRanges(nPanels, parts, nBlock(kBlock(k)) / NR, 1);
+                pool.parallelFor(parts, 1, (s, e, w) -> block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta,
+                        0, m, 0, n, ranges, w));
             } else if (splitByColumns(m, n, k, transA, transB, parts)) {
                 int per = (nPanels + parts - 1) / parts;
                 pool.parallelFor(parts, 1, (s, e, w) -> {
                     for (int p = s; p < e; p++) {
                         int n0 = Math.min(n, p * per * NR), n1 = Math.min(n, (p + 1) * per * NR);
-                        if (n0 < n1) block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta, 0, m, n0, n1, w);
+                        if (n0 < n1) block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta, 0, m, n0, n1, null, w);
                     }
                 });
             } else {
@@ -132,7 +141,7 @@ final class Matmul {
                 pool.parallelFor(parts, 1, (s, e, w) -> {
                     for (int p = s; p < e; p++) {
                         int m0 = Math.min(m, p * per * MR), m1 = Math.min(m, (p + 1) * per * MR);
-                        if (m0 < m1) block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta, m0, m1, 0, n, w);
+                        if (m0 < m1) block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta, m0, m1, 0, n, null, w);
                     }
                 });
             }
@@ -153,9 +162,14 @@ final class Matmul {
         return packA + packB / parts < packA / parts + packB;
     }
 
-    /** Computes rows [m0, m1) x columns [n0, n1) of one product on worker w. */
+    /**
+     * Computes rows [m0, m1) x columns [n0, n1) of one product on worker w: all of those columns, in blocks of
+     * {@link #nBlock}, when {@code shared} is null, else the chunks that w takes from it (then k is one k block and
+     * op(a) is kept packed for all of them).
+     */
     private void block(int m, int n, int k, float[] a, int ao, boolean transA, float[] b, int bo, boolean transB,
-                       float[] c, int co, float alpha, float beta, int m0, int m1, int n0, int n1, int w) {
+                       float[] c, int co, float alpha, float beta, int m0, int m1, int n0, int n1, ColumnRanges shared,
+                       int w) {
         if (k == 0) {
             for (int i = m0; i < m1; i++) {
                 for (int j = n0; j < n1; j++) {
@@ -168,7 +182,7 @@ final class Matmul {
         int kcMax = kBlock(k), ncMax = nBlock(kcMax);
         int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = kcMax;   // a sliver of MR rows takes MR * kcp floats
         // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns)
-        boolean keep = n1 - n0 > ncMax && (long) rows * rowStride <= KEEP_A_MAX;
+        boolean keep = (shared != null || n1 - n0 > ncMax) && (long) rows * rowStride <= KEEP_A_MAX;
         float[] pb = packB[w], pa;
         if (keep) {
             pa = keptA[w];
@@ -179,23 +193,32 @@ final class Matmul {
         }
         if (pb == null || pb.length < kcMax * ncMax) packB[w] = pb = new float[kcMax * ncMax];
         float[] ct = tile[w];
-        // c = beta c first, so the microkernel has a single store: c += alpha acc (beta 0: old c, even NaN, is ignored)
-        if (beta != 1f && beta != 0f) {
-            for (int i = m0; i < m1; i++) {
-                int o = co + i * n;
-                for (int j = n0; j < n1; j++) c[o + j] *= beta;
-            }
-        }
         // k blocks outermost, so a kept pack of a serves every column block of its k block; each element still
         // sums its k blocks in order
         for (int pc = 0; pc < k; pc += kcMax) {
             int kc = Math.min(kcMax, k - pc), kcp = (kc + STEPS - 1) / STEPS * STEPS;   // kcp: padded with zeros
             boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
-            for (int jc = n0; jc < n1; jc += ncMax) {
-                int nc = Math.min(ncMax, n1 - jc);
+            boolean packedA = false;
+            for (int jc = n0, nc; ; jc += nc) {
+                if (shared == null) {
+                    if (jc >= n1) break;
+                    nc = Math.min(ncMax, n1 - jc);
+                } else {
+                    long chunk = shared.next(w);
+                    if (chunk < 0) break;
+                    jc = ColumnRanges.first(chunk) * NR;
+                    nc = Math.min(n1, ColumnRanges.end(chunk) * NR) - jc;
+                }
+                // c = beta c first, so the microkernel has a single store: c += alpha acc (beta 0: old c, even NaN,
+                // is ignored)
+                if (pc == 0 && beta != 1f && beta != 0f) {
+                    for (int i = m0; i < m1; i++) {
+                        for (int j = co + i * n + jc, e = j + nc; j < e; j++) c[j] *= beta;
+                    }
+                }
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * kcp : 0;
-                    if (!keep || jc == n0) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pa, aBase);
+                    if (!keep || !packedA) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pa, aBase);
                     for (int jr = 0; jr < nc; jr += NR) {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
                         // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
@@ -214,6 +237,7 @@ final class Matmul {
                         }
                     }
                 }
+                packedA = true;
             }
         }
     }
