@@ -72,14 +72,12 @@ final class Matmul {
     static { assert GROUP.length() == STEPS; }
 
     private final CpuPool pool;
-    private final float[][] packA, packB, tile, keptA;
+    private final float[][] packs, tile;
 
     Matmul(CpuPool pool) {
         this.pool = pool;
         int t = pool.threads();
-        packA = new float[t][];
-        packB = new float[t][];
-        keptA = new float[t][];
+        packs = new float[t][];
         tile = new float[t][MR * NR];
     }
 
@@ -183,15 +181,10 @@ final class Matmul {
         int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = kcMax;   // a sliver of MR rows takes MR * kcp floats
         // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns)
         boolean keep = (shared != null || n1 - n0 > ncMax) && (long) rows * rowStride <= KEEP_A_MAX;
-        float[] pb = packB[w], pa;
-        if (keep) {
-            pa = keptA[w];
-            if (pa == null || pa.length < rows * rowStride) keptA[w] = pa = new float[rows * rowStride];
-        } else {
-            pa = packA[w];
-            if (pa == null || pa.length < MC * rowStride) packA[w] = pa = new float[MC * rowStride];
-        }
-        if (pb == null || pb.length < kcMax * ncMax) packB[w] = pb = new float[kcMax * ncMax];
+        // one array for both packs (b's block first, then a's): the kernel then keeps one base register, not two
+        int aRegion = kcMax * ncMax, size = aRegion + (keep ? rows : MC) * rowStride;
+        float[] pb = packs[w], pa = pb;
+        if (pb == null || pb.length < size) packs[w] = pa = pb = new float[size];
         float[] ct = tile[w];
         // k blocks outermost, so a kept pack of a serves every column block of its k block; each element still
         // sums its k blocks in order
@@ -217,7 +210,7 @@ final class Matmul {
                     }
                 }
                 for (int ic = m0; ic < m1; ic += MC) {
-                    int mc = Math.min(MC, m1 - ic), aBase = keep ? (ic - m0) * kcp : 0;
+                    int mc = Math.min(MC, m1 - ic), aBase = aRegion + (keep ? (ic - m0) * kcp : 0);
                     if (!keep || !packedA) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pa, aBase);
                     for (int jr = 0; jr < nc; jr += NR) {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
@@ -230,8 +223,8 @@ final class Matmul {
                         int cCol = co + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir), aOff = aBase + ir * kcp, cOff = cCol + (ic + ir) * n;
-                            if (transA) kernelInterleaved(kcp, pa, aOff, pb, bOff, ct);
-                            else kernelGrouped(kcp, pa, aOff, pb, bOff, ct);
+                            if (transA) kernelInterleaved(kcp, pa, aOff, bOff, ct);
+                            else kernelGrouped(kcp, pa, aOff, bOff, ct);
                             if (mr < MR || nr < NR) edge(ct, c, cOff, n, mr, nr, alpha, set);
                             else flush(ct, c, cOff, n, alpha, set);
                         }
@@ -399,33 +392,33 @@ final class Matmul {
      * punishes is that count (cpu-backend.md, sessions 10-11). The fences between the rows ({@link #X86}) are what let
      * C2 compile 12 accumulators without spilling.
      */
-    private static void kernelGrouped(int kc, float[] pa, int ao, float[] pb, int bo, float[] tile) {
+    private static void kernelGrouped(int kc, float[] pa, int ao, int bo, float[] tile) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,
                 c40 = z, c41 = z, c50 = z, c51 = z, b0, b1, x;
         for (int p = 0; p < kc; p += STEPS) {
             int bi = bo + p * NR, ai = ao + p * MR;
-            b0 = FloatVector.fromArray(F, pb, bi); b1 = FloatVector.fromArray(F, pb, bi + L);
+            b0 = FloatVector.fromArray(F, pa, bi); b1 = FloatVector.fromArray(F, pa, bi + L);
             x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 4]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 8]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 12]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 16]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 20]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pb, bi + NR); b1 = FloatVector.fromArray(F, pb, bi + NR + L);
+            b0 = FloatVector.fromArray(F, pa, bi + NR); b1 = FloatVector.fromArray(F, pa, bi + NR + L);
             x = FloatVector.broadcast(F, pa[ai + 1]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 5]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 9]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 13]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 17]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 21]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pb, bi + 2 * NR); b1 = FloatVector.fromArray(F, pb, bi + 2 * NR + L);
+            b0 = FloatVector.fromArray(F, pa, bi + 2 * NR); b1 = FloatVector.fromArray(F, pa, bi + 2 * NR + L);
             x = FloatVector.broadcast(F, pa[ai + 2]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 6]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 10]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 14]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 18]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 22]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pb, bi + 3 * NR); b1 = FloatVector.fromArray(F, pb, bi + 3 * NR + L);
+            b0 = FloatVector.fromArray(F, pa, bi + 3 * NR); b1 = FloatVector.fromArray(F, pa, bi + 3 * NR + L);
             x = FloatVector.broadcast(F, pa[ai + 3]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 7]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 11]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
@@ -442,33 +435,33 @@ final class Matmul {
      * {@link #kernelGrouped} over a sliver interleaved by k (a transposed op(a)): the MR values of k step p side by
      * side at pa[ao + p*MR + r].
      */
-    private static void kernelInterleaved(int kc, float[] pa, int ao, float[] pb, int bo, float[] tile) {
+    private static void kernelInterleaved(int kc, float[] pa, int ao, int bo, float[] tile) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,
                 c40 = z, c41 = z, c50 = z, c51 = z, b0, b1, x;
         for (int p = 0; p < kc; p += STEPS) {
             int bi = bo + p * NR, ai = ao + p * MR;
-            b0 = FloatVector.fromArray(F, pb, bi); b1 = FloatVector.fromArray(F, pb, bi + L);
+            b0 = FloatVector.fromArray(F, pa, bi); b1 = FloatVector.fromArray(F, pa, bi + L);
             x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pb, bi + NR); b1 = FloatVector.fromArray(F, pb, bi + NR + L);
+            b0 = FloatVector.fromArray(F, pa, bi + NR); b1 = FloatVector.fromArray(F, pa, bi + NR + L);
             x = FloatVector.broadcast(F, pa[ai + MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pb, bi + 2 * NR); b1 = FloatVector.fromArray(F, pb, bi + 2 * NR + L);
+            b0 = FloatVector.fromArray(F, pa, bi + 2 * NR); b1 = FloatVector.fromArray(F, pa, bi + 2 * NR + L);
             x = FloatVector.broadcast(F, pa[ai + 2 * MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 2 * MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 2 * MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 2 * MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 2 * MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 2 * MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pb, bi + 3 * NR); b1 = FloatVector.fromArray(F, pb, bi + 3 * NR + L);
+            b0 = FloatVector.fromArray(F, pa, bi + 3 * NR); b1 = FloatVector.fromArray(F, pa, bi + 3 * NR + L);
             x = FloatVector.broadcast(F, pa[ai + 3 * MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 3 * MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
             x = FloatVector.broadcast(F, pa[ai + 3 * MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
