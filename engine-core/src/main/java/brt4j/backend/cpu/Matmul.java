@@ -383,48 +383,49 @@ final class Matmul {
     }
 
     /**
-     * The MR x NR microkernel over a sliver of a plain op(a), grouped by STEPS k steps ({@link #packA}): tile = pa
-     * sliver . pb panel, 12 independent FMA accumulators; row r's value for k step p at pa[ao + p/STEPS*STEPS*MR +
-     * r*STEPS + p%STEPS], the panel's NR values for k step p at pb[bo + p*NR]. kc is a multiple of STEPS (the packs
-     * pad it with zeros). The loop takes STEPS k steps a trip with every index a constant displacement from one
-     * counter: C2 then drops the range checks (the counter's range is known) and the trip is 2 b loads, 6 broadcasts
-     * and 12 FMAs a step plus ~11 integer ops a trip, 1.9 instructions an FMA (OpenBLAS's: 1.75). What a busy core
-     * punishes is that count (cpu-backend.md, sessions 10-11). The fences between the rows ({@link #X86}) are what let
-     * C2 compile 12 accumulators without spilling.
+     * The MR x NR microkernel over a sliver of a plain op(a), grouped by STEPS k steps ({@link #packA}): tile = a
+     * sliver . b panel, 12 independent FMA accumulators, both packs in one array pk (one base register); row r's
+     * value for k step p at pk[ao + p/STEPS*STEPS*MR + r*STEPS + p%STEPS], the panel's NR values for k step p at
+     * pk[bo + p*NR]. kc is a multiple of STEPS (the packs pad it with zeros). The loop takes STEPS k steps a trip with
+     * every index a constant displacement from one counter: C2 then drops the range checks (the counter's range is
+     * known). Counting half steps, both indices are one lea each (8 and 3 times the counter): the trip is 2 b loads,
+     * 6 broadcasts and 12 FMAs a step plus 7 integer instructions, 1.81 instructions an FMA (OpenBLAS's: 1.75). What
+     * a busy core punishes is that count (cpu-backend.md, sessions 10-11 and 14). The fences between the rows
+     * ({@link #X86}) are what let C2 compile 12 accumulators without spilling.
      */
-    private static void kernelGrouped(int kc, float[] pa, int ao, int bo, float[] tile) {
+    private static void kernelGrouped(int kc, float[] pk, int ao, int bo, float[] tile) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,
                 c40 = z, c41 = z, c50 = z, c51 = z, b0, b1, x;
-        for (int p = 0; p < kc; p += STEPS) {
-            int bi = bo + p * NR, ai = ao + p * MR;
-            b0 = FloatVector.fromArray(F, pa, bi); b1 = FloatVector.fromArray(F, pa, bi + L);
-            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 4]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 8]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 12]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 16]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 20]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pa, bi + NR); b1 = FloatVector.fromArray(F, pa, bi + NR + L);
-            x = FloatVector.broadcast(F, pa[ai + 1]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 5]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 9]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 13]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 17]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 21]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pa, bi + 2 * NR); b1 = FloatVector.fromArray(F, pa, bi + 2 * NR + L);
-            x = FloatVector.broadcast(F, pa[ai + 2]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 6]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 10]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 14]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 18]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 22]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pa, bi + 3 * NR); b1 = FloatVector.fromArray(F, pa, bi + 3 * NR + L);
-            x = FloatVector.broadcast(F, pa[ai + 3]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 7]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 11]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 15]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 19]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 23]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+        for (int h = 0; h < kc * 2; h += STEPS * 2) {   // h: half k steps (NR / 2 = 8 and MR / 2 = 3 floats)
+            int bi = bo + h * (NR / 2), ai = ao + h * (MR / 2);
+            b0 = FloatVector.fromArray(F, pk, bi); b1 = FloatVector.fromArray(F, pk, bi + L);
+            x = FloatVector.broadcast(F, pk[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 4]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 8]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 12]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 16]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 20]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pk, bi + NR); b1 = FloatVector.fromArray(F, pk, bi + NR + L);
+            x = FloatVector.broadcast(F, pk[ai + 1]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 5]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 9]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 13]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 17]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 21]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pk, bi + 2 * NR); b1 = FloatVector.fromArray(F, pk, bi + 2 * NR + L);
+            x = FloatVector.broadcast(F, pk[ai + 2]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 6]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 10]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 14]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 18]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 22]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pk, bi + 3 * NR); b1 = FloatVector.fromArray(F, pk, bi + 3 * NR + L);
+            x = FloatVector.broadcast(F, pk[ai + 3]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 7]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 11]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 15]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 19]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 23]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, L); c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
         c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
@@ -433,41 +434,41 @@ final class Matmul {
 
     /**
      * {@link #kernelGrouped} over a sliver interleaved by k (a transposed op(a)): the MR values of k step p side by
-     * side at pa[ao + p*MR + r].
+     * side at pk[ao + p*MR + r].
      */
-    private static void kernelInterleaved(int kc, float[] pa, int ao, int bo, float[] tile) {
+    private static void kernelInterleaved(int kc, float[] pk, int ao, int bo, float[] tile) {
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,
                 c40 = z, c41 = z, c50 = z, c51 = z, b0, b1, x;
-        for (int p = 0; p < kc; p += STEPS) {
-            int bi = bo + p * NR, ai = ao + p * MR;
-            b0 = FloatVector.fromArray(F, pa, bi); b1 = FloatVector.fromArray(F, pa, bi + L);
-            x = FloatVector.broadcast(F, pa[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pa, bi + NR); b1 = FloatVector.fromArray(F, pa, bi + NR + L);
-            x = FloatVector.broadcast(F, pa[ai + MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pa, bi + 2 * NR); b1 = FloatVector.fromArray(F, pa, bi + 2 * NR + L);
-            x = FloatVector.broadcast(F, pa[ai + 2 * MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 2 * MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
-            b0 = FloatVector.fromArray(F, pa, bi + 3 * NR); b1 = FloatVector.fromArray(F, pa, bi + 3 * NR + L);
-            x = FloatVector.broadcast(F, pa[ai + 3 * MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
-            x = FloatVector.broadcast(F, pa[ai + 3 * MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+        for (int h = 0; h < kc * 2; h += STEPS * 2) {   // h: half k steps (NR / 2 = 8 and MR / 2 = 3 floats)
+            int bi = bo + h * (NR / 2), ai = ao + h * (MR / 2);
+            b0 = FloatVector.fromArray(F, pk, bi); b1 = FloatVector.fromArray(F, pk, bi + L);
+            x = FloatVector.broadcast(F, pk[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pk, bi + NR); b1 = FloatVector.fromArray(F, pk, bi + NR + L);
+            x = FloatVector.broadcast(F, pk[ai + MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pk, bi + 2 * NR); b1 = FloatVector.fromArray(F, pk, bi + 2 * NR + L);
+            x = FloatVector.broadcast(F, pk[ai + 2 * MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 2 * MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 2 * MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 2 * MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 2 * MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 2 * MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pk, bi + 3 * NR); b1 = FloatVector.fromArray(F, pk, bi + 3 * NR + L);
+            x = FloatVector.broadcast(F, pk[ai + 3 * MR]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 3 * MR + 1]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 3 * MR + 2]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 3 * MR + 3]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 3 * MR + 4]); c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 3 * MR + 5]); c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); if (X86) VarHandle.loadLoadFence();
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, L); c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
         c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
