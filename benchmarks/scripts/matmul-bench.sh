@@ -22,7 +22,7 @@ for rep in $(seq 1 "$REPS"); do
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t \
         LD_LIBRARY_PATH=$OPENMP${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
         /usr/bin/python3 benchmarks/scripts/matmul-openblas.py > "$OUT/openblas-t$t-r$rep.txt"
-    "$JAVA_HOME/bin/java" -cp "$CP" org.openjdk.jmh.Main 'brt4j.bench.MatmulBench' -p threads=$t -jvmArgsAppend '--add-modules jdk.incubator.vector -Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0 -XX:+UseTransparentHugePages' \
+    "$JAVA_HOME/bin/java" -cp "$CP" org.openjdk.jmh.Main 'brt4j.bench.MatmulBench' -p threads=$t -jvmArgsAppend '--add-modules jdk.incubator.vector -XX:+UseParallelGC -XX:+UseTransparentHugePages' \
         -rf csv -rff "$OUT/ours-t$t-r$rep.csv" > "$OUT/ours-t$t-r$rep.log"
   done
 done
