@@ -178,13 +178,13 @@ final class Matmul {
             return;
         }
         int kcMax = kBlock(k), ncMax = nBlock(kcMax);
-        int rows = (m1 - m0 + MR - 1) / MR * MR, rowStride = kcMax;   // a sliver of MR rows takes MR * kcp floats
+        int rows = (m1 - m0 + MR - 1) / MR * MR;   // a packed row of a takes kcMax floats at most
         // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns)
-        boolean keep = (shared != null || n1 - n0 > ncMax) && (long) rows * rowStride <= KEEP_A_MAX;
+        boolean keep = (shared != null || n1 - n0 > ncMax) && (long) rows * kcMax <= KEEP_A_MAX;
         // one array for both packs (b's block first, then a's): the kernel then keeps one base register, not two
-        int aRegion = kcMax * ncMax, size = aRegion + (keep ? rows : MC) * rowStride;
-        float[] pb = packs[w], pa = pb;
-        if (pb == null || pb.length < size) packs[w] = pa = pb = new float[size];
+        int aRegion = kcMax * ncMax, size = aRegion + (keep ? rows : MC) * kcMax;
+        float[] pk = packs[w];
+        if (pk == null || pk.length < size) packs[w] = pk = new float[size];
         float[] ct = tile[w];
         // k blocks outermost, so a kept pack of a serves every column block of its k block; each element still
         // sums its k blocks in order
@@ -211,20 +211,20 @@ final class Matmul {
                 }
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic), aBase = aRegion + (keep ? (ic - m0) * kcp : 0);
-                    if (!keep || !packedA) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pa, aBase);
+                    if (!keep || !packedA) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
                     for (int jr = 0; jr < nc; jr += NR) {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
                         // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
                         if (ic == m0 && jr % (PANEL_GROUP * NR) == 0) {
-                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pb);
+                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pk);
                         }
                         int nr = Math.min(NR, nc - jr);
                         int bOff = jr * kcp;
                         int cCol = co + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir), aOff = aBase + ir * kcp, cOff = cCol + (ic + ir) * n;
-                            if (transA) kernelInterleaved(kcp, pa, aOff, bOff, ct);
-                            else kernelGrouped(kcp, pa, aOff, bOff, ct);
+                            if (transA) kernelInterleaved(kcp, pk, aOff, bOff, ct);
+                            else kernelGrouped(kcp, pk, aOff, bOff, ct);
                             if (mr < MR || nr < NR) edge(ct, c, cOff, n, mr, nr, alpha, set);
                             else flush(ct, c, cOff, n, alpha, set);
                         }
