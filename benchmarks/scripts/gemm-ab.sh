@@ -13,18 +13,12 @@ BASE=${1:?usage: gemm-ab.sh BASE [THREADS] [PAIRS] [ROUNDS] [MxKxN ...]}
 THREADS=${2:-1}; PAIRS=${3:-40}; ROUNDS=${4:-3}
 shift $(( $# < 4 ? $# : 4 ))
 [ $# -gt 0 ] || set -- 512x512x2048 512x1024x4096 1024x1024x1024
-rev=$(git rev-parse --short "$BASE")
-wt=benchmarks/target/step-ab-$rev
-if [ ! -f "$wt/engine-core/target/brt4j-engine-core-0.1.0-SNAPSHOT.jar" ]; then
-  rm -rf "$wt"; git worktree prune
-  git worktree add -q --detach "$wt" "$rev"
-  (cd "$wt" && mvn -B -q -ntp -o -pl engine-core package -DskipTests)
-fi
-base="$wt/engine-core/target/brt4j-engine-core-0.1.0-SNAPSHOT.jar"
+source benchmarks/scripts/base-engine.sh
+base_engine "$BASE"
 out=$(for r in $(seq 1 "$ROUNDS"); do
   for order in "" --new-first; do
     "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -XX:+UseTransparentHugePages \
-        -cp "benchmarks/target/classes:benchmarks/target/lib/*" brt4j.bench.GemmAB "$base" engine-core/target/classes \
+        -cp "benchmarks/target/classes:benchmarks/target/lib/*" brt4j.bench.GemmAB "$base_jar" engine-core/target/classes \
         "$THREADS" "$PAIRS" $order "$@" 2>&1 | grep -v '^WARNING'
   done
 done)

@@ -9,14 +9,9 @@ cd "$(dirname "$0")/../.."
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 BASE=${1:?usage: step-ab.sh BASE [THREADS] [PAIRS] [dropout]}
 THREADS=${2:-1}; PAIRS=${3:-30}; DROPOUT=${4:-}
-rev=$(git rev-parse --short "$BASE")
-wt=benchmarks/target/step-ab-$rev
-if [ ! -f "$wt/engine-core/target/brt4j-engine-core-0.1.0-SNAPSHOT.jar" ]; then
-  rm -rf "$wt"; git worktree prune
-  git worktree add -q --detach "$wt" "$rev"
-  (cd "$wt" && mvn -B -q -ntp -o -pl engine-core package -DskipTests)
-fi
+source benchmarks/scripts/base-engine.sh
+base_engine "$BASE"
 "$JAVA_HOME/bin/java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -XX:+UseTransparentHugePages -Xmx8g \
     -cp "benchmarks/target/classes" brt4j.bench.train.StepAB \
-    "$wt/engine-core/target/brt4j-engine-core-0.1.0-SNAPSHOT.jar" engine-core/target/classes \
+    "$base_jar" engine-core/target/classes \
     configs/laptop.json "$THREADS" "$PAIRS" $DROPOUT 2>&1 | grep -v '^WARNING'

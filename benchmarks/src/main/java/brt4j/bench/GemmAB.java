@@ -1,47 +1,28 @@
 package brt4j.bench;
 
 import java.lang.reflect.Method;
-import java.net.URL;
-import java.net.URLClassLoader;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
  * A/B of the CPU backend's sgemm in one JVM: two engines (an engine-core jar or classes folder each) in their own
- * class loaders, called in turn on the same operands (ABBA pairs, 5 ms apart, after 3 s of warm-up each shape).
- * Prints, per shape, the median of the pairs' speed ratios (new / base) with its quartiles and both sides' median
- * GFLOP/s. The engine whose loader is made second tends to read up to 3% slower with identical code (each loader's
- * code is compiled on its own, its buffers land elsewhere), so benchmarks/scripts/gemm-ab.sh runs both orders
- * ({@code --new-first}) and averages them.
+ * class loaders ({@link EngineLoader}), called in turn on the same operands (ABBA pairs, 5 ms apart, after 3 s of
+ * warm-up each shape). Prints, per shape, the median of the pairs' speed ratios (new / base) with its quartiles and
+ * both sides' median GFLOP/s. The engine whose loader is made second tends to read up to 3% slower with identical
+ * code (each loader's code is compiled on its own, its buffers land elsewhere), so benchmarks/scripts/gemm-ab.sh
+ * runs both orders ({@code --new-first}) and averages them.
  *
  * <p>Usage: {@code GemmAB BASE_ENGINE NEW_ENGINE THREADS PAIRS [--new-first] MxKxN ...}.
  */
 public final class GemmAB {
-    /** Loads the engine's own classes (brt4j.*) first, everything else (libraries) from the application class path. */
-    static final class EngineLoader extends URLClassLoader {
-        EngineLoader(Path engine) throws Exception {
-            super(new URL[]{engine.toUri().toURL()}, GemmAB.class.getClassLoader());
-        }
-
-        @Override protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
-            synchronized (getClassLoadingLock(name)) {
-                Class<?> c = findLoadedClass(name);
-                if (c == null && name.startsWith("brt4j.")) c = findClass(name);
-                if (c == null) c = super.loadClass(name, false);
-                if (resolve) resolveClass(c);
-                return c;
-            }
-        }
-    }
-
     /** One engine's backend and operands, called through reflection (a few ns against a millisecond call). */
     static final class Side {
         final Object backend, a, b, c;
         final Method matmul;
 
         Side(Path engine, int threads, float[] a, float[] b, int m, int k, int n) throws Exception {
-            ClassLoader loader = new EngineLoader(engine);
+            ClassLoader loader = EngineLoader.of(engine);
             Class<?> backendClass = loader.loadClass("brt4j.backend.cpu.CpuBackend");
             Class<?> tensor = loader.loadClass("brt4j.tensor.Tensor");
             backend = backendClass.getConstructor(int.class).newInstance(threads);

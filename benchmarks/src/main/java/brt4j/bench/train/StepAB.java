@@ -1,14 +1,9 @@
 package brt4j.bench.train;
 
-import java.io.IOException;
-import java.net.URL;
-import java.net.URLClassLoader;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
+import brt4j.bench.EngineLoader;
+
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * A/B of whole training steps in one JVM: two engines (a jar or a classes folder each), each with these benchmark
@@ -62,15 +57,7 @@ public final class StepAB {
     }
 
     private static Runnable stepper(Path engine, String config, int threads, boolean dropout) throws Exception {
-        if (!Files.exists(engine)) throw new IllegalArgumentException("no engine at " + engine);
-        List<URL> urls = new ArrayList<>(List.of(engine.toUri().toURL(), Path.of("benchmarks/target/classes").toUri().toURL()));
-        try (DirectoryStream<Path> libs = Files.newDirectoryStream(Path.of("benchmarks/target/lib"), "*.jar")) {
-            for (Path p : libs) if (!p.getFileName().toString().startsWith("brt4j-engine-core")) urls.add(p.toUri().toURL());
-        } catch (IOException e) {
-            throw new IllegalStateException("benchmarks/target/lib: build the benchmarks module first", e);
-        }
-        ClassLoader loader = new URLClassLoader(urls.toArray(URL[]::new), ClassLoader.getPlatformClassLoader());
-        return (Runnable) loader.loadClass("brt4j.bench.train.Stepper")     // by name: not through this loader
+        return (Runnable) EngineLoader.of(engine).loadClass("brt4j.bench.train.Stepper")   // by name: not through this loader
                 .getConstructor(String.class, int.class, boolean.class).newInstance(config, threads, dropout);
     }
 }
