@@ -18,8 +18,8 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Threads split c by columns (whole NR panels: each packs its part of b and all of a) or by rows (its part of a,
  * all of b), whichever packs less per thread ({@link #splitByColumns}); split by columns over one k block, they take
- * chunks of columns from a {@link ColumnRanges}, which evens out a late start or a slower core. Per-thread scratch
- * lives as long as the backend: nothing is allocated per tile.
+ * chunks of columns from a {@link ColumnRanges}, which evens out a late start or a slower core, and share one pack of
+ * a ({@link SharedPack}). Scratch lives as long as the backend: nothing is allocated per tile.
  *
  * <p>Numerics: each element is a float32 sum over one k block in order, then fused into c (c + alpha * sum); the k
  * blocks depend on k only, and the tile an element falls in computes it the same way, so the bits do not depend on
@@ -73,6 +73,8 @@ final class Matmul {
 
     private final CpuPool pool;
     private final float[][] packs, tile;
+    /** The packs of a product whose threads take column chunks from a {@link ColumnRanges}. */
+    private final SharedPack sharedPack = new SharedPack();
 
     Matmul(CpuPool pool) {
         this.pool = pool;
@@ -120,10 +122,12 @@ final class Matmul {
                 pool.parallelFor(1, 1, (s, e, w) -> block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta, 0, m, 0, n, null, w));
             } else if (k > 0 && splitByColumns(m, n, k, transA, transB, parts) && kBlock(k) >= k
                     && (long) mSlivers * MR * kBlock(k) <= KEEP_A_MAX) {
-                // one k block: each thread packs all of op(a) once and takes column chunks from a shared
-                // ColumnRanges, so the one that starts late or runs slower does less (two threads on this VM ended a
-                // product 725 us apart, median, of 10.4 ms; with stealing 74-300 us)
-                ColumnRanges ranges = new ColumnRanges(nPanels, parts, nBlock(kBlock(k)) / NR, 1);
+                // one k block: the threads take column chunks from a shared ColumnRanges, so the one that starts late
+                // or runs slower does less (two threads on this VM ended a product 725 us apart, median, of 10.4 ms;
+                // with stealing 74-300 us), and pack op(a) once between them (SharedPack)
+                int kc = kBlock(k);
+                ColumnRanges ranges = new ColumnRanges(nPanels, parts, nBlock(kc) / NR, 1);
+                sharedPack.prepare(parts, kc * nBlock(kc), MC * kc, (long) mSlivers * MR * kc, (m + MC - 1) / MC);
                 pool.parallelFor(parts, 1, (s, e, w) -> block(m, n, k, a, ao, transA, b, bo, transB, c, co, alpha, beta,
                         0, m, 0, n, ranges, w));
             } else if (splitByColumns(m, n, k, transA, transB, parts)) {
@@ -162,11 +166,11 @@ final class Matmul {
 
     /**
      * Computes rows [m0, m1) x columns [n0, n1) of one product on worker w: all of those columns, in blocks of
-     * {@link #nBlock}, when {@code shared} is null, else the chunks that w takes from it (then k is one k block and
-     * op(a) is kept packed for all of them).
+     * {@link #nBlock}, when {@code ranges} is null, else the chunks that w takes from it (then k is one k block, and
+     * op(a) is packed once for all chunks and all threads, in {@link #sharedPack}).
      */
     private void block(int m, int n, int k, float[] a, int ao, boolean transA, float[] b, int bo, boolean transB,
-                       float[] c, int co, float alpha, float beta, int m0, int m1, int n0, int n1, ColumnRanges shared,
+                       float[] c, int co, float alpha, float beta, int m0, int m1, int n0, int n1, ColumnRanges ranges,
                        int w) {
         if (k == 0) {
             for (int i = m0; i < m1; i++) {
@@ -179,13 +183,25 @@ final class Matmul {
         }
         int kcMax = kBlock(k), ncMax = nBlock(kcMax);
         int rows = (m1 - m0 + MR - 1) / MR * MR;   // a packed row of a takes kcMax floats at most
-        // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns)
-        boolean keep = (shared != null || n1 - n0 > ncMax) && (long) rows * kcMax <= KEEP_A_MAX;
-        // one array for both packs (b's block first, then a's): the kernel then keeps one base register, not two
-        int aRegion = kcMax * ncMax, size = aRegion + (keep ? rows : MC) * kcMax;
-        float[] pk = packs[w];
-        if (pk == null || pk.length < size) packs[w] = pk = new float[size];
+        // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns); with
+        // column chunks, once for all threads (the gemm checked that it fits)
+        boolean keep = ranges != null || n1 - n0 > ncMax && (long) rows * kcMax <= KEEP_A_MAX;
+        // one array for both packs (b's block, then a's): the kernel then keeps one base register, not two
+        float[] pk;
+        int bBase, aRegion;
+        if (ranges != null) {
+            pk = sharedPack.array;
+            bBase = sharedPack.bBase(w);
+            aRegion = sharedPack.aBase();
+        } else {
+            int size = kcMax * ncMax + (keep ? rows : MC) * kcMax;
+            pk = packs[w];
+            if (pk == null || pk.length < size) packs[w] = pk = new float[size];
+            bBase = 0;
+            aRegion = kcMax * ncMax;
+        }
         float[] ct = tile[w];
+        int icBlocks = (m1 - m0 + MC - 1) / MC;
         // k blocks outermost, so a kept pack of a serves every column block of its k block; each element still
         // sums its k blocks in order
         for (int pc = 0; pc < k; pc += kcMax) {
@@ -193,11 +209,11 @@ final class Matmul {
             boolean set = pc == 0 && beta == 0f;     // first block over beta 0: store without reading c
             boolean packedA = false;
             for (int jc = n0, nc; ; jc += nc) {
-                if (shared == null) {
+                if (ranges == null) {
                     if (jc >= n1) break;
                     nc = Math.min(ncMax, n1 - jc);
                 } else {
-                    long chunk = shared.next(w);
+                    long chunk = ranges.next(w);
                     if (chunk < 0) break;
                     jc = ColumnRanges.first(chunk) * NR;
                     nc = Math.min(n1, ColumnRanges.end(chunk) * NR) - jc;
@@ -209,17 +225,28 @@ final class Matmul {
                         for (int j = co + i * n + jc, e = j + nc; j < e; j++) c[j] *= beta;
                     }
                 }
-                for (int ic = m0; ic < m1; ic += MC) {
+                // threads sharing op(a)'s pack start at opposite ends of the rows, so each packs about half and
+                // seldom finds a block the other is packing
+                boolean downwards = ranges != null && !packedA && w % 2 == 1;
+                for (int q = 0; q < icBlocks; q++) {
+                    int ib = downwards ? icBlocks - 1 - q : q, ic = m0 + ib * MC;
                     int mc = Math.min(MC, m1 - ic), aBase = aRegion + (keep ? (ic - m0) * kcp : 0);
-                    if (!keep || !packedA) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
+                    if (ranges != null) {
+                        int take = sharedPack.take(ib);
+                        if (take == SharedPack.PACK_OWN) aBase = sharedPack.ownA(w);   // being packed: a copy
+                        if (take != SharedPack.PACKED) packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
+                        if (take == SharedPack.PACK_IT) sharedPack.done(ib);
+                    } else if (!keep || !packedA) {
+                        packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
+                    }
                     for (int jr = 0; jr < nc; jr += NR) {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
                         // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
-                        if (ic == m0 && jr % (PANEL_GROUP * NR) == 0) {
-                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pk);
+                        if (q == 0 && jr % (PANEL_GROUP * NR) == 0) {
+                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pk, bBase);
                         }
                         int nr = Math.min(NR, nc - jr);
-                        int bOff = jr * kcp;
+                        int bOff = bBase + jr * kcp;
                         int cCol = co + jc + jr;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir), aOff = aBase + ir * kcp, cOff = cCol + (ic + ir) * n;
@@ -330,19 +357,19 @@ final class Matmul {
 
     /**
      * Packs columns [jr0, jr1) of op(b)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel jr holds kcp rows of NR
-     * values at pb[jr * kcp ..], zero padded (columns past n, rows past kc). A plain b is copied PANEL_GROUP panels
+     * values at pb[pbOff + jr * kcp ..], zero padded (columns past n, rows past kc). A plain b is copied PANEL_GROUP panels
      * side by side per row, so each row's run is read whole (one panel at a time walks rows 4 * n bytes apart, which
      * fall into one L1 set: 1.5 against 0.8 ns a float at n = 4096). A transposed b (stored n x k) is a transposed copy
      * per panel ({@link Transpose}).
      */
     private static void packB(float[] b, int bo, boolean transB, int k, int n, int pc, int kc, int kcp, int jc, int jr0,
-                              int jr1, float[] pb) {
-        for (int jr = jr0; jr < jr1; jr += NR) java.util.Arrays.fill(pb, jr * kcp + kc * NR, (jr + NR) * kcp, 0f);
+                              int jr1, float[] pb, int pbOff) {
+        for (int jr = jr0; jr < jr1; jr += NR) java.util.Arrays.fill(pb, pbOff + jr * kcp + kc * NR, pbOff + (jr + NR) * kcp, 0f);
         if (!transB) {
             int full = jr0 + (jr1 - jr0) / NR * NR;
             if (full - jr0 == 4 * NR) {
                 // a whole group of four panels, written out: 0.22 against 0.33 ns a float in isolation
-                int d0 = jr0 * kcp, d1 = d0 + NR * kcp, d2 = d1 + NR * kcp, d3 = d2 + NR * kcp;
+                int d0 = pbOff + jr0 * kcp, d1 = d0 + NR * kcp, d2 = d1 + NR * kcp, d3 = d2 + NR * kcp;
                 for (int p = 0; p < kc; p++) {
                     int src = bo + (pc + p) * n + jc + jr0, o = p * NR;
                     FloatVector.fromArray(F, b, src).intoArray(pb, d0 + o);
@@ -357,7 +384,7 @@ final class Matmul {
             } else for (int p = 0; p < kc; p++) {
                 int src = bo + (pc + p) * n + jc;
                 for (int jr = jr0; jr < full; jr += NR) {
-                    int d = jr * kcp + p * NR;
+                    int d = pbOff + jr * kcp + p * NR;
                     FloatVector.fromArray(F, b, src + jr).intoArray(pb, d);
                     FloatVector.fromArray(F, b, src + jr + L).intoArray(pb, d + L);
                 }
@@ -365,7 +392,7 @@ final class Matmul {
             if (full < jr1) {
                 int nr = jr1 - full;
                 for (int p = 0; p < kc; p++) {
-                    int src = bo + (pc + p) * n + jc + full, d = full * kcp + p * NR;
+                    int src = bo + (pc + p) * n + jc + full, d = pbOff + full * kcp + p * NR;
                     for (int x = 0; x < nr; x++) pb[d + x] = b[src + x];
                     for (int x = nr; x < NR; x++) pb[d + x] = 0;
                 }
@@ -373,7 +400,7 @@ final class Matmul {
             return;
         }
         for (int jr = jr0; jr < jr1; jr += NR) {
-            int nr = Math.min(NR, jr1 - jr), dst = jr * kcp, j0 = jc + jr;
+            int nr = Math.min(NR, jr1 - jr), dst = pbOff + jr * kcp, j0 = jc + jr;
             // b is stored n x k: element (p, j) at b[j * k + p]
             Transpose.copy(b, bo + j0 * k + pc, k, nr, kc, pb, dst, NR);
             for (int x = nr; x < NR; x++) {
