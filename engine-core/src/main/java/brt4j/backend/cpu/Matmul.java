@@ -12,9 +12,10 @@ import java.lang.invoke.VarHandle;
  * accumulators, as OpenBLAS's Haswell/Zen kernel). An mc x kc block of op(a) is packed into MR-row slivers in one of
  * two layouts, each with its kernel, and either way a trip of the kernel reads one run of a: a transposed a interleaved
  * by k (the MR values of each k step side by side, as it stores them), a plain a grouped by STEPS k steps (each row's
- * STEPS values side by side, so that the pack copies vectors). The packs pad kc with zeros to a whole number of STEPS
- * (adding 0 * 0 to a sum changes no bit: an accumulator that starts at +0 is never -0). The kernel leaves its tile in a per-thread scratch array,
- * which {@link #flush} fuses into c; edge tiles (rows past m are zero in the sliver) write only their valid part.
+ * STEPS values side by side, so that the pack copies vectors; its last rows go to a four-row kernel,
+ * {@link #sliverWidth}). The packs pad kc with zeros to a whole number of STEPS (adding 0 * 0 to a sum changes no bit:
+ * an accumulator that starts at +0 is never -0). The kernel leaves its tile in a per-thread scratch array, which
+ * {@link #flush} fuses into c; edge tiles (rows past m are zero in the sliver) write only their valid part.
  *
  * <p>Threads split c by columns (whole NR panels: each packs its part of b and all of a) or by rows (its part of a,
  * all of b), whichever packs less per thread ({@link #splitByColumns}); split by columns over one k block, they take
@@ -86,6 +87,16 @@ final class Matmul {
     /** The column block for k blocks of kcMax: PACKED_B floats of packed op(b), a whole number of panels, at most NC. */
     static int nBlock(int kcMax) {
         return Math.max(NR, Math.min(NC, PACKED_B / kcMax / NR * NR));
+    }
+
+    /**
+     * Rows of the sliver that starts where {@code left} rows of a row block remain: MR, except that a plain op(a)'s
+     * last rows go to the four-row kernel, which takes 0.74 of the six-row kernel's time: the last eight rows as two
+     * slivers of four, four rows or fewer as one. 512 rows are then 84 x 6 + 2 x 4, 85.5 six-row kernels' time
+     * instead of 86 (85 and one for the last two rows). A sliver of four is packed four rows wide.
+     */
+    static int sliverWidth(int left, boolean transA) {
+        return !transA && (left == MR + 2 || left <= 4) ? 4 : MR;
     }
 
     /**
@@ -248,12 +259,14 @@ final class Matmul {
                         int nr = Math.min(NR, nc - jr);
                         int bOff = bBase + jr * kcp;
                         int cCol = co + jc + jr;
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir), aOff = aBase + ir * kcp, cOff = cCol + (ic + ir) * n;
+                        for (int ir = 0, width; ir < mc; ir += width) {
+                            width = sliverWidth(mc - ir, transA);
+                            int mr = Math.min(width, mc - ir), aOff = aBase + ir * kcp, cOff = cCol + (ic + ir) * n;
                             if (transA) kernelInterleaved(kcp, pk, aOff, bOff, ct);
-                            else kernelGrouped(kcp, pk, aOff, bOff, ct);
-                            if (mr < MR || nr < NR) edge(ct, c, cOff, n, mr, nr, alpha, set);
-                            else flush(ct, c, cOff, n, alpha, set);
+                            else if (width == MR) kernelGrouped(kcp, pk, aOff, bOff, ct);
+                            else kernelFour(kcp, pk, aOff, bOff, ct);
+                            if (mr < width || nr < NR) edge(ct, c, cOff, n, mr, nr, alpha, set);
+                            else flush(ct, c, cOff, n, alpha, set, width);
                         }
                     }
                 }
@@ -286,11 +299,12 @@ final class Matmul {
     }
 
     /**
-     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of MR rows (sliver s at pa[paOff + s*MR*kcp]), the rows past mc and
-     * the k steps from kc to kcp zero. A transposed a is interleaved by k step: for each p the sliver's MR values side
-     * by side, at p*MR + r, as a^T stores them. A plain a is grouped by STEPS k steps: for each group the MR rows'
-     * STEPS values in turn, row r's at p/STEPS*STEPS*MR + r*STEPS + p%STEPS, so that each row is copied STEPS values
-     * (one 128-bit vector) at a time. Either way a trip of the kernel reads one run of STEPS*MR values.
+     * Packs op(a)[ic:ic+mc, pc:pc+kc] into slivers of {@link #sliverWidth} rows (the sliver from row s0 at
+     * pa[paOff + s0*kcp]), the rows past mc and the k steps from kc to kcp zero. A transposed a is interleaved by k
+     * step, MR rows a sliver: for each p the sliver's MR values side by side, at p*MR + r, as a^T stores them. A plain
+     * a is grouped by STEPS k steps: for each group the sliver's rows' STEPS values in turn, row r's at
+     * p/STEPS*STEPS*width + r*STEPS + p%STEPS, so that each row is copied STEPS values (one 128-bit vector) at a time.
+     * Either way a trip of the kernel reads one run of STEPS*width values.
      */
     private static void packA(float[] a, int ao, boolean transA, int m, int k, int ic, int mc, int pc, int kc, int kcp,
                               float[] pa, int paOff) {
@@ -329,14 +343,18 @@ final class Matmul {
         }
     }
 
-    /** The grouped layout of a plain a ({@link #packA}): a full group of a full sliver is MR vector copies. */
+    /**
+     * The grouped layout of a plain a ({@link #packA}) in slivers of {@link #sliverWidth} rows: a full group of a full
+     * sliver is a vector copy per row.
+     */
     private static void packGrouped(float[] a, int ao, int k, int ic, int mc, int pc, int kc, int kcp, float[] pa,
                                     int paOff) {
         int full = kc / STEPS * STEPS;
-        for (int s0 = 0; s0 < mc; s0 += MR) {
-            int mr = Math.min(MR, mc - s0), d = paOff + s0 * kcp, p = 0;
+        for (int s0 = 0, width; s0 < mc; s0 += width) {
+            width = sliverWidth(mc - s0, false);
+            int mr = Math.min(width, mc - s0), d = paOff + s0 * kcp, p = 0;
+            int r0 = ao + (ic + s0) * k + pc, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k, r4 = r3 + k, r5 = r4 + k;
             if (mr == MR) {
-                int r0 = ao + (ic + s0) * k + pc, r1 = r0 + k, r2 = r1 + k, r3 = r2 + k, r4 = r3 + k, r5 = r4 + k;
                 for (; p < full; p += STEPS) {
                     int o = d + p * MR;
                     FloatVector.fromArray(GROUP, a, r0 + p).intoArray(pa, o);
@@ -346,11 +364,19 @@ final class Matmul {
                     FloatVector.fromArray(GROUP, a, r4 + p).intoArray(pa, o + 4 * STEPS);
                     FloatVector.fromArray(GROUP, a, r5 + p).intoArray(pa, o + 5 * STEPS);
                 }
+            } else if (mr == 4) {
+                for (; p < full; p += STEPS) {
+                    int o = d + p * 4;
+                    FloatVector.fromArray(GROUP, a, r0 + p).intoArray(pa, o);
+                    FloatVector.fromArray(GROUP, a, r1 + p).intoArray(pa, o + STEPS);
+                    FloatVector.fromArray(GROUP, a, r2 + p).intoArray(pa, o + 2 * STEPS);
+                    FloatVector.fromArray(GROUP, a, r3 + p).intoArray(pa, o + 3 * STEPS);
+                }
             }
             // an edge sliver, and the last group of one whose kc is not a whole number of groups: value by value
             for (; p < kcp; p++) {
-                int o = d + p / STEPS * STEPS * MR + p % STEPS;
-                for (int r = 0; r < MR; r++) pa[o + r * STEPS] = r < mr && p < kc ? a[ao + (ic + s0 + r) * k + pc + p] : 0;
+                int o = d + p / STEPS * STEPS * width + p % STEPS;
+                for (int r = 0; r < width; r++) pa[o + r * STEPS] = r < mr && p < kc ? a[ao + (ic + s0 + r) * k + pc + p] : 0;
             }
         }
     }
@@ -460,6 +486,41 @@ final class Matmul {
     }
 
     /**
+     * {@link #kernelGrouped} for a sliver four rows wide (the last rows of a plain op(a), {@link #sliverWidth}): eight
+     * accumulators, still enough to keep both FMA pipes busy (4-cycle latency), so it takes 0.74 of the six-row
+     * kernel's time for two thirds of its work.
+     */
+    private static void kernelFour(int kc, float[] pk, int ao, int bo, float[] tile) {
+        FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,
+                b0, b1, x;
+        for (int h = 0; h < kc * 2; h += STEPS * 2) {   // h: half k steps (NR / 2 = 8 and 4 / 2 = 2 floats)
+            int bi = bo + h * (NR / 2), ai = ao + h * 2;
+            b0 = FloatVector.fromArray(F, pk, bi); b1 = FloatVector.fromArray(F, pk, bi + L);
+            x = FloatVector.broadcast(F, pk[ai]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 4]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 8]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 12]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pk, bi + NR); b1 = FloatVector.fromArray(F, pk, bi + NR + L);
+            x = FloatVector.broadcast(F, pk[ai + 1]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 5]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 9]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 13]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pk, bi + 2 * NR); b1 = FloatVector.fromArray(F, pk, bi + 2 * NR + L);
+            x = FloatVector.broadcast(F, pk[ai + 2]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 6]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 10]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 14]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+            b0 = FloatVector.fromArray(F, pk, bi + 3 * NR); b1 = FloatVector.fromArray(F, pk, bi + 3 * NR + L);
+            x = FloatVector.broadcast(F, pk[ai + 3]); c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 7]); c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 11]); c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); if (X86) VarHandle.loadLoadFence();
+            x = FloatVector.broadcast(F, pk[ai + 15]); c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); if (X86) VarHandle.loadLoadFence();
+        }
+        c00.intoArray(tile, 0); c01.intoArray(tile, L); c10.intoArray(tile, NR); c11.intoArray(tile, NR + L);
+        c20.intoArray(tile, 2 * NR); c21.intoArray(tile, 2 * NR + L); c30.intoArray(tile, 3 * NR); c31.intoArray(tile, 3 * NR + L);
+    }
+
+    /**
      * {@link #kernelGrouped} over a sliver interleaved by k (a transposed op(a)): the MR values of k step p side by
      * side at pk[ao + p*MR + r].
      */
@@ -503,14 +564,14 @@ final class Matmul {
     }
 
     /** A full tile into c: c = alpha t (set) or c += alpha t, the roundings of the scalar {@link #edge} path. */
-    private static void flush(float[] t, float[] c, int cOff, int ldc, float alpha, boolean set) {
+    private static void flush(float[] t, float[] c, int cOff, int ldc, float alpha, boolean set, int rows) {
         // two loops, not a choice per vector: a vector value that merges two branches is boxed (session 4)
         if (set) {
-            for (int r = 0; r < MR; r++) {
+            for (int r = 0; r < rows; r++) {
                 for (int x = 0; x < NR; x += L) FloatVector.fromArray(F, t, r * NR + x).mul(alpha).intoArray(c, cOff + r * ldc + x);
             }
         } else {
-            for (int r = 0; r < MR; r++) {
+            for (int r = 0; r < rows; r++) {
                 for (int x = 0; x < NR; x += L) {
                     int o = cOff + r * ldc + x;
                     FloatVector.fromArray(F, t, r * NR + x).fma(FloatVector.broadcast(F, alpha), FloatVector.fromArray(F, c, o)).intoArray(c, o);

@@ -43,6 +43,25 @@ class MatmulTest {
     }
 
     @Test
+    void aPlainAsLastRowsGoToFourRowSlivers() {
+        // a plain a's 32-row last block of 512 rows: four of six, then the last eight rows as two of four
+        assertEquals("6 6 6 6 4 4", widths(32, false));
+        assertEquals("6 6 6 6 6 6", widths(32, true), "a transposed a keeps six-row slivers");
+        assertEquals("6 4", widths(7, false), "a last row alone takes the four-row kernel");
+        assertEquals("6 6", widths(11, false), "five rows stay on the six-row kernel");
+        assertEquals("4", widths(3, false));
+    }
+
+    private static String widths(int rows, boolean transA) {
+        StringBuilder sb = new StringBuilder();
+        for (int left = rows, w; left > 0; left -= Math.min(w, left)) {
+            w = Matmul.sliverWidth(left, transA);
+            sb.append(sb.isEmpty() ? "" : " ").append(w);
+        }
+        return sb.toString();
+    }
+
+    @Test
     void edgesBlocksTransposesAndSplitsAgainstFloat64() {
         SplittableRandom r = new SplittableRandom(11);
         int[][] shapes = {{1, 1, 1}, {4, 15, 17}, {6, 16, 16}, {11, 17, 33}, {131, 33, 520}, {7, 300, 1100},
@@ -52,7 +71,9 @@ class MatmulTest {
                 {2 * Matmul.MC + 7, Matmul.nBlock(Matmul.kBlock(Matmul.KC + 40)) + Matmul.NR + 5, Matmul.KC + 40},
                 {Matmul.MC + 2, Matmul.NC + Matmul.NR + 3, 100},
                 // k not a whole number of the kernel's STEPS: a plain a's last group of k steps is part zeros
-                {13, 1029, 37}};
+                {13, 1029, 37},
+                // a plain a's last eight rows as two four-row slivers (after a full row block, and on two threads)
+                {14, 37, 29}, {Matmul.MC + 14, 130, 70}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             for (int t = 0; t < 4; t++) {
