@@ -196,7 +196,7 @@ final class Matmul {
         int rows = (m1 - m0 + MR - 1) / MR * MR;   // a packed row of a takes kcMax floats at most
         // several column blocks: op(a) packed once for all of them (512x1024x4096 has sixteen of 256 columns); with
         // column chunks, once for all threads (the gemm checked that it fits)
-        boolean keep = ranges != null || n1 - n0 > ncMax && (long) rows * kcMax <= KEEP_A_MAX;
+        boolean keep = ranges != null || (n1 - n0 > ncMax && (long) rows * kcMax <= KEEP_A_MAX);
         // one array for both packs (b's block, then a's): the kernel then keeps one base register, not two
         float[] pk;
         int bBase, aRegion;
@@ -254,7 +254,8 @@ final class Matmul {
                         // b is packed a few panels ahead of their first use, while the first rows of a run over
                         // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
                         if (q == 0 && jr % (PANEL_GROUP * NR) == 0) {
-                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pk, bBase);
+                            int jrEnd = Math.min(nc, jr + PANEL_GROUP * NR);
+                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, jrEnd, pk, bBase);
                         }
                         int nr = Math.min(NR, nc - jr);
                         int bOff = bBase + jr * kcp;
@@ -376,21 +377,25 @@ final class Matmul {
             // an edge sliver, and the last group of one whose kc is not a whole number of groups: value by value
             for (; p < kcp; p++) {
                 int o = d + p / STEPS * STEPS * width + p % STEPS;
-                for (int r = 0; r < width; r++) pa[o + r * STEPS] = r < mr && p < kc ? a[ao + (ic + s0 + r) * k + pc + p] : 0;
+                for (int r = 0; r < width; r++) {
+                    pa[o + r * STEPS] = r < mr && p < kc ? a[ao + (ic + s0 + r) * k + pc + p] : 0;
+                }
             }
         }
     }
 
     /**
      * Packs columns [jr0, jr1) of op(b)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel jr holds kcp rows of NR
-     * values at pb[pbOff + jr * kcp ..], zero padded (columns past n, rows past kc). A plain b is copied PANEL_GROUP panels
-     * side by side per row, so each row's run is read whole (one panel at a time walks rows 4 * n bytes apart, which
-     * fall into one L1 set: 1.5 against 0.8 ns a float at n = 4096). A transposed b (stored n x k) is a transposed copy
-     * per panel ({@link Transpose}).
+     * values at pb[pbOff + jr * kcp ..], zero padded (columns past n, rows past kc). A plain b is copied PANEL_GROUP
+     * panels side by side per row, so each row's run is read whole (one panel at a time walks rows 4 * n bytes apart,
+     * which fall into one L1 set: 1.5 against 0.8 ns a float at n = 4096). A transposed b (stored n x k) is a
+     * transposed copy per panel ({@link Transpose}).
      */
     private static void packB(float[] b, int bo, boolean transB, int k, int n, int pc, int kc, int kcp, int jc, int jr0,
                               int jr1, float[] pb, int pbOff) {
-        for (int jr = jr0; jr < jr1; jr += NR) java.util.Arrays.fill(pb, pbOff + jr * kcp + kc * NR, pbOff + (jr + NR) * kcp, 0f);
+        for (int jr = jr0; jr < jr1; jr += NR) {
+            java.util.Arrays.fill(pb, pbOff + jr * kcp + kc * NR, pbOff + (jr + NR) * kcp, 0f);   // rows kc..kcp
+        }
         if (!transB) {
             int full = jr0 + (jr1 - jr0) / NR * NR;
             if (full - jr0 == 4 * NR) {

@@ -27,7 +27,8 @@ class SharedPackTest {
                     try { start.await(); } catch (InterruptedException e) { return; }
                     for (int q = 0; q < blocks; q++) {
                         int i = id % 2 == 1 ? blocks - 1 - q : q;   // as Matmul: odd threads from the other end
-                        int take = sp.take(i), base = take == SharedPack.PACK_OWN ? sp.ownA(id) : sp.aBase() + i * width;
+                        int take = sp.take(i);
+                        int base = take == SharedPack.PACK_OWN ? sp.ownA(id) : sp.aBase() + i * width;
                         if (take != SharedPack.PACKED) {
                             if (take == SharedPack.PACK_IT) packers.incrementAndGet(i);
                             for (int x = 0; x < width; x++) sp.array[base + x] = i + 1;   // plain writes
