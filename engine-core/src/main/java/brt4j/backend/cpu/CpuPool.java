@@ -3,6 +3,7 @@ package brt4j.backend.cpu;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * A fixed pool of worker threads, one per core, that runs a loop body over index chunks. The calling thread works
@@ -24,7 +25,9 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Invariants: a body never calls back into the pool (a nested call, or a call from a pool thread, runs serially
  * on the caller); callers parallelize over rows, heads or groups, never across a recurrence. Calls from two
- * threads at once are safe: the one that finds the pool busy runs its loop serially.
+ * threads at once take turns: the kernels keep scratch per worker index (packs, tiles, partial sums), so a second
+ * caller running its loop as worker 0 beside the first caller's worker 0 computed wrong products
+ * ({@code ConcurrentCallersTest}); it now waits for the pool instead.
  */
 final class CpuPool implements AutoCloseable {
     /** A loop body over indices [start, end) run by worker {@code worker} in [0, threads). */
@@ -36,6 +39,8 @@ final class CpuPool implements AutoCloseable {
     private final int threads;
     private final Thread[] workers;
     private final AtomicBoolean busy = new AtomicBoolean();   // held by the call in flight; not reentrant
+    /** One calling thread at a time (re-entered by a nested call from a body on that thread). */
+    private final ReentrantLock callers = new ReentrantLock();
 
     /** One parallelFor call; published whole through the volatile {@link #job}, so a worker never sees a mix. */
     private record Job(long generation, int n, int grain, int chunks, int participants, Body body) {}
@@ -63,13 +68,31 @@ final class CpuPool implements AutoCloseable {
 
     /**
      * Runs body over [0, n) in chunks of {@code grain} indices (the last may be shorter). Serial when there is
-     * only one chunk, one thread, when called from inside a body, or while another thread's call holds the pool.
+     * only one chunk, one thread, or when called from inside a body; a call from another thread while one is in
+     * flight waits for it.
      */
     void parallelFor(int n, int grain, Body body) {
         if (n <= 0) return;
-        grain = Math.max(1, grain);
+        if (isWorker(Thread.currentThread())) {   // nested, from a body on a pool thread: that thread's own loop
+            body.run(0, n, 0);
+            return;
+        }
+        callers.lock();
+        try {
+            run(n, Math.max(1, grain), body);
+        } finally {
+            callers.unlock();
+        }
+    }
+
+    private boolean isWorker(Thread t) {
+        for (Thread w : workers) if (w == t) return true;
+        return false;
+    }
+
+    private void run(int n, int grain, Body body) {
         int chunks = (n + grain - 1) / grain;
-        if (threads == 1 || chunks == 1 || !busy.compareAndSet(false, true)) {   // nested or concurrent: serial
+        if (threads == 1 || chunks == 1 || !busy.compareAndSet(false, true)) {   // one chunk, or nested: serial
             body.run(0, n, 0);
             return;
         }

@@ -111,8 +111,13 @@ final class Matmul {
         return Math.min(KC, (kc + UNROLL - 1) / UNROLL * UNROLL);
     }
 
-    void gemm(int batch, int m, int n, int k, float[] a, boolean transA, float[] b, boolean transB, float[] c,
-              float alpha, float beta) {
+    /**
+     * c = alpha op(a) op(b) + beta c for each of {@code batch} products stored one after another. Synchronized: the
+     * pool lets one calling thread in at a time, but a product's {@link #sharedPack} is set up before its threads
+     * start, so two callers take turns for the whole call.
+     */
+    synchronized void gemm(int batch, int m, int n, int k, float[] a, boolean transA, float[] b, boolean transB,
+                           float[] c, float alpha, float beta) {
         if (m == 0 || n == 0) return;
         long flops = 2L * m * n * k;
         int threads = pool.threads();
