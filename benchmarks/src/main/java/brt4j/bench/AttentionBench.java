@@ -18,7 +18,8 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Djdk.incubator.vector.VECTOR_ACCESS_OOB_CHECK=0"})
+// bin/brt's flags: the Vector API's bounds checks on, as in production (MatmulBench says what turning them off did)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-XX:+UseParallelGC", "-XX:+UseTransparentHugePages"})
 public class AttentionBench {
     static final int W = 512, H = 8, D = 64, BLOCKS = 2, TQ = W * BLOCKS, TK = TQ + W;
 
