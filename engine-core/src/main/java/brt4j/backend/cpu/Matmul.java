@@ -456,7 +456,7 @@ final class Matmul {
      * a busy core punishes is that count (cpu-backend.md, sessions 10-11 and 14). The fences between the rows
      * ({@link #X86}) are what let C2 compile 12 accumulators without spilling.
      */
-    private static void kernelGrouped(int kc, float[] pk, int ao, int bo, float[] tile) {
+    static void kernelGrouped(int kc, float[] pk, int ao, int bo, float[] tile) {   // package-private: KernelPair
         FloatVector z = FloatVector.zero(F), c00 = z, c01 = z, c10 = z, c11 = z, c20 = z, c21 = z, c30 = z, c31 = z,
                 c40 = z, c41 = z, c50 = z, c51 = z, b0, b1, x;
         for (int h = 0; h < kc * 2; h += STEPS * 2) {   // h: half k steps (NR / 2 = 8 and MR / 2 = 3 floats)
@@ -574,7 +574,7 @@ final class Matmul {
     }
 
     /** A full tile into c: c = alpha t (set) or c += alpha t, the roundings of the scalar {@link #edge} path. */
-    private static void flush(float[] t, float[] c, int cOff, int ldc, float alpha, boolean set, int rows) {
+    static void flush(float[] t, float[] c, int cOff, int ldc, float alpha, boolean set, int rows) {   // and KernelPair
         // two loops, not a choice per vector: a vector value that merges two branches is boxed (session 4)
         if (set) {
             for (int r = 0; r < rows; r++) {
