@@ -11,26 +11,33 @@ import java.util.Arrays;
  * minute to the next, two separate runs say little; steps a second apart see the same machine. Prints the median
  * of the pairs' speed ratios (new / base) with its quartiles, and both sides' step times.
  *
- * <p>Usage: {@code StepAB BASE_ENGINE NEW_ENGINE CONFIG THREADS PAIRS [dropout]}, run from the repository root
- * (benchmarks/target/classes and benchmarks/target/lib supply the rest); benchmarks/scripts/step-ab.sh builds the
- * base engine from a git revision and calls it. At one thread neither engine has pool workers; at two, the idle
- * engine's workers spin up to 2 ms into the other's step (its CpuPool), a small bias against whichever runs second.
+ * <p>Usage: {@code StepAB BASE_ENGINE NEW_ENGINE CONFIG THREADS PAIRS [dropout] [--new-first]}, run from the
+ * repository root (benchmarks/target/classes and benchmarks/target/lib supply the rest); benchmarks/scripts/step-ab.sh
+ * builds the base engine from a git revision and calls it in both load orders. The engine loaded first is compiled
+ * first and reads a few percent faster with identical code (as in GemmAB), and a single run can land in a bad spell
+ * of one side (session 15: 1.26 and 1.24 for a change worth 1.00, the base's median step 12% above its usual), so
+ * one order alone says little. At one thread neither engine has pool workers; at two, the idle engine's workers
+ * spin up to 2 ms into the other's step (its CpuPool), a small bias against whichever runs second.
  */
 public final class StepAB {
     private static final int WARMUP = 25;
 
     public static void main(String[] args) throws Exception {
         if (args.length < 5) {
-            System.err.println("usage: StepAB BASE_ENGINE NEW_ENGINE CONFIG THREADS PAIRS [dropout]");
+            System.err.println("usage: StepAB BASE_ENGINE NEW_ENGINE CONFIG THREADS PAIRS [dropout] [--new-first]");
             System.exit(2);
         }
         String config = args[2];
         int threads = Integer.parseInt(args[3]), pairs = Integer.parseInt(args[4]);
-        boolean dropout = args.length > 5 && args[5].equals("dropout");
-        Runnable[] side = {stepper(Path.of(args[0]), config, threads, dropout), stepper(Path.of(args[1]), config, threads, dropout)};
+        java.util.List<String> flags = Arrays.asList(args).subList(5, args.length);
+        boolean dropout = flags.contains("dropout"), newFirst = flags.contains("--new-first");
+        Runnable[] side = new Runnable[2];
+        int first = newFirst ? 1 : 0;
+        side[first] = stepper(Path.of(args[first]), config, threads, dropout);   // loaded and compiled first
+        side[1 - first] = stepper(Path.of(args[1 - first]), config, threads, dropout);
         for (int w = 0; w < WARMUP; w++) {
-            side[0].run();
-            side[1].run();
+            side[first].run();
+            side[1 - first].run();
         }
         double[] base = new double[2 * pairs], fresh = new double[2 * pairs], ratio = new double[pairs];
         for (int p = 0; p < pairs; p++) {
@@ -51,8 +58,8 @@ public final class StepAB {
         Arrays.sort(ratio);
         System.out.printf("%d thread(s), %s: step ms, median (min): base %.1f (%.1f), new %.1f (%.1f)%n", threads, config,
                 base[base.length / 2], base[0], fresh[fresh.length / 2], fresh[0]);
-        System.out.printf("speed new / base: median of %d ABBA pairs %.3f (quartiles %.3f, %.3f)%n",
-                pairs, ratio[pairs / 2], ratio[pairs / 4], ratio[3 * pairs / 4]);
+        System.out.printf("speed new / base: median of %d ABBA pairs %.3f (quartiles %.3f, %.3f)%s%n",
+                pairs, ratio[pairs / 2], ratio[pairs / 4], ratio[3 * pairs / 4], newFirst ? "  (new loaded first)" : "");
         System.exit(0);    // the steppers' trainer threads wait for a next step that never comes
     }
 
