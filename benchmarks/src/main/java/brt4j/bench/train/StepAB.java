@@ -13,11 +13,11 @@ import java.util.Arrays;
  *
  * <p>Usage: {@code StepAB BASE_ENGINE NEW_ENGINE CONFIG THREADS PAIRS [dropout] [--new-first]}, run from the
  * repository root (benchmarks/target/classes and benchmarks/target/lib supply the rest); benchmarks/scripts/step-ab.sh
- * builds the base engine from a git revision and calls it in both load orders. The engine loaded first is compiled
- * first and reads a few percent faster with identical code (as in GemmAB), and a single run can land in a bad spell
- * of one side (session 15: 1.26 and 1.24 for a change worth 1.00, the base's median step 12% above its usual), so
- * one order alone says little. At one thread neither engine has pool workers; at two, the idle engine's workers
- * spin up to 2 ms into the other's step (its CpuPool), a small bias against whichever runs second.
+ * builds the base engine from a git revision and calls it in both load orders (the engine loaded first is compiled
+ * first and can read a few percent faster with identical code, as in GemmAB). At one thread neither engine has pool
+ * workers. At two, each engine's pool worker spins 2 ms after each job (CpuPool) while the other engine's step has
+ * begun: identical engines read 0.840 and 1.236 in the two orders that way, so step-ab.sh runs two threads with
+ * -Dbrt.cpu.spinMicros=0 (1.011 and 1.020; benchmarks/results/training.md, session 15).
  */
 public final class StepAB {
     private static final int WARMUP = 25;

@@ -1,6 +1,5 @@
 package brt4j.backend.cpu;
 
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -38,8 +37,7 @@ final class CpuPool implements AutoCloseable {
 
     private final int threads;
     private final Thread[] workers;
-    private final AtomicBoolean busy = new AtomicBoolean();   // held by the call in flight; not reentrant
-    /** One calling thread at a time (re-entered by a nested call from a body on that thread). */
+    /** One calling thread at a time; a nested call from a body on that thread re-enters it (hold count 2). */
     private final ReentrantLock callers = new ReentrantLock();
 
     /** One parallelFor call; published whole through the volatile {@link #job}, so a worker never sees a mix. */
@@ -77,9 +75,12 @@ final class CpuPool implements AutoCloseable {
             body.run(0, n, 0);
             return;
         }
+        grain = Math.max(1, grain);
+        int chunks = (n + grain - 1) / grain;
         callers.lock();
         try {
-            run(n, Math.max(1, grain), body);
+            if (threads == 1 || chunks == 1 || callers.getHoldCount() > 1) body.run(0, n, 0);   // or nested: serial
+            else run(n, grain, chunks, body);
         } finally {
             callers.unlock();
         }
@@ -90,33 +91,25 @@ final class CpuPool implements AutoCloseable {
         return false;
     }
 
-    private void run(int n, int grain, Body body) {
-        int chunks = (n + grain - 1) / grain;
-        if (threads == 1 || chunks == 1 || !busy.compareAndSet(false, true)) {   // one chunk, or nested: serial
-            body.run(0, n, 0);
-            return;
-        }
+    /** One call across the workers, the caller as worker 0; the caller holds {@link #callers}. */
+    private void run(int n, int grain, int chunks, Body body) {
+        int participants = Math.min(threads, chunks);
+        stop = false;
+        failure = null;
+        waiter = Thread.currentThread();
+        pending.set(participants - 1);
+        job = new Job(job.generation() + 1, n, grain, chunks, participants, body);   // publishes it
+        for (int w = 1; w < participants; w++) LockSupport.unpark(workers[w - 1]);   // cheap if not parked
         try {
-            int participants = Math.min(threads, chunks);
-            stop = false;
-            failure = null;
-            waiter = Thread.currentThread();
-            pending.set(participants - 1);
-            job = new Job(job.generation() + 1, n, grain, chunks, participants, body);   // publishes it
-            for (int w = 1; w < participants; w++) LockSupport.unpark(workers[w - 1]);   // cheap if not parked
-            try {
-                work(n, grain, chunks, participants, body, 0);
-            } catch (Throwable t) {
-                recordFailure(t);
-            }
-            awaitWorkers();
-            Throwable f = failure;
-            if (f instanceof RuntimeException re) throw re;
-            if (f instanceof Error er) throw er;
-            if (f != null) throw new RuntimeException(f);
-        } finally {
-            busy.set(false);
+            work(n, grain, chunks, participants, body, 0);
+        } catch (Throwable t) {
+            recordFailure(t);
         }
+        awaitWorkers();
+        Throwable f = failure;
+        if (f instanceof RuntimeException re) throw re;
+        if (f instanceof Error er) throw er;
+        if (f != null) throw new RuntimeException(f);
     }
 
     private void awaitWorkers() {

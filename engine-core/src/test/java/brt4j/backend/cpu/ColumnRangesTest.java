@@ -2,7 +2,6 @@ package brt4j.backend.cpu;
 
 import org.junit.jupiter.api.Test;
 
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -49,21 +48,12 @@ class ColumnRangesTest {
             int panels = 1000 + parts;
             ColumnRanges r = new ColumnRanges(panels, parts, 16, 1);
             AtomicIntegerArray seen = new AtomicIntegerArray(panels);
-            CountDownLatch start = new CountDownLatch(1);
-            Thread[] ts = new Thread[parts];
-            for (int t = 0; t < parts; t++) {
-                int id = t;
-                ts[t] = new Thread(() -> {
-                    try { start.await(); } catch (InterruptedException e) { return; }
-                    for (long c = r.next(id); c >= 0; c = r.next(id)) {
-                        for (int p = ColumnRanges.first(c); p < ColumnRanges.end(c); p++) seen.incrementAndGet(p);
-                        if (id == 0) Thread.onSpinWait();   // uneven speeds: the others steal from thread 0
-                    }
-                });
-                ts[t].start();
-            }
-            start.countDown();
-            for (Thread t : ts) t.join();
+            Race.run(parts, id -> {
+                for (long c = r.next(id); c >= 0; c = r.next(id)) {
+                    for (int p = ColumnRanges.first(c); p < ColumnRanges.end(c); p++) seen.incrementAndGet(p);
+                    if (id == 0) Thread.onSpinWait();   // uneven speeds: the others steal from thread 0
+                }
+            });
             for (int p = 0; p < panels; p++) assertEquals(1, seen.get(p), parts + " threads, panel " + p);
         }
     }

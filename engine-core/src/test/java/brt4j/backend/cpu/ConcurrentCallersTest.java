@@ -5,10 +5,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.SplittableRandom;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 /**
@@ -32,23 +30,14 @@ class ConcurrentCallersTest {
                 alone[t] = backend.download(c);
             }
             AtomicReference<String> wrong = new AtomicReference<>();
-            CountDownLatch start = new CountDownLatch(1);
-            Thread[] ts = new Thread[2];
-            for (int t = 0; t < 2; t++) {
-                int id = t;
-                ts[t] = new Thread(() -> {
-                    try { start.await(); } catch (InterruptedException e) { return; }
-                    Tensor c = backend.zeros(m, n);
-                    for (int call = 0; call < 200 && wrong.get() == null; call++) {
-                        backend.matmul(a[id], false, b[id], false, c, 1, 0);
-                        float[] got = backend.download(c);
-                        if (!java.util.Arrays.equals(got, alone[id])) wrong.set("thread " + id + ", call " + call);
-                    }
-                });
-                ts[t].start();
-            }
-            start.countDown();
-            for (Thread t : ts) t.join();
+            Race.run(2, id -> {
+                Tensor c = backend.zeros(m, n);
+                for (int call = 0; call < 200 && wrong.get() == null; call++) {
+                    backend.matmul(a[id], false, b[id], false, c, 1, 0);
+                    float[] got = backend.download(c);
+                    if (!java.util.Arrays.equals(got, alone[id])) wrong.set("thread " + id + ", call " + call);
+                }
+            });
             assertNull(wrong.get(), "a product differs from the same product alone");
         }
     }

@@ -2,7 +2,6 @@ package brt4j.backend.cpu;
 
 import org.junit.jupiter.api.Test;
 
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -19,30 +18,21 @@ class SharedPackTest {
             sp.prepare(threads, 16, width, (long) blocks * width, blocks);
             AtomicIntegerArray packers = new AtomicIntegerArray(blocks);
             AtomicReference<String> wrong = new AtomicReference<>();
-            CountDownLatch start = new CountDownLatch(1);
-            Thread[] ts = new Thread[threads];
-            for (int t = 0; t < threads; t++) {
-                int id = t;
-                ts[t] = new Thread(() -> {
-                    try { start.await(); } catch (InterruptedException e) { return; }
-                    for (int q = 0; q < blocks; q++) {
-                        int i = id % 2 == 1 ? blocks - 1 - q : q;   // as Matmul: odd threads from the other end
-                        int take = sp.take(i);
-                        int base = take == SharedPack.PACK_OWN ? sp.ownA(id) : sp.aBase() + i * width;
-                        if (take != SharedPack.PACKED) {
-                            if (take == SharedPack.PACK_IT) packers.incrementAndGet(i);
-                            for (int x = 0; x < width; x++) sp.array[base + x] = i + 1;   // plain writes
-                            if (take == SharedPack.PACK_IT) sp.done(i);
-                        }
-                        for (int x = 0; x < width; x++) {
-                            if (sp.array[base + x] != i + 1) wrong.compareAndSet(null, "thread " + id + " block " + i);
-                        }
+            Race.run(threads, id -> {
+                for (int q = 0; q < blocks; q++) {
+                    int i = id % 2 == 1 ? blocks - 1 - q : q;   // as Matmul: odd threads from the other end
+                    int take = sp.take(i);
+                    int base = take == SharedPack.PACK_OWN ? sp.ownA(id) : sp.aBase() + i * width;
+                    if (take != SharedPack.PACKED) {
+                        if (take == SharedPack.PACK_IT) packers.incrementAndGet(i);
+                        for (int x = 0; x < width; x++) sp.array[base + x] = i + 1;   // plain writes
+                        if (take == SharedPack.PACK_IT) sp.done(i);
                     }
-                });
-                ts[t].start();
-            }
-            start.countDown();
-            for (Thread t : ts) t.join();
+                    for (int x = 0; x < width; x++) {
+                        if (sp.array[base + x] != i + 1) wrong.compareAndSet(null, "thread " + id + " block " + i);
+                    }
+                }
+            });
             assertNull(wrong.get(), "a thread read a block before it was packed");
             for (int i = 0; i < blocks; i++) assertEquals(1, packers.get(i), threads + " threads, block " + i);
         }
