@@ -16,6 +16,7 @@ import java.lang.invoke.VarHandle;
  * {@link #sliverWidth}). The packs pad kc with zeros to a whole number of STEPS (adding 0 * 0 to a sum changes no bit:
  * an accumulator that starts at +0 is never -0). The kernel leaves its tile in a per-thread scratch array, which
  * {@link #flush} fuses into c; edge tiles (rows past m are zero in the sliver) write only their valid part.
+ * {@link #panelRun} sets the order of the tiles: a panel over every sliver, or each sliver over a run of panels.
  *
  * <p>Threads split c by columns (whole NR panels: each packs its part of b and all of a) or by rows (its part of a,
  * all of b), whichever packs less per thread ({@link #splitByColumns}); split by columns over one k block, they take
@@ -45,6 +46,9 @@ final class Matmul {
     private static final boolean X86 = System.getProperty("os.arch").matches("amd64|x86_64");
     /** Panels of b packed together, just before their first use (4 x 64 KiB at kc 1024: in L2). */
     static final int PANEL_GROUP = 4;
+    /** Panels in a run ({@link #panelRun}) over k blocks of up to 512 steps. */
+    static final int RUN = 8;
+    static { assert RUN % PANEL_GROUP == 0; }   // a run packs whole groups
     /** The p slots of a sliver that a vector of L values written at one p's slot reaches past its own MR values. */
     private static final int SPILL = Math.max(0, (L - MR + MR - 1) / MR);
     /**
@@ -97,6 +101,18 @@ final class Matmul {
      */
     static int sliverWidth(int left, boolean transA) {
         return !transA && (left == MR + 2 || left <= 4) ? 4 : MR;
+    }
+
+    /**
+     * How many panels of b each sliver of a sweeps before the next sliver starts on them. Over a k block of up to 512
+     * steps, RUN: the sliver (12 KiB at kc 512) stays in L1 for all of them, the run of b (256 KiB) in L2, and the
+     * sliver's tiles of c go out along its rows, RUN x 64 bytes each, rather than 60 rows apart: +3-5% at 512x512x2048
+     * on one and two threads. Deeper blocks take one panel at a time (the panel, 64 KiB at kc 1024, serves every
+     * sliver of the row block), since runs of 4 or 8 panels read 0.96-1.03 there (a sliver is then 24 KiB, most of
+     * L1). cpu-backend.md, session 16. The order of the tiles changes no sum.
+     */
+    static int panelRun(int kcp) {
+        return kcp <= 512 ? RUN : 1;
     }
 
     /**
@@ -255,30 +271,51 @@ final class Matmul {
                     } else if (!keep || !packedA) {
                         packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
                     }
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        // b is packed a few panels ahead of their first use, while the first rows of a run over
-                        // them: the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
+                    // b is packed a few panels ahead of their first use, while the first rows of a run over them:
+                    // the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
+                    int run = panelRun(kcp);
+                    for (int jr = 0; run == 1 && jr < nc; jr += NR) {
+                        // one panel at a time, over every sliver of the row block
                         if (q == 0 && jr % (PANEL_GROUP * NR) == 0) {
-                            int jrEnd = Math.min(nc, jr + PANEL_GROUP * NR);
-                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, jrEnd, pk, bBase);
+                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pk, bBase);
                         }
-                        int nr = Math.min(NR, nc - jr);
-                        int bOff = bBase + jr * kcp;
-                        int cCol = co + jc + jr;
                         for (int ir = 0, width; ir < mc; ir += width) {
                             width = sliverWidth(mc - ir, transA);
-                            int mr = Math.min(width, mc - ir), aOff = aBase + ir * kcp, cOff = cCol + (ic + ir) * n;
-                            if (transA) kernelInterleaved(kcp, pk, aOff, bOff, ct);
-                            else if (width == MR) kernelGrouped(kcp, pk, aOff, bOff, ct);
-                            else kernelFour(kcp, pk, aOff, bOff, ct);
-                            if (mr < width || nr < NR) edge(ct, c, cOff, n, mr, nr, alpha, set);
-                            else flush(ct, c, cOff, n, alpha, set, width);
+                            tile(transA, width, mc - ir, nc - jr, kcp, pk, aBase + ir * kcp, bBase + jr * kcp, ct, c,
+                                    co + jc + jr + (ic + ir) * n, n, alpha, set);
+                        }
+                    }
+                    for (int jg = 0; run > 1 && jg < nc; jg += run * NR) {
+                        // a run of panels at a time, each sliver over all of them before the next
+                        int jgEnd = Math.min(nc, jg + run * NR);
+                        for (int jr = jg; q == 0 && jr < jgEnd; jr += PANEL_GROUP * NR) {
+                            packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pk, bBase);
+                        }
+                        for (int ir = 0, width; ir < mc; ir += width) {
+                            width = sliverWidth(mc - ir, transA);
+                            for (int jr = jg; jr < jgEnd; jr += NR) {
+                                tile(transA, width, mc - ir, nc - jr, kcp, pk, aBase + ir * kcp, bBase + jr * kcp, ct,
+                                        c, co + jc + jr + (ic + ir) * n, n, alpha, set);
+                            }
                         }
                     }
                 }
                 packedA = true;
             }
         }
+    }
+
+    /**
+     * One tile: a sliver of {@code width} rows (the first {@code rows} of them valid) times a panel (the first
+     * {@code cols} columns valid) into c at cOff.
+     */
+    private static void tile(boolean transA, int width, int rows, int cols, int kcp, float[] pk, int aOff, int bOff,
+                             float[] ct, float[] c, int cOff, int ldc, float alpha, boolean set) {
+        if (transA) kernelInterleaved(kcp, pk, aOff, bOff, ct);
+        else if (width == MR) kernelGrouped(kcp, pk, aOff, bOff, ct);
+        else kernelFour(kcp, pk, aOff, bOff, ct);
+        if (rows < width || cols < NR) edge(ct, c, cOff, ldc, Math.min(width, rows), Math.min(NR, cols), alpha, set);
+        else flush(ct, c, cOff, ldc, alpha, set, width);
     }
 
     /** An edge tile: only the valid mr x nr part of the kernel's tile into c. */

@@ -73,7 +73,9 @@ class MatmulTest {
                 // k not a whole number of the kernel's STEPS: a plain a's last group of k steps is part zeros
                 {13, 1029, 37},
                 // a plain a's last eight rows as two four-row slivers (after a full row block, and on two threads)
-                {14, 37, 29}, {Matmul.MC + 14, 130, 70}};
+                {14, 37, 29}, {Matmul.MC + 14, 130, 70},
+                // k blocks of 512, the deepest that sweep a run of panels per sliver: two whole runs and part of one
+                {2 * Matmul.MC + 5, 2 * Matmul.RUN * Matmul.NR + 3 * Matmul.NR + 5, 512}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             for (int t = 0; t < 4; t++) {
