@@ -272,7 +272,8 @@ final class Matmul {
                         packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
                     }
                     // b is packed a few panels ahead of their first use, while the first rows of a run over them:
-                    // the fresh panels are still in L1/L2 (OpenBLAS's driver does the same)
+                    // the fresh panels are still in L1/L2 (OpenBLAS's driver does the same). Two loops, not one
+                    // with runs of one panel: that one read 0.97 at kc 1024 (cpu-backend.md, session 16)
                     int run = panelRun(kcp);
                     for (int jr = 0; run == 1 && jr < nc; jr += NR) {
                         // one panel at a time, over every sliver of the row block
