@@ -17,7 +17,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The microkernels alone, in cache: ours ({@code Matmul.kernelGrouped} and {@code flush}, one call per 6 x NR tile)
+ * The microkernels alone, in cache: ours ({@code MatmulKernels.kernelGrouped} and {@code flush}, one call per 6 x NR tile)
  * against the one OpenBLAS exports for this CPU ({@code sgemm_kernel_ZEN(m, n, k, alpha, sa, sb, c, ldc)}, one call
  * for all tiles), on the same work (10 slivers of 6 rows by 4 panels; packed operands of random values, which the
  * timing does not care about), alternated in one JVM. It separates the kernel from the rest of a product (packing,
@@ -88,9 +88,9 @@ public final class KernelPair {
                     } else {
                         for (int jr = 0; jr < PANELS; jr++) {
                             for (int s = 0; s < SLIVERS; s++) {
-                                Matmul.kernelGrouped(kc, pk, aRegion + s * Matmul.MR * kc, jr * Matmul.NR * kc, tile);
+                                MatmulKernels.kernelGrouped(kc, pk, aRegion + s * Matmul.MR * kc, jr * Matmul.NR * kc, tile);
                                 int cOff = s * Matmul.MR * cols + jr * Matmul.NR;
-                                Matmul.flush(tile, ours, cOff, cols, 1f, false, Matmul.MR);
+                                MatmulKernels.flush(tile, ours, cOff, cols, 1f, false, Matmul.MR);
                             }
                         }
                     }
