@@ -17,11 +17,11 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The microkernels alone, in cache: ours ({@code MatmulKernels.kernelGrouped} and {@code flush}, one call per 6 x NR tile)
- * against the one OpenBLAS exports for this CPU ({@code sgemm_kernel_ZEN(m, n, k, alpha, sa, sb, c, ldc)}, one call
- * for all tiles), on the same work (10 slivers of 6 rows by 4 panels; packed operands of random values, which the
+ * The microkernels alone, in cache: ours ({@code MatmulKernels.kernelGrouped} and {@code flush}, one call per 6 x NR
+ * tile) against the one OpenBLAS exports for this CPU ({@code sgemm_kernel_ZEN(m, n, k, alpha, sa, sb, c, ldc)}, one
+ * call for all tiles), on the same work (10 slivers of 6 rows by 4 panels; packed operands of random values, which the
  * timing does not care about), alternated in one JVM. It separates the kernel from the rest of a product (packing,
- * writing c), which gemm-pair.sh measures together. In this package for Matmul's package-private kernels.
+ * writing c), which gemm-pair.sh measures together. In this package for MatmulKernels' package-private kernels.
  *
  * <p>Usage: {@code KernelPair [--lib PATH] [--kernel SYMBOL] [kc ...]} (default kc 512 and 1024);
  * benchmarks/scripts/kernel-pair.sh runs it.
@@ -88,7 +88,8 @@ public final class KernelPair {
                     } else {
                         for (int jr = 0; jr < PANELS; jr++) {
                             for (int s = 0; s < SLIVERS; s++) {
-                                MatmulKernels.kernelGrouped(kc, pk, aRegion + s * Matmul.MR * kc, jr * Matmul.NR * kc, tile);
+                                MatmulKernels.kernelGrouped(kc, pk, aRegion + s * Matmul.MR * kc, jr * Matmul.NR * kc,
+                                        tile);
                                 int cOff = s * Matmul.MR * cols + jr * Matmul.NR;
                                 MatmulKernels.flush(tile, ours, cOff, cols, 1f, false, Matmul.MR);
                             }

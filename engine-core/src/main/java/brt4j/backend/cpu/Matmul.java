@@ -250,7 +250,9 @@ final class Matmul {
                     if (ranges != null) {
                         int take = sharedPack.take(ib);
                         if (take == SharedPack.PACK_OWN) aBase = sharedPack.ownA(w);   // being packed: a copy
-                        if (take != SharedPack.PACKED) MatmulPacking.packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
+                        if (take != SharedPack.PACKED) {
+                            MatmulPacking.packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
+                        }
                         if (take == SharedPack.PACK_IT) sharedPack.done(ib);
                     } else if (!keep || !packedA) {
                         MatmulPacking.packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
@@ -262,25 +264,27 @@ final class Matmul {
                     for (int jr = 0; run == 1 && jr < nc; jr += NR) {
                         // one panel at a time, over every sliver of the row block
                         if (q == 0 && jr % (PANEL_GROUP * NR) == 0) {
-                            MatmulPacking.packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pk, bBase);
+                            MatmulPacking.packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR),
+                                    pk, bBase);
                         }
                         for (int ir = 0, width; ir < mc; ir += width) {
                             width = sliverWidth(mc - ir, transA);
-                            MatmulKernels.tile(transA, width, mc - ir, nc - jr, kcp, pk, aBase + ir * kcp, bBase + jr * kcp, ct, c,
-                                    co + jc + jr + (ic + ir) * n, n, alpha, set);
+                            MatmulKernels.tile(transA, width, mc - ir, nc - jr, kcp, pk, aBase + ir * kcp, bBase + jr * kcp,
+                                    ct, c, co + jc + jr + (ic + ir) * n, n, alpha, set);
                         }
                     }
                     for (int jg = 0; run > 1 && jg < nc; jg += run * NR) {
                         // a run of panels at a time, each sliver over all of them before the next
                         int jgEnd = Math.min(nc, jg + run * NR);
                         for (int jr = jg; q == 0 && jr < jgEnd; jr += PANEL_GROUP * NR) {
-                            MatmulPacking.packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR), pk, bBase);
+                            MatmulPacking.packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR),
+                                    pk, bBase);
                         }
                         for (int ir = 0, width; ir < mc; ir += width) {
                             width = sliverWidth(mc - ir, transA);
                             for (int jr = jg; jr < jgEnd; jr += NR) {
-                                MatmulKernels.tile(transA, width, mc - ir, nc - jr, kcp, pk, aBase + ir * kcp, bBase + jr * kcp, ct,
-                                        c, co + jc + jr + (ic + ir) * n, n, alpha, set);
+                                MatmulKernels.tile(transA, width, mc - ir, nc - jr, kcp, pk, aBase + ir * kcp,
+                                        bBase + jr * kcp, ct, c, co + jc + jr + (ic + ir) * n, n, alpha, set);
                             }
                         }
                     }

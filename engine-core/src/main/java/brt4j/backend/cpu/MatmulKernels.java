@@ -105,8 +105,8 @@ final class MatmulKernels {
     }
 
     /**
-     * {@link #kernelGrouped} for a sliver four rows wide (the last rows of a plain op(a), {@link Matmul#sliverWidth}): eight
-     * accumulators, still enough to keep both FMA pipes busy (4-cycle latency), so it takes 0.74 of the six-row
+     * {@link #kernelGrouped} for a sliver four rows wide (the last rows of a plain op(a), {@link Matmul#sliverWidth}):
+     * eight accumulators, still enough to keep both FMA pipes busy (4-cycle latency), so it takes 0.74 of the six-row
      * kernel's time for two thirds of its work.
      */
     private static void kernelFour(int kc, float[] pk, int ao, int bo, float[] tile) {

@@ -5,7 +5,6 @@ import jdk.incubator.vector.VectorSpecies;
 
 import static brt4j.backend.cpu.Matmul.MR;
 import static brt4j.backend.cpu.Matmul.NR;
-import static brt4j.backend.cpu.Matmul.PANEL_GROUP;
 import static brt4j.backend.cpu.Matmul.STEPS;
 import static brt4j.backend.cpu.Matmul.sliverWidth;
 
