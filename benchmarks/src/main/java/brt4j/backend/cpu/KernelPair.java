@@ -17,9 +17,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
- * The microkernels alone, in cache: ours ({@code MatmulKernels.kernelGrouped} and {@code flush}, one call per 6 x NR
- * tile) against the one OpenBLAS exports for this CPU ({@code sgemm_kernel_ZEN(m, n, k, alpha, sa, sb, c, ldc)}, one
- * call for all tiles), on the same work (10 slivers of 6 rows by 4 panels; packed operands of random values, which the
+ * The microkernels alone, in cache: ours ({@code MatmulKernels.kernelGrouped} and {@code flush}, one call per sliver
+ * of 6 rows across the panels) against the one OpenBLAS exports for this CPU
+ * ({@code sgemm_kernel_ZEN(m, n, k, alpha, sa, sb, c, ldc)}, one call for all tiles), on the same work (10 slivers of 6 rows by 4 panels; packed operands of random values, which the
  * timing does not care about), alternated in one JVM. It separates the kernel from the rest of a product (packing,
  * writing c), which gemm-pair.sh measures together. In this package for MatmulKernels' package-private kernels.
  *
@@ -73,7 +73,7 @@ public final class KernelPair {
         for (long i = 0; i < (long) cols * kc; i++) sa.setAtIndex(JAVA_FLOAT, i, (float) r.nextDouble());
         for (long i = 0; i < (long) rows * kc; i++) sb.setAtIndex(JAVA_FLOAT, i, (float) r.nextDouble());
         int aRegion = cols * kc;
-        float[] pk = new float[aRegion + rows * kc], tile = new float[Matmul.MR * Matmul.NR];
+        float[] pk = new float[aRegion + rows * kc], tile = new float[Matmul.MR * Matmul.NR * PANELS];
         float[] ours = new float[cols * rows];
         for (int i = 0; i < pk.length; i++) pk[i] = (float) r.nextDouble();
         double flops = 2.0 * cols * rows * kc * REPS;
@@ -86,12 +86,12 @@ public final class KernelPair {
                         int unused = (int) theirs.invokeExact((long) cols, (long) rows, (long) kc, 1f, sa, sb, c,
                                 (long) cols);
                     } else {
-                        for (int jr = 0; jr < PANELS; jr++) {
-                            for (int s = 0; s < SLIVERS; s++) {
-                                MatmulKernels.kernelGrouped(kc, pk, aRegion + s * Matmul.MR * kc, jr * Matmul.NR * kc,
-                                        tile);
+                        for (int s = 0; s < SLIVERS; s++) {   // a sliver across all panels, as Matmul runs it
+                            MatmulKernels.kernelGrouped(kc, PANELS, pk, aRegion + s * Matmul.MR * kc, 0, tile);
+                            for (int jr = 0; jr < PANELS; jr++) {
                                 int cOff = s * Matmul.MR * cols + jr * Matmul.NR;
-                                MatmulKernels.flush(tile, ours, cOff, cols, 1f, false, Matmul.MR);
+                                MatmulKernels.flush(tile, jr * Matmul.MR * Matmul.NR, ours, cOff, cols, 1f, false,
+                                        Matmul.MR);
                             }
                         }
                     }

@@ -11,8 +11,8 @@ package brt4j.backend.cpu;
  * {@link #sliverWidth}). The packs pad kc with zeros to a whole number of STEPS (adding 0 * 0 to a sum changes no bit:
  * an accumulator that starts at +0 is never -0). The kernel leaves its tile in a per-thread scratch array, which
  * {@link MatmulKernels#flush} fuses into c; edge tiles (rows past m are zero in the sliver) write only their valid
- * part.
- * {@link #panelRun} sets the order of the tiles: a panel over every sliver, or each sliver over a run of panels.
+ * part. Each sliver of a row block sweeps a run of {@link #RUN} panels (the six-row kernel in one call) before the
+ * next sliver starts on them.
  *
  * <p>Threads split c by columns (whole NR panels: each packs its part of b and all of a) or by rows (its part of a,
  * all of b), whichever packs less per thread ({@link #splitByColumns}); split by columns over one k block, they take
@@ -35,7 +35,15 @@ final class Matmul {
     static final int NR = 2 * L;
     /** Panels of b packed together, just before their first use (4 x 64 KiB at kc 1024: in L2). */
     static final int PANEL_GROUP = 4;
-    /** Panels in a run ({@link #panelRun}) over k blocks of up to 512 steps. */
+    /**
+     * Panels of b that each sliver of a sweeps, in one kernel call, before the next sliver starts on them. The sliver
+     * (12 KiB at kc 512, 24 at 1024) stays in L1 for all of them, the run of b (256 or 512 KiB) in L2, and the
+     * sliver's tiles of c go out along its rows, RUN x 64 bytes each. The six-row kernel takes the run in one call,
+     * which checks the sliver's bounds once for all its panels ({@link MatmulKernels#kernelGrouped}). Against one
+     * panel at a time over every sliver of the row block: runs with a kernel call a tile read +3-5% at kc 512
+     * (session 16) but 0.96-1.03 at kc 1024; with a call a run, +0.2-2.8% on one thread and +0.5-2.7% on two at the
+     * issue's three shapes and 512x256x1024 (cpu-backend.md, session 18). The order of the tiles changes no sum.
+     */
     static final int RUN = 8;
     static { assert RUN % PANEL_GROUP == 0; }   // a run packs whole groups
     /**
@@ -69,7 +77,7 @@ final class Matmul {
         this.pool = pool;
         int t = pool.threads();
         packs = new float[t][];
-        tile = new float[t][MR * NR];
+        tile = new float[t][MR * NR * RUN];   // a tile per panel of a run
     }
 
     /** The column block for k blocks of kcMax: PACKED_B floats of packed op(b), a whole number of panels, at most NC. */
@@ -85,18 +93,6 @@ final class Matmul {
      */
     static int sliverWidth(int left, boolean transA) {
         return !transA && (left == MR + 2 || left <= 4) ? 4 : MR;
-    }
-
-    /**
-     * How many panels of b each sliver of a sweeps before the next sliver starts on them. Over a k block of up to 512
-     * steps, RUN: the sliver (12 KiB at kc 512) stays in L1 for all of them, the run of b (256 KiB) in L2, and the
-     * sliver's tiles of c go out along its rows, RUN x 64 bytes each, rather than 60 rows apart: +3-5% at 512x512x2048
-     * on one and two threads. Deeper blocks take one panel at a time (the panel, 64 KiB at kc 1024, serves every
-     * sliver of the row block), since runs of 4 or 8 panels read 0.96-1.03 there (a sliver is then 24 KiB, most of
-     * L1). cpu-backend.md, session 16. The order of the tiles changes no sum.
-     */
-    static int panelRun(int kcp) {
-        return kcp <= 512 ? RUN : 1;
     }
 
     /**
@@ -257,34 +253,32 @@ final class Matmul {
                     } else if (!keep || !packedA) {
                         MatmulPacking.packA(a, ao, transA, m, k, ic, mc, pc, kc, kcp, pk, aBase);
                     }
-                    // b is packed a few panels ahead of their first use, while the first rows of a run over them:
-                    // the fresh panels are still in L1/L2 (OpenBLAS's driver does the same). Two loops, not one
-                    // with runs of one panel: that one read 0.97 at kc 1024 (cpu-backend.md, session 16)
-                    int run = panelRun(kcp);
-                    for (int jr = 0; run == 1 && jr < nc; jr += NR) {
-                        // one panel at a time, over every sliver of the row block
-                        if (q == 0 && jr % (PANEL_GROUP * NR) == 0) {
-                            MatmulPacking.packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR),
-                                    pk, bBase);
-                        }
-                        for (int ir = 0, width; ir < mc; ir += width) {
-                            width = sliverWidth(mc - ir, transA);
-                            MatmulKernels.tile(transA, width, mc - ir, nc - jr, kcp, pk, aBase + ir * kcp, bBase + jr * kcp,
-                                    ct, c, co + jc + jr + (ic + ir) * n, n, alpha, set);
-                        }
-                    }
-                    for (int jg = 0; run > 1 && jg < nc; jg += run * NR) {
-                        // a run of panels at a time, each sliver over all of them before the next
-                        int jgEnd = Math.min(nc, jg + run * NR);
+                    // a run of panels at a time, each sliver across all of them before the next; b is packed just
+                    // before the run's first use, while the first rows of a run over it: the fresh panels are still
+                    // in L1/L2 (OpenBLAS's driver does the same)
+                    for (int jg = 0; jg < nc; jg += RUN * NR) {
+                        int jgEnd = Math.min(nc, jg + RUN * NR), panels = (jgEnd - jg + NR - 1) / NR;
                         for (int jr = jg; q == 0 && jr < jgEnd; jr += PANEL_GROUP * NR) {
                             MatmulPacking.packB(b, bo, transB, k, n, pc, kc, kcp, jc, jr, Math.min(nc, jr + PANEL_GROUP * NR),
                                     pk, bBase);
                         }
                         for (int ir = 0, width; ir < mc; ir += width) {
                             width = sliverWidth(mc - ir, transA);
-                            for (int jr = jg; jr < jgEnd; jr += NR) {
-                                MatmulKernels.tile(transA, width, mc - ir, nc - jr, kcp, pk, aBase + ir * kcp,
-                                        bBase + jr * kcp, ct, c, co + jc + jr + (ic + ir) * n, n, alpha, set);
+                            int cOff = co + jc + jg + (ic + ir) * n;
+                            if (!transA && width == MR) {
+                                // the six-row kernel takes the whole run in one call, a tile per panel (written
+                                // here: through a helper in MatmulKernels, two threads read 2% slower, session 18)
+                                MatmulKernels.kernelGrouped(kcp, panels, pk, aBase + ir * kcp, bBase + jg * kcp, ct);
+                                for (int j = 0; j < panels; j++) {
+                                    MatmulKernels.out(ct, j * MR * NR, width, mc - ir, nc - jg - j * NR, c,
+                                            cOff + j * NR, n, alpha, set);
+                                }
+                            } else {
+                                for (int j = 0; j < panels; j++) {
+                                    MatmulKernels.tile(transA, width, mc - ir, nc - jg - j * NR, kcp, pk,
+                                            aBase + ir * kcp, bBase + (jg + j * NR) * kcp, ct, c, cOff + j * NR, n,
+                                            alpha, set);
+                                }
                             }
                         }
                     }
