@@ -33,13 +33,14 @@ final class MatmulKernels {
     private MatmulKernels() {}
 
     /**
-     * One tile: a sliver of {@code width} rows (the first {@code rows} of them valid) times a panel (the first
-     * {@code cols} columns valid) into c at cOff.
+     * One tile of the kernels that take one panel a call: a sliver of {@code width} rows (the first {@code rows} of
+     * them valid), interleaved (a transposed a) or four rows wide, times a panel (the first {@code cols} columns
+     * valid) into c at cOff. A plain six-row sliver goes to {@link #kernelGrouped} a run of panels at a time.
      */
     static void tile(boolean transA, int width, int rows, int cols, int kcp, float[] pk, int aOff, int bOff,
                      float[] ct, float[] c, int cOff, int ldc, float alpha, boolean set) {
+        assert transA || width != MR : "a plain six-row sliver takes kernelGrouped's run";
         if (transA) kernelInterleaved(kcp, pk, aOff, bOff, ct);
-        else if (width == MR) kernelGrouped(kcp, 1, pk, aOff, bOff, ct);
         else kernelFour(kcp, pk, aOff, bOff, ct);
         out(ct, 0, width, rows, cols, c, cOff, ldc, alpha, set);
     }
